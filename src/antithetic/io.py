@@ -1,0 +1,113 @@
+"""Files of the workflow: written atomically, read back with their provenance.
+
+Every output is first written to a temporary file in the target directory and then renamed, so an
+interrupted job leaves either the old file or nothing, never a half-written one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import sys
+import tempfile
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .sampling import SampleSet
+
+__all__ = [
+    "atomic_path",
+    "environment_info",
+    "load_samples",
+    "save_samples",
+    "write_json",
+]
+
+_PACKAGES = ("antithetic", "torch", "diffusers", "numpy", "scipy", "snakemake")
+
+
+@contextmanager
+def atomic_path(path: str | Path, suffix: str = ""):
+    """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_json(path: str | Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON, atomically."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, (np.integer, np.floating)):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    return str(obj)
+
+
+def environment_info() -> dict[str, Any]:
+    """Python, platform and package versions, for provenance."""
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": versions,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def save_samples(path: str | Path, samples: SampleSet) -> None:
+    """Save a :class:`SampleSet` as ``.npz`` (atomically)."""
+    arrays = {
+        "samples": samples.samples,
+        "indices": samples.indices,
+        "groups": samples.groups,
+        "members": samples.members,
+        **{f"extra_{k}": v for k, v in samples.extras.items()},
+    }
+    meta = {"design": samples.design, "sampler": samples.sampler, "seconds": samples.seconds}
+    with atomic_path(path, suffix=".npz") as tmp:
+        np.savez_compressed(tmp, meta=np.array(json.dumps(meta, default=_jsonable)), **arrays)
+
+
+def load_samples(path: str | Path) -> SampleSet:
+    """Load a :class:`SampleSet` written by :func:`save_samples`."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"samples file {str(path)!r} not found; run the sampling rule that writes it")
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        extras = {k[len("extra_"):]: data[k] for k in data.files if k.startswith("extra_")}
+        return SampleSet(
+            samples=data["samples"],
+            indices=data["indices"],
+            groups=data["groups"],
+            members=data["members"],
+            design=meta["design"],
+            sampler=meta["sampler"],
+            seconds=float(meta.get("seconds", 0.0)),
+            extras=extras,
+        )

@@ -1,0 +1,21 @@
+"""Models behind one interface: ``eps(x_t, t, cond)`` plus the training noise schedule."""
+
+from .analytic import GaussianMixtureScore, default_schedule, gaussian_mixture_model, gaussian_model
+from .base import DiffusionModel, state_dict_sha256
+from .pretrained import ModelNotAvailableError, load_pipeline, load_unet_model, unet_model
+from .registry import ANALYTIC_KINDS, build_model
+
+__all__ = [
+    "ANALYTIC_KINDS",
+    "DiffusionModel",
+    "GaussianMixtureScore",
+    "ModelNotAvailableError",
+    "build_model",
+    "default_schedule",
+    "gaussian_mixture_model",
+    "gaussian_model",
+    "load_pipeline",
+    "load_unet_model",
+    "state_dict_sha256",
+    "unet_model",
+]

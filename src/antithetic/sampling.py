@@ -1,0 +1,106 @@
+"""Generate samples of a model under a noise design, batch by batch.
+
+The noise of sample ``k`` is a function of ``(design seed, k)`` only (see :mod:`antithetic.noise`),
+so the result does not depend on ``batch_size`` or on how the indices are split into jobs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .models.base import DiffusionModel
+from .noise import NoiseDesign
+from .samplers import get_sampler, is_stochastic
+
+__all__ = ["SampleSet", "generate"]
+
+
+@dataclass
+class SampleSet:
+    """Samples of one (model, sampler, design) with the addresses of their noise.
+
+    ``samples`` is the raw sampler output ``x_0`` (float32, ``(N, C, H, W)``, data range [-1, 1]);
+    sample ``i`` was generated from noise index ``indices[i]``, member ``members[i]`` of group
+    ``groups[i]`` of the design.
+    """
+
+    samples: np.ndarray
+    indices: np.ndarray
+    groups: np.ndarray
+    members: np.ndarray
+    design: dict[str, Any]
+    sampler: dict[str, Any]
+    seconds: float = 0.0
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def grouped(self) -> np.ndarray:
+        """Samples arranged as ``(num_groups, group_size, C, H, W)`` in group and member order."""
+        size = int(self.design["group_size"])
+        order = np.lexsort((self.members, self.groups))
+        return self.samples[order].reshape(-1, size, *self.samples.shape[1:])
+
+
+def generate(
+    model: DiffusionModel,
+    *,
+    design: NoiseDesign,
+    num_samples: int,
+    sampler: str = "ddim",
+    sampler_options: dict[str, Any] | None = None,
+    batch_size: int = 256,
+    start: int = 0,
+    cond: Any = None,
+    callback: Callable[[Sequence[int], dict[str, Any]], None] | None = None,
+    progress: bool = True,
+) -> SampleSet:
+    """Generate samples ``start .. start + num_samples - 1`` of ``design`` with ``sampler``.
+
+    Args:
+        model: the model, already on its device.
+        design: the noise design (it checks that ``num_samples`` fills whole groups).
+        sampler: sampler kind, e.g. ``"ddim"`` or ``"ddpm"``; ``sampler_options`` are its keyword
+            arguments (``num_steps``, ``eta``).
+        batch_size: samples per forward pass; changes no number.
+        callback: called as ``callback(batch_indices, step_info)`` at every step of every batch.
+    """
+    options = dict(sampler_options or {})
+    design.check_num_samples(num_samples)
+    if start % design.group_size:
+        raise ValueError(f"start={start} must be a multiple of the design's group size {design.group_size}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    sample_fn = get_sampler(sampler)
+    stochastic = is_stochastic(sampler, options)
+
+    indices = np.arange(start, start + num_samples)
+    outputs = []
+    began = time.perf_counter()
+    batches = [indices[i : i + batch_size] for i in range(0, num_samples, batch_size)]
+    for batch in tqdm(batches, desc=f"{model.name} {sampler} {design.name}", disable=not progress):
+        x_T = design.initial_noise(batch, model.sample_shape, device=model.device, dtype=model.dtype)
+        step_noise = (
+            design.step_noise(batch, model.sample_shape, device=model.device, dtype=model.dtype)
+            if stochastic else None
+        )
+        step_callback = None if callback is None else (lambda info, batch=batch: callback(batch, info))
+        x0 = sample_fn(model, x_T, step_noise=step_noise, cond=cond, callback=step_callback, **options)
+        outputs.append(x0.float().cpu().numpy())
+    seconds = time.perf_counter() - began
+
+    located = np.array([design.locate(int(k)) for k in indices], dtype=np.int64).reshape(-1, 2)
+    return SampleSet(
+        samples=np.concatenate(outputs).astype(np.float32),
+        indices=indices,
+        groups=located[:, 0],
+        members=located[:, 1],
+        design=design.describe(),
+        sampler={"kind": sampler, **options},
+        seconds=seconds,
+    )

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+import torch
+from diffusers import DDPMScheduler
+
+from antithetic.correlation import pair_correlations, pn_pairs
+from antithetic.models import build_model, gaussian_mixture_model, gaussian_model
+from antithetic.noise import AntitheticNoise, IIDNoise
+from antithetic.samplers import sample_ddim, sample_ddpm
+from antithetic.sampling import generate
+
+
+@pytest.fixture(scope="module")
+def affine():
+    return gaussian_model(mean=0.2, std=0.5, sample_shape=(1, 8, 8))
+
+
+@pytest.mark.parametrize("sampler,options", [("ddim", {"num_steps": 50, "eta": 0.0}), ("ddim", {"num_steps": 20, "eta": 0.5}), ("ddpm", {"num_steps": 100})])
+def test_affine_odd_model_gives_pn_correlation_minus_one(affine, sampler, options):
+    # DDIM steps of an affine noise predictor are affine maps, so DM(z) + DM(-z) is a constant and
+    # the PN pair correlation is exactly -1 (Lemma 1). For stochastic samplers this holds only
+    # because the twin's per-step noises are negated too.
+    samples = generate(affine, design=AntitheticNoise(seed=0), num_samples=64, sampler=sampler, sampler_options=options, progress=False)
+    pairs = pn_pairs(samples)
+    corr = pair_correlations(pairs[:, 0], pairs[:, 1])
+    np.testing.assert_allclose(corr, -1.0, atol=1e-6)
+
+
+def test_stochastic_twin_without_negated_step_noise_is_not_antithetic(affine):
+    z = AntitheticNoise(seed=0).initial_noise(range(2), affine.sample_shape)
+    shared = IIDNoise(seed=9).step_noise([0, 0], affine.sample_shape)  # same, un-negated noise for both
+    x = sample_ddim(affine, z, num_steps=20, eta=1.0, step_noise=shared)
+    corr = pair_correlations(x[:1].numpy(), x[1:].numpy())
+    assert corr[0] > -0.99
+
+
+def test_same_seeds_are_bit_identical_across_runs_and_batch_sizes(affine):
+    kwargs = dict(design=AntitheticNoise(seed=3), num_samples=12, sampler="ddpm", sampler_options={"num_steps": 20}, progress=False)
+    a = generate(affine, batch_size=12, **kwargs).samples
+    assert np.array_equal(a, generate(affine, batch_size=12, **kwargs).samples)
+    assert np.array_equal(a, generate(affine, batch_size=5, **kwargs).samples)
+
+
+def test_unet_samples_repeat_exactly_and_agree_across_batch_sizes(tiny_unet_dir):
+    # The noise is bit-identical for any batch size (test_noise); a convolutional network's CPU
+    # kernels may block a batch differently, so across batch sizes samples agree to rounding only.
+    model = build_model("tiny", {"kind": "unet", "pretrained": str(tiny_unet_dir)})
+    kwargs = dict(design=AntitheticNoise(seed=3), num_samples=12, sampler="ddpm", sampler_options={"num_steps": 10}, progress=False)
+    a = generate(model, batch_size=12, **kwargs).samples
+    assert np.array_equal(a, generate(model, batch_size=12, **kwargs).samples)
+    np.testing.assert_allclose(a, generate(model, batch_size=5, **kwargs).samples, rtol=0, atol=1e-4)
+
+
+def test_job_splitting_changes_no_number():
+    model = gaussian_mixture_model(means=torch.randn(4, 1, 4, 4, generator=torch.Generator().manual_seed(0)), std=0.3)
+    kwargs = dict(design=AntitheticNoise(seed=1), sampler="ddim", sampler_options={"num_steps": 10, "eta": 1.0}, progress=False)
+    whole = generate(model, num_samples=8, **kwargs)
+    parts = [generate(model, num_samples=4, start=s, **kwargs) for s in (0, 4)]
+    assert np.array_equal(whole.samples, np.concatenate([p.samples for p in parts]))
+    assert list(whole.indices) == list(range(8)) and list(whole.groups) == [0, 0, 1, 1, 2, 2, 3, 3]
+
+
+def test_callback_sees_every_step(affine):
+    seen = []
+    sample_ddim(affine, torch.randn(2, 1, 8, 8), num_steps=7, callback=seen.append)
+    assert [s["step"] for s in seen] == list(range(7))
+    assert seen[0]["t"] > seen[-1]["t"]
+    assert all(set(s) == {"step", "t", "x", "eps", "x0"} for s in seen)
+
+
+def test_ddpm_matches_diffusers_ddpm_scheduler():
+    # Our DDPM is diffusers' DDIM update with eta = 1 fed explicit noise; it must agree with
+    # DDPMScheduler.step given the same noise (up to float32 rounding of the schedule).
+    torch.manual_seed(0)
+    model = gaussian_mixture_model(means=0.5 * torch.randn(3, 1, 4, 4), std=0.3, scheduler=DDPMScheduler(num_train_timesteps=200, clip_sample=True))
+    x_T = torch.randn(4, 1, 4, 4)
+    noises = [torch.randn(4, 1, 4, 4, generator=torch.Generator().manual_seed(i)) for i in range(200)]
+    ours = sample_ddpm(model, x_T, step_noise=lambda i: noises[i])
+
+    reference = DDPMScheduler.from_config(model.scheduler.config)
+    reference.set_timesteps(200)
+    x = x_T
+    for i, t in enumerate(reference.timesteps):
+        gen = torch.Generator().manual_seed(i)  # DDPMScheduler draws its noise from this generator
+        x = reference.step(model.eps(x, t), t, x, generator=gen).prev_sample
+    torch.testing.assert_close(ours, x, rtol=0, atol=2e-3)
+
+
+def test_sampler_argument_errors(affine):
+    with pytest.raises(ValueError, match="needs step_noise"):
+        sample_ddim(affine, torch.randn(2, 1, 8, 8), num_steps=5, eta=0.5)
+    with pytest.raises(ValueError, match="num_steps"):
+        sample_ddim(affine, torch.randn(2, 1, 8, 8), num_steps=5000)
+    with pytest.raises(ValueError, match="multiple of 2"):
+        generate(affine, design=AntitheticNoise(), num_samples=3, progress=False)

@@ -1,0 +1,82 @@
+"""End to end: the Snakemake workflow on a tiny copy of the default config (minutes -> seconds)."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+
+
+def tiny_config():
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config["models"]["digits-ddpm"]["train"].update(steps=20, batch_size=32, block_out_channels=[8, 16], warmup_steps=2)
+    config["samplers"]["ddim"]["num_steps"] = 5
+    config["samplers"]["ddpm-100"]["num_steps"] = 8
+    config["correlation"]["pairs"] = 6
+    config["correlation"]["grid_pairs"] = 3
+    return config
+
+
+def run(workdir, *args, check=True):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    cmd = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
+    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
+    if check and result.returncode != 0:
+        raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory):
+    path = tmp_path_factory.mktemp("workflow")
+    (path / "config.yaml").write_text(yaml.safe_dump(tiny_config()))
+    run(path, "--profile", str(ROOT / "profiles" / "default"), "--cores", "2")
+    return path
+
+
+@pytest.mark.slow
+def test_default_workflow_produces_tables_and_figures(workdir):
+    table = pd.read_csv(workdir / "results" / "tables" / "table1.csv")
+    assert sorted(zip(table["model"], table["sampler"])) == sorted(
+        [("digits-ddpm", "ddim"), ("digits-ddpm", "ddpm-100"), ("affine-odd", "ddim"), ("digits-gmm", "ddim"), ("digits-gmm", "ddpm-100")]
+    )
+    affine = table[table["model"] == "affine-odd"].iloc[0]
+    assert affine["pn_standard_mean"] == pytest.approx(-1.0, abs=1e-6)
+    assert (workdir / "results" / "tables" / "table1.md").read_text().count("digits-ddpm") == 2
+    assert "\\begin{table}" in (workdir / "results" / "tables" / "table1.tex").read_text()
+    for m, s in zip(table["model"], table["sampler"]):
+        assert (workdir / "figures" / "pairs" / f"{m}_{s}_6_grid.png").stat().st_size > 0
+        assert (workdir / "figures" / "correlation" / f"{m}_{s}_6_histogram.png").stat().st_size > 0
+    assert (workdir / "results" / "models" / "digits-ddpm" / "training.json").is_file()
+
+
+@pytest.mark.slow
+def test_provenance_is_recorded(workdir):
+    provenance = yaml.safe_load((workdir / "results/samples/digits-ddpm/ddpm-100/antithetic_n12_seed0.json").read_text())
+    assert provenance["design"]["name"] == "antithetic" and provenance["design"]["seed"] == 0
+    assert provenance["sampler"] == {"name": "ddpm-100", "kind": "ddpm", "num_steps": 8}
+    assert len(provenance["weights_sha256"]) == 64
+    assert provenance["device"] == "cpu" and provenance["packages"]["torch"]
+
+
+@pytest.mark.slow
+def test_second_run_has_nothing_to_do(workdir):
+    result = run(workdir, "--dry-run")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_bad_config_stops_with_the_key_named(tmp_path):
+    config = tiny_config()
+    config["samplers"]["ddim"]["num_step"] = 3
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    result = run(tmp_path, "--dry-run", check=False)
+    assert result.returncode != 0
+    assert "'num_step' was unexpected" in result.stdout + result.stderr

@@ -1,0 +1,16 @@
+# Models the workflow trains itself (offline, on packaged data) and saves with save_pretrained.
+
+
+rule train_model:
+    output:
+        directory("results/models/{model}"),
+    log:
+        "logs/train_model/{model}.log",
+    params:
+        model=lambda wc: wc.model,
+        train=lambda wc: config["models"][wc.model].get("train"),
+    threads: workflow.cores
+    conda:
+        "../../envs/antithetic.yaml"
+    script:
+        "../scripts/train_model.py"

@@ -1,0 +1,20 @@
+from _job import start
+
+device, batch_size, log = start(snakemake)
+from antithetic.experiments import run_sampling  # noqa: E402
+
+wc = snakemake.wildcards
+samples = run_sampling(
+    snakemake.config,
+    model=wc.model,
+    sampler=wc.sampler,
+    design=wc.design,
+    num_samples=int(wc.n),
+    seed=int(wc.seed),
+    weights_dir=snakemake.input.get("weights"),
+    out_samples=snakemake.output.samples,
+    out_provenance=snakemake.output.provenance,
+    device=device,
+    batch_size=batch_size,
+)
+log.info("%d samples in %.1f s", len(samples.samples), samples.seconds)

@@ -1,0 +1,11 @@
+from _job import start
+
+device, batch_size, log = start(snakemake)
+from antithetic.experiments import run_table1  # noqa: E402
+
+run_table1(
+    summaries=list(snakemake.input.summaries),
+    out_csv=snakemake.output.csv,
+    out_markdown=snakemake.output.markdown,
+    out_latex=snakemake.output.latex,
+)

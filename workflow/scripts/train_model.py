@@ -1,0 +1,7 @@
+from _job import start
+
+device, batch_size, log = start(snakemake)
+from antithetic.experiments import run_training  # noqa: E402
+
+run_training(snakemake.config, snakemake.params.model, out_dir=snakemake.output[0])
+log.info("saved %s", snakemake.output[0])
