@@ -1,7 +1,6 @@
 """End to end: the Snakemake workflow on a tiny copy of the default config (minutes -> seconds)."""
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path

@@ -1,36 +1,21 @@
-"""Workflow jobs: each function is one Snakemake rule's work, called by a thin script.
-
-They take the validated config and explicit paths, write their outputs atomically and record
-provenance next to them (resolved parameters, seeds, package versions, device, weights hash).
-"""
+"""Jobs of the expensive stages: training a model and sampling it under a noise design."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from .config import require
-from .correlation import correlation_frame, pn_pairs, rr_pairs, summarize
-from .device import describe_device, resolve_device
-from .io import atomic_path, environment_info, load_samples, save_samples, write_json
-from .models import build_model
-from .models.base import DiffusionModel
-from .noise import NoiseDesign, make_design
-from .sampling import SampleSet, generate
+from ..config import require
+from ..device import describe_device, resolve_device
+from ..io import environment_info, save_samples, write_json
+from ..models import build_model
+from ..models.base import DiffusionModel
+from ..noise import NoiseDesign, make_design
+from ..sampling import SampleSet, generate
 
-__all__ = [
-    "design_from_config",
-    "model_from_config",
-    "run_correlation",
-    "run_pair_figures",
-    "run_sampling",
-    "run_table1",
-    "run_training",
-    "sampler_from_config",
-]
+__all__ = ["design_from_config", "model_from_config", "run_sampling", "run_training", "sampler_from_config"]
 
 
 # ------------------------------------------------------------------------------------ lookups
@@ -59,8 +44,8 @@ def sampler_from_config(config: dict[str, Any], name: str) -> tuple[str, dict[st
 # ------------------------------------------------------------------------------------ jobs
 def run_training(config: dict[str, Any], name: str, *, out_dir: str | Path, progress: bool = True) -> None:
     """Train model ``name`` (its ``train:`` block) and save it with ``save_pretrained`` into ``out_dir``."""
-    from .models.base import state_dict_sha256
-    from .training import TrainConfig, config_dict, save_pipeline_atomically, train_ddpm
+    from ..models.base import state_dict_sha256
+    from ..training import TrainConfig, config_dict, save_pipeline_atomically, train_ddpm
 
     spec = require(config, "models", name, used_at=f"models.{name}")
     if "train" not in spec:
@@ -122,41 +107,3 @@ def run_sampling(
         },
     )
     return samples
-
-
-def run_correlation(
-    *, pn_path: str | Path, rr_path: str | Path, out_pairs: str | Path, out_summary: str | Path, labels: dict[str, Any]
-) -> dict[str, Any]:
-    """Per-pair PN and RR correlations (CSV) and their mean (SD) summary (JSON, one Table 1 row)."""
-    frame = correlation_frame(load_samples(pn_path), load_samples(rr_path))
-    with atomic_path(out_pairs) as tmp:
-        frame.to_csv(tmp, index=False, float_format="%.6g")
-    row = {**labels, **summarize(frame)}
-    write_json(out_summary, row)
-    return row
-
-
-def run_table1(*, summaries: list[str | Path], out_csv, out_markdown, out_latex) -> None:
-    """Assemble Table 1 from the per-(model, sampler) summaries."""
-    from .tables import table1, write_table
-
-    rows = [json.loads(Path(p).read_text()) for p in summaries]
-    numeric, formatted = table1(rows)
-    write_table(
-        numeric, formatted, csv=out_csv, markdown=out_markdown, latex=out_latex,
-        caption="Table 1: pixel-wise Pearson correlation of PN and RR pairs, mean (SD) over pairs.",
-        label="tab:correlation",
-    )
-
-
-def run_pair_figures(
-    *, pn_path, rr_path, pairs_csv, out_histogram, out_grid, title: str, grid_pairs: int = 8
-) -> None:
-    """Histogram of per-pair correlations and the Figure-1-style grid of PN vs RR pairs."""
-    import pandas as pd
-
-    from .plotting import plot_correlation_histogram, plot_pair_grid
-
-    frame = pd.read_csv(pairs_csv)
-    plot_correlation_histogram(frame, title=title, path=out_histogram)
-    plot_pair_grid(pn_pairs(load_samples(pn_path)), rr_pairs(load_samples(rr_path)), title=title, path=out_grid, num_pairs=grid_pairs)

@@ -1,0 +1,20 @@
+"""Workflow jobs: each function is one Snakemake rule's work, called by a thin script.
+
+Jobs take the validated config and explicit paths, write their outputs atomically and record
+provenance next to them (resolved parameters, seeds, package versions, device, weights hash).
+One module per workflow stage.
+"""
+
+from .correlation import run_correlation, run_pair_figures, run_table1
+from .sampling import design_from_config, model_from_config, run_sampling, run_training, sampler_from_config
+
+__all__ = [
+    "design_from_config",
+    "model_from_config",
+    "run_correlation",
+    "run_pair_figures",
+    "run_sampling",
+    "run_table1",
+    "run_training",
+    "sampler_from_config",
+]
