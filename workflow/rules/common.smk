@@ -25,11 +25,6 @@ def weights_input(wildcards):
     return {"weights": f"results/models/{wildcards.model}"} if "train" in spec else {}
 
 
-def execution(resources, key, default):
-    """A profile-provided execution setting (device, batch size) with a library default."""
-    return getattr(resources, key, default) if resources is not None else default
-
-
 SAMPLES = "results/samples/{model}/{sampler}/{design}_n{n}_seed{seed}"
 
 
