@@ -10,6 +10,7 @@ interface, diffusers adapters, analytic models), :mod:`~antithetic.samplers` (DD
 """
 
 from .noise import AntitheticNoise, IIDNoise, KAntitheticNoise, PartialAntitheticNoise, make_design
+from .rqmc import RQMCNoise  # noqa: F401  (registers the "rqmc" design)
 
 __version__ = "0.1.0"
 

@@ -1,0 +1,219 @@
+"""Uncertainty quantification: RQMC noise, estimators, statistics, closed-form truth and CI coverage."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from scipy import stats
+from scipy.special import ndtri
+from scipy.stats import qmc
+
+from antithetic.estimators import (
+    amc_estimate,
+    ci_quantile,
+    cv_estimate,
+    efficiency,
+    group_estimate,
+    kamc_estimate,
+    mc_estimate,
+    noise_feature,
+    rqmc_estimate,
+)
+from antithetic.models import build_model
+from antithetic.noise import AntitheticNoise, IIDNoise, KAntitheticNoise, derive_seed, make_design
+from antithetic.rqmc import CLIP, RQMCNoise, sobol_normal
+from antithetic.sampling import generate
+from antithetic.statistics import brightness, contrast, evaluate_statistic, load_statistic, mean_image
+from antithetic.validation import affine_output_law, affine_truth, clamped_gaussian_mean, coverage_summary
+
+SHAPE = (1, 4, 4)
+
+
+# ------------------------------------------------------------------------------------ RQMC noise
+def test_rqmc_is_registered_and_seed_addressed():
+    design = make_design("rqmc", m=3, seed=5)
+    assert isinstance(design, RQMCNoise) and design.group_size == 8
+    full = design.initial_noise(range(24), SHAPE)
+    parts = torch.cat([design.initial_noise([k], SHAPE) for k in (range(24))])
+    assert torch.equal(full, parts)
+    assert torch.equal(design.initial_noise([13, 2], SHAPE), full[[13, 2]])
+    with pytest.raises(ValueError, match="multiple of 8"):
+        design.check_num_samples(12)
+
+
+def test_rqmc_replicate_is_the_scrambled_sobol_net_with_its_first_point():
+    design = RQMCNoise(m=4, seed=3)
+    z = design.initial_noise(range(32), SHAPE).reshape(2, 16, -1).numpy()
+    for r in range(2):
+        ref = qmc.Sobol(16, scramble=True, rng=np.random.default_rng(derive_seed(3, r, 0, 0))).random_base2(4)
+        np.testing.assert_allclose(z[r], ndtri(np.clip(ref, CLIP, 1 - CLIP)), rtol=1e-6)
+    # stratification of a (0, m, d)-net: each of the 16 intervals [j/16, (j+1)/16) holds exactly one point
+    u = stats.norm.cdf(z[0])
+    for coord in range(16):
+        assert sorted(np.floor(u[:, coord] * 16).astype(int)) == list(range(16))
+    # independent scramblings: replicates differ
+    assert not np.allclose(z[0], z[1])
+
+
+def test_rqmc_noise_is_finite_and_standard_normal():
+    z = sobol_normal(3, 12, seed=0)
+    assert np.isfinite(z).all() and np.abs(z).max() <= -ndtri(CLIP) + 1e-9
+    # RQMC moments are far more accurate than MC's 1/sqrt(n)
+    assert abs(z.mean()) < 1e-3 and abs(z.var() - 1) < 1e-2
+    assert stats.kstest(z[:, 0], "norm").pvalue > 0.01
+
+
+def test_rqmc_high_dimension_strategies_are_explicit():
+    shape = (1, 4, 5)  # 20 coordinates, Sobol limited to 8 below
+    with pytest.raises(ValueError, match="high_dim"):
+        RQMCNoise(m=2, max_sobol_dim=8, seed=0).initial_noise(range(4), shape)
+    prefix = RQMCNoise(m=3, high_dim="sobol_prefix", max_sobol_dim=8, seed=0).initial_noise(range(8), shape).reshape(8, -1).numpy()
+    padded = RQMCNoise(m=3, high_dim="padded", max_sobol_dim=8, seed=0).initial_noise(range(8), shape).reshape(8, -1).numpy()
+    strata = lambda col: sorted(np.floor(stats.norm.cdf(col) * 8).astype(int)) == list(range(8))  # noqa: E731
+    assert all(strata(prefix[:, j]) for j in range(8))              # Sobol part
+    assert not all(strata(prefix[:, j]) for j in range(8, 20))      # iid remainder
+    assert all(strata(padded[:, j]) for j in range(20))             # every block is a net
+    np.testing.assert_allclose(prefix[:, :8], padded[:, :8])        # same first block
+    assert not np.allclose(padded[:, :8], padded[:, 8:16])          # blocks scrambled independently
+    with pytest.raises(ValueError, match="high_dim"):
+        RQMCNoise(m=2, high_dim="silent")
+
+
+def test_rqmc_step_noise_is_iid_per_sample():
+    design = RQMCNoise(m=2, seed=1)
+    step = design.step_noise(range(4), SHAPE)(0).reshape(4, -1)
+    corr = np.corrcoef(step.numpy())
+    assert np.all(np.abs(corr[np.triu_indices(4, 1)]) < 0.99)
+
+
+# ------------------------------------------------------------------------------------ estimators
+def test_group_estimate_matches_textbook_formulas():
+    rng = np.random.default_rng(0)
+    x = rng.normal(3.0, 2.0, size=400)
+    est = mc_estimate(x, quantile="normal")
+    half = 1.959963984540054 * x.std(ddof=1) / math.sqrt(400)
+    assert est.estimate == pytest.approx(x.mean()) and est.ci_length == pytest.approx(2 * half)
+    pairs = x.reshape(200, 2)
+    amc = amc_estimate(pairs)
+    assert amc.num_groups == 200 and amc.estimate == pytest.approx(x.mean())
+    assert amc.ci_length == pytest.approx(2 * stats.t.ppf(0.975, 199) * pairs.mean(1).std(ddof=1) / math.sqrt(200))
+    assert amc.extras["rho"] == pytest.approx(np.corrcoef(pairs[:, 0], pairs[:, 1])[0, 1])
+    rq = rqmc_estimate(x.reshape(4, 100))
+    assert rq.num_groups == 4 and rq.quantile == pytest.approx(stats.t.ppf(0.975, 3))
+    assert ci_quantile(0.9, 10**6) == pytest.approx(stats.norm.ppf(0.95), rel=1e-4)
+    with pytest.raises(ValueError, match="uq.level"):
+        ci_quantile(1.5, 5)
+    with pytest.raises(ValueError, match="2 independent groups"):
+        group_estimate(x[:1].reshape(1, 1))
+
+
+def test_antithetic_efficiency_is_one_over_one_plus_rho():
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=20000)
+    f = lambda u: u + 0.3 * u**2  # noqa: E731
+    pairs = np.stack([f(z), f(-z)], axis=1)
+    sigma2 = f(rng.normal(size=200000)).var()
+    amc = amc_estimate(pairs)
+    assert efficiency(sigma2, amc) == pytest.approx(1 / (1 + amc.extras["rho"]), rel=0.05)
+    assert efficiency(sigma2, amc) > 3  # mostly odd function: large gain
+    k = kamc_estimate(np.stack([f(w) for w in KAntitheticNoise(k=4, seed=0).couple(torch.randn(4, 5000, generator=torch.Generator().manual_seed(0))).numpy()], axis=1))
+    assert k.group_size == 4 and abs(k.estimate - 0.3) < 5 * k.std_error
+
+
+def test_vector_statistics_are_estimated_componentwise():
+    rng = np.random.default_rng(2)
+    v = rng.normal(size=(50, 2, 3, 4))
+    est = group_estimate(v)
+    assert est.estimate.shape == (3, 4) and est.ci_length.shape == (3, 4)
+    np.testing.assert_allclose(est.estimate[1, 2], group_estimate(v[:, :, 1, 2]).estimate)
+
+
+def test_control_variates():
+    rng = np.random.default_rng(3)
+    z = rng.normal(size=(4000, 16))
+    phi_lin = noise_feature(z, "linear")
+    phi_quad = noise_feature(z, "quadratic")
+    assert abs(phi_lin.mean()) < 0.1 and abs(phi_lin.var() - 1) < 0.1 and abs(phi_quad.var() - 1) < 0.15
+    y = 2 * phi_lin + 0.1 * rng.normal(size=4000)
+    cv = cv_estimate(y[:, None], phi_lin[:, None])
+    assert cv.extras["beta"] == pytest.approx(2, abs=0.02)
+    assert cv.ci_length < 0.1 * mc_estimate(y).ci_length
+    # with antithetic pairs a linear feature cancels exactly: degenerate, equal to AMC
+    pairs_z = np.stack([z, -z], axis=1)
+    feats = noise_feature(pairs_z.reshape(-1, 16), "linear").reshape(4000, 2)
+    yp = (pairs_z.sum(-1) ** 2)  # even statistic
+    combined = cv_estimate(yp, feats)
+    assert combined.extras["degenerate"] and combined.estimate == pytest.approx(amc_estimate(yp).estimate)
+    # an even feature complements antithetic pairs
+    feats_q = noise_feature(pairs_z.reshape(-1, 16), "quadratic").reshape(4000, 2)
+    yq = (pairs_z**2).sum(-1) + 0.1 * rng.normal(size=(4000, 2))
+    assert cv_estimate(yq, feats_q).ci_length < 0.2 * amc_estimate(yq).ci_length
+    with pytest.raises(ValueError, match="control_variates"):
+        noise_feature(z, "cubic")
+
+
+# ------------------------------------------------------------------------------------ statistics
+def test_statistics_and_dotted_paths():
+    x = np.stack([np.full(SHAPE, -1.0), np.full(SHAPE, 1.0), np.full(SHAPE, 3.0)])
+    np.testing.assert_allclose(brightness(x), [0.0, 255.0, 255.0])
+    assert mean_image(x).shape == (3, *SHAPE) and np.all(contrast(x) == 0)
+    assert load_statistic("antithetic.statistics.brightness") is brightness
+    assert load_statistic("antithetic.statistics:contrast") is contrast
+    with pytest.raises(ValueError, match="uq.statistics.foo"):
+        load_statistic("antithetic.statistics.nope", config_key="uq.statistics.foo")
+    with pytest.raises(ValueError, match="cannot import"):
+        load_statistic("no_such_pkg.f")
+    with pytest.raises(ValueError, match="one value"):
+        evaluate_statistic(lambda a: a.mean(), x)
+
+
+# ------------------------------------------------------------------------------------ truth and coverage
+def test_clamped_gaussian_mean_matches_monte_carlo():
+    rng = np.random.default_rng(4)
+    y = rng.normal(0.7, 0.4, size=10**6)
+    assert float(clamped_gaussian_mean(0.7, 0.4)) == pytest.approx(np.clip(y, 0, 1).mean(), abs=2e-3)
+
+
+@pytest.fixture(scope="module")
+def affine():
+    model = build_model("affine", {"kind": "affine_odd", "mean": 0.2, "std": 0.5})
+    options = {"num_steps": 10, "eta": 0.0}
+    alpha, beta = affine_output_law(model, "ddim", options)
+    return model, options, affine_truth(brightness, alpha, beta)
+
+
+def test_affine_model_truth(affine):
+    model, options, truth = affine
+    s = generate(model, design=IIDNoise(seed=9), num_samples=20000, sampler="ddim", sampler_options=options, batch_size=20000, progress=False)
+    est = mc_estimate(brightness(s.samples))
+    assert abs(est.estimate - truth) < 4 * est.std_error
+    gmm = build_model("gmm", {"kind": "gaussian_mixture", "means": "digits", "std": 0.3})
+    with pytest.raises(ValueError, match="affine_odd"):
+        affine_output_law(gmm, "ddim", options)
+
+
+@pytest.mark.parametrize(
+    "design,n",
+    [(IIDNoise(seed=0), 32), (AntitheticNoise(seed=0), 32), (KAntitheticNoise(k=8, seed=0), 32), (RQMCNoise(m=3, seed=0), 32)],
+    ids=["mc", "amc", "k_amc", "rqmc"],
+)
+def test_ci_coverage_on_the_affine_model(affine, design, n):
+    """Over 200 repetitions, every method's 95% CI covers the closed-form truth within binomial error."""
+    model, options, truth = affine
+    reps = 200
+    s = generate(model, design=design, num_samples=reps * n, sampler="ddim", sampler_options=options, batch_size=reps * n, progress=False)
+    values = brightness(s.samples[np.lexsort((s.members, s.groups))]).reshape(reps, -1, design.group_size)
+    ests = [group_estimate(v) for v in values]
+    summary = coverage_summary(
+        np.array([e.estimate for e in ests]), np.array([e.ci_low for e in ests]), np.array([e.ci_high for e in ests]),
+        np.array([e.std_error for e in ests]), truth=truth,
+    )
+    assert summary["target"] == 0.95
+    assert abs(summary["coverage"] - 0.95) <= 3 * summary["binomial_se"] + 1 / reps
+    assert abs(summary["bias"]) <= 4 * summary["bias_se"]
+
+
+def test_coverage_target_accounts_for_reference_error():
+    s = coverage_summary(np.zeros(10), -np.ones(10), np.ones(10), np.ones(10), truth=0.0, truth_se=1.0)
+    assert s["coverage"] == 1.0 and s["target"] == pytest.approx(2 * stats.norm.cdf(1.959963984540054 / math.sqrt(2)) - 1)
