@@ -86,7 +86,7 @@ def train_ddpm(cfg: TrainConfig, *, progress: bool = True) -> tuple[DDPMPipeline
         optimizer.step()
         lr_schedule.step()
         ema.step(unet.parameters())
-        losses.append(float(loss))
+        losses.append(loss.detach().item())
         if len(losses) % 50 == 0:
             bar.set_postfix(loss=f"{sum(losses[-50:]) / 50:.4f}")
     ema.copy_to(unet.parameters())
