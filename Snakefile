@@ -21,6 +21,7 @@ include: "workflow/rules/models.smk"
 include: "workflow/rules/sampling.smk"
 include: "workflow/rules/correlation.smk"
 include: "workflow/rules/plots.smk"
+include: "workflow/rules/pretrained.smk"
 
 
 report: "workflow/report/workflow.rst"

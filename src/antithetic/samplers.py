@@ -31,6 +31,7 @@ from diffusers import DDIMScheduler
 from tqdm.auto import tqdm
 
 from .models.base import DiffusionModel
+from .models.consistency import sample_consistency
 
 __all__ = ["SAMPLERS", "get_sampler", "sample_ddim", "sample_ddpm"]
 
@@ -111,10 +112,10 @@ def sample_ddpm(
     )
 
 
-SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"ddim": sample_ddim, "ddpm": sample_ddpm}
+SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"ddim": sample_ddim, "ddpm": sample_ddpm, "consistency": sample_consistency}
 
 #: samplers that inject noise at every step (their antithetic twin negates it too)
-STOCHASTIC = {"ddpm"}
+STOCHASTIC = {"ddpm", "consistency"}
 
 
 def get_sampler(kind: str) -> Callable[..., torch.Tensor]:

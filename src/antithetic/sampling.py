@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import torch
 from tqdm.auto import tqdm
 
 from .models.base import DiffusionModel
@@ -67,6 +68,8 @@ def generate(
         sampler: sampler kind, e.g. ``"ddim"`` or ``"ddpm"``; ``sampler_options`` are its keyword
             arguments (``num_steps``, ``eta``).
         batch_size: samples per forward pass; changes no number.
+        cond: the condition of every sample, or a callable ``batch_indices -> condition``; by default
+            the model's own ``condition(batch_indices)`` (prompts, class labels), if it has one.
         callback: called as ``callback(batch_indices, step_info)`` at every step of every batch.
     """
     options = dict(sampler_options or {})
@@ -77,19 +80,27 @@ def generate(
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     sample_fn = get_sampler(sampler)
     stochastic = is_stochastic(sampler, options)
+    # half-precision networks keep the sampler state (noise, x_t, scheduler arithmetic) in float32
+    state_dtype = torch.float32 if model.dtype in (torch.float16, torch.bfloat16) else model.dtype
 
     indices = np.arange(start, start + num_samples)
     outputs = []
     began = time.perf_counter()
     batches = [indices[i : i + batch_size] for i in range(0, num_samples, batch_size)]
     for batch in tqdm(batches, desc=f"{model.name} {sampler} {design.name}", disable=not progress):
-        x_T = design.initial_noise(batch, model.sample_shape, device=model.device, dtype=model.dtype)
+        x_T = design.initial_noise(batch, model.sample_shape, device=model.device, dtype=state_dtype)
         step_noise = (
-            design.step_noise(batch, model.sample_shape, device=model.device, dtype=model.dtype)
+            design.step_noise(batch, model.sample_shape, device=model.device, dtype=state_dtype)
             if stochastic else None
         )
         step_callback = None if callback is None else (lambda info, batch=batch: callback(batch, info))
-        x0 = sample_fn(model, x_T, step_noise=step_noise, cond=cond, callback=step_callback, **options)
+        # per-sample conditions (prompts, class labels) are addressed by sample index, like the noise
+        batch_cond = cond(batch) if callable(cond) else cond
+        if batch_cond is None and hasattr(model, "condition"):
+            batch_cond = model.condition(batch)
+        x0 = sample_fn(model, x_T, step_noise=step_noise, cond=batch_cond, callback=step_callback, **options)
+        if hasattr(model, "decode_latents"):  # latent models: decode to data space with their VAE
+            x0 = model.decode_latents(x0)
         outputs.append(x0.float().cpu().numpy())
     seconds = time.perf_counter() - began
 

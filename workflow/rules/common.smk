@@ -20,9 +20,13 @@ def all_targets():
 
 
 def weights_input(wildcards):
-    """The trained-weights folder of a model the workflow trains itself, else nothing."""
+    """The weights folder of a model the workflow trains or fetches itself (else nothing), and its prompt file."""
     spec = config["models"][wildcards.model]
-    return {"weights": f"results/models/{wildcards.model}"} if "train" in spec else {}
+    # trained by the workflow, or fetched from the hub by rule fetch_model (workflow/rules/pretrained.smk)
+    inputs = {"weights": f"results/models/{wildcards.model}"} if "train" in spec or wildcards.model in FETCHED_MODELS else {}
+    if "prompts" in spec:  # a changed prompt file re-runs the sampling
+        inputs["prompts"] = spec["prompts"]
+    return inputs
 
 
 SAMPLES = "results/samples/{model}/{sampler}/{design}_n{n}_seed{seed}"

@@ -6,12 +6,16 @@ One module per workflow stage.
 """
 
 from .correlation import run_correlation, run_pair_figures, run_table1
+from .guidance import run_fetch_model, run_guidance_sweep, run_guided_sampling
 from .sampling import design_from_config, model_from_config, run_sampling, run_training, sampler_from_config
 
 __all__ = [
     "design_from_config",
     "model_from_config",
     "run_correlation",
+    "run_fetch_model",
+    "run_guidance_sweep",
+    "run_guided_sampling",
     "run_pair_figures",
     "run_sampling",
     "run_table1",

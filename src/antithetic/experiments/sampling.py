@@ -8,12 +8,15 @@ from typing import Any
 import torch
 
 from ..config import require
-from ..device import describe_device, resolve_device
+from ..device import describe_device, resolve_device, resolve_dtype
 from ..io import environment_info, save_samples, write_json
 from ..models import build_model
 from ..models.base import DiffusionModel
 from ..noise import NoiseDesign, make_design
 from ..sampling import SampleSet, generate
+
+#: model kinds whose networks run in float16 on CUDA under ``dtype: auto`` (the others stay float32)
+HALF_PRECISION_KINDS = {"unet", "stable_diffusion", "dit", "consistency"}
 
 __all__ = ["design_from_config", "model_from_config", "run_sampling", "run_training", "sampler_from_config"]
 
@@ -25,7 +28,9 @@ def model_from_config(
     """Build model ``name`` of ``config`` on ``device``."""
     spec = require(config, "models", name, used_at=f"models.{name}")
     model = build_model(name, spec, weights_dir=weights_dir)
-    return model.to(resolve_device(device))
+    device = resolve_device(device)
+    half_safe = spec.get("kind") in HALF_PRECISION_KINDS
+    return model.to(device, resolve_dtype(spec.get("dtype", "auto"), device, half_safe=half_safe))
 
 
 def design_from_config(config: dict[str, Any], name: str, *, seed: int | None = None) -> NoiseDesign:

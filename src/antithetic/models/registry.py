@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from ..data import digits_class_means
+from .adapters import ADAPTER_KINDS, build_adapter_model
 from .analytic import default_schedule, gaussian_mixture_model, gaussian_model
 from .base import DiffusionModel
 from .pretrained import load_unet_model
@@ -37,6 +38,8 @@ def build_model(name: str, spec: dict[str, Any], *, weights_dir: str | Path | No
     """
     kind = spec.get("kind")
     key = f"models.{name}"
+    if kind in ADAPTER_KINDS:  # Stable Diffusion, DiT, consistency models, class-conditional mixture
+        return build_adapter_model(name, spec, weights_dir=weights_dir)
     if kind == "unet":
         source = weights_dir or spec.get("pretrained")
         if source is None:
@@ -60,4 +63,4 @@ def build_model(name: str, spec: dict[str, Any], *, weights_dir: str | Path | No
         else:
             raise ValueError(f"{key}.means must be 'digits' or 'random', got {means_kind!r}")
         return gaussian_mixture_model(means=means, std=spec.get("std", 0.3), scheduler=schedule, name=name, data=data)
-    raise ValueError(f"{key}.kind must be one of ['unet', 'affine_odd', 'gaussian_mixture'], got {kind!r}")
+    raise ValueError(f"{key}.kind must be one of {['unet', 'affine_odd', 'gaussian_mixture', *ADAPTER_KINDS]}, got {kind!r}")

@@ -1,0 +1,105 @@
+"""Jobs for the paper's pretrained models and the classifier-free-guidance sweep.
+
+* :func:`run_fetch_model`: download a hub checkpoint once into ``results/models/<name>``.
+* :func:`run_guided_sampling`: the ``sample`` job of a conditional model with its guidance scale
+  overridden (samples keyed by the scale).
+* :func:`run_guidance_sweep`: PN and RR correlations (paper, "Definitions") at every guidance scale,
+  one CSV row per scale, and the figure of the paper's guidance ablation.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ..config import require
+from ..correlation import correlation_frame, summarize
+from ..io import atomic_path, load_samples, write_json
+from .sampling import run_sampling
+
+__all__ = ["format_scale", "run_fetch_model", "run_guidance_sweep", "run_guided_sampling"]
+
+
+def format_scale(scale: float) -> str:
+    """Guidance scale as it appears in paths: ``7.5 -> "7.5"``, ``4.0 -> "4"``."""
+    return f"{float(scale):g}"
+
+
+def run_fetch_model(*, source: str, out_dir: str | Path, revision: str | None = None) -> dict[str, Any]:
+    """Fetch ``source`` (hub id) into ``out_dir``; see :func:`antithetic.models.fetch.fetch_model`."""
+    from ..models.fetch import fetch_model
+
+    return fetch_model(source, out_dir, revision=revision)
+
+
+def run_guided_sampling(config: dict[str, Any], *, model: str, guidance_scale: float, **kwargs: Any):
+    """:func:`~antithetic.experiments.sampling.run_sampling` with ``models.<model>.guidance_scale`` overridden.
+
+    The provenance records the overridden spec, so every samples file names its scale.
+    """
+    spec = require(config, "models", model, used_at=f"guidance.runs.{model}")
+    if spec.get("kind") not in GUIDED_KINDS:
+        raise ValueError(
+            f"config key 'guidance.runs.{model}': model kind {spec.get('kind')!r} has no classifier-free guidance; "
+            f"use one of {sorted(GUIDED_KINDS)}"
+        )
+    config = copy.deepcopy(config)
+    config["models"][model]["guidance_scale"] = float(guidance_scale)
+    return run_sampling(config, model=model, **kwargs)
+
+
+#: model kinds with classifier-free guidance
+GUIDED_KINDS = {"stable_diffusion", "dit", "class_gaussian_mixture"}
+
+
+def run_guidance_sweep(
+    *, samples: list[dict[str, Any]], out_csv: str | Path, out_pairs: str | Path, out_figure: str | Path | None,
+    labels: dict[str, Any],
+) -> pd.DataFrame:
+    """PN and RR correlation, mean (SD) over pairs, at every guidance scale.
+
+    Args:
+        samples: one entry per scale: ``{"scale": w, "pn": path, "rr": path}`` (antithetic and iid samples).
+        out_csv: one row per scale (``labels``, ``guidance_scale``, ``pn_standard_mean``, ...).
+        out_pairs: every pair's correlations with its scale (for re-plotting).
+        out_figure: PN and RR correlation (mean +- SD) against the scale, standard and centered.
+    """
+    rows, frames = [], []
+    for entry in sorted(samples, key=lambda e: float(e["scale"])):
+        frame = correlation_frame(load_samples(entry["pn"]), load_samples(entry["rr"]))
+        frame.insert(0, "guidance_scale", float(entry["scale"]))
+        frames.append(frame)
+        rows.append({**labels, "guidance_scale": float(entry["scale"]), **summarize(frame)})
+    table = pd.DataFrame(rows)
+    with atomic_path(out_csv) as tmp:
+        table.to_csv(tmp, index=False, float_format="%.6g")
+    with atomic_path(out_pairs) as tmp:
+        pd.concat(frames, ignore_index=True).to_csv(tmp, index=False, float_format="%.6g")
+    write_json(Path(out_csv).with_suffix(".json"), {"rows": rows})
+    if out_figure is not None:
+        plot_guidance_sweep(table, title=f"{labels.get('model', '')}, {labels.get('sampler', '')}", path=out_figure)
+    return table
+
+
+def plot_guidance_sweep(table: pd.DataFrame, *, title: str, path: str | Path) -> None:
+    """PN and RR correlation (mean +- SD over pairs) against the guidance scale, standard and centered."""
+    import matplotlib.pyplot as plt
+
+    from ..plotting import save_figure
+
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
+    for ax, variant in zip(axes, ("standard", "centered")):
+        for kind, color in (("pn", "C3"), ("rr", "C0")):
+            ax.errorbar(
+                table["guidance_scale"], table[f"{kind}_{variant}_mean"], yerr=table[f"{kind}_{variant}_sd"],
+                marker="o", capsize=3, color=color, label=kind.upper(),
+            )
+        ax.axhline(0.0, color="0.5", lw=0.8)
+        ax.set(xlabel="guidance scale w", title=variant)
+    axes[0].set_ylabel("pixel-wise correlation")
+    axes[0].legend()
+    fig.suptitle(title)
+    save_figure(fig, path)

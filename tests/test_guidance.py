@@ -1,0 +1,101 @@
+"""The classifier-free-guidance sweep: guided sampling jobs and the PN/RR-vs-scale table.
+
+The default offline run has no guidance sweep (see README); these tests run the sweep's job functions
+on the exact class-conditional digits mixture and on tiny random Stable Diffusion and DiT pipelines.
+"""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from tiny_pipelines import tiny_dit, tiny_stable_diffusion
+
+from antithetic.experiments import run_guidance_sweep, run_guided_sampling
+from antithetic.io import load_samples
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _config(models, steps):
+    return {
+        "seed": 0,
+        "models": models,
+        "samplers": {"ddim": {"kind": "ddim", "num_steps": steps, "eta": 0.0}},
+        "designs": {"iid": {"kind": "iid"}, "antithetic": {"kind": "antithetic"}},
+    }
+
+
+def _sweep(tmp_path, config, model, scales, pairs):
+    entries = []
+    for w in scales:
+        entry = {"scale": w}
+        for kind, design in (("pn", "antithetic"), ("rr", "iid")):
+            out = tmp_path / f"w{w:g}" / f"{design}.npz"
+            run_guided_sampling(
+                config, model=model, guidance_scale=w, sampler="ddim", design=design, num_samples=2 * pairs,
+                out_samples=out, out_provenance=out.with_suffix(".json"), device="cpu", batch_size=64, progress=False,
+            )
+            entry[kind] = out
+        entries.append(entry)
+    table = run_guidance_sweep(
+        samples=entries, out_csv=tmp_path / "sweep.csv", out_pairs=tmp_path / "pairs.csv", out_figure=tmp_path / "sweep.png",
+        labels={"model": model, "sampler": "ddim"},
+    )
+    return table, entries
+
+
+def test_sweep_on_the_exact_class_conditional_mixture(tmp_path):
+    config = _config({"gmm": {"kind": "class_gaussian_mixture", "means": "digits", "std": 0.3}}, steps=10)
+    table, entries = _sweep(tmp_path, config, "gmm", [0.0, 1.0, 4.0], pairs=32)
+    assert table["guidance_scale"].tolist() == [0.0, 1.0, 4.0]
+    assert (table["pn_pairs"] == 32).all() and (table["rr_pairs"] == 32).all()
+    # PN pairs stay below RR pairs at every scale (centered: the shared class layout removed)
+    assert (table["pn_centered_mean"] < table["rr_centered_mean"]).all()
+    provenance = json.loads(Path(entries[2]["pn"]).with_suffix(".json").read_text())
+    assert provenance["model"]["guidance_scale"] == 4.0 and provenance["dtype"] == "torch.float32"
+    pairs = pd.read_csv(tmp_path / "pairs.csv")
+    assert set(pairs["guidance_scale"]) == {0.0, 1.0, 4.0} and len(pairs) == 3 * 2 * 32
+    assert (tmp_path / "sweep.png").stat().st_size > 0 and (tmp_path / "sweep.json").is_file()
+
+
+@pytest.mark.parametrize("kind", ["stable_diffusion", "dit"])
+def test_sweep_runs_on_tiny_latent_pipelines(tmp_path, kind):
+    if kind == "stable_diffusion":
+        (tmp_path / "prompts.txt").write_text("a cat at the window\nthe red house\n")
+        spec = {"kind": kind, "pretrained": str(tiny_stable_diffusion(tmp_path)), "prompts": str(tmp_path / "prompts.txt")}
+    else:
+        spec = {"kind": kind, "pretrained": str(tiny_dit(tmp_path)), "class_labels": "random"}
+    table, entries = _sweep(tmp_path / "out", _config({"m": spec}, steps=3), "m", [1.0, 5.0], pairs=3)
+    assert len(table) == 2 and np.isfinite(table[["pn_standard_mean", "rr_standard_mean"]].to_numpy()).all()
+    # the scale reaches the network: same noise, different images
+    a, b = (load_samples(e["pn"]).samples for e in entries)
+    assert a.shape == (6, 3, 16, 16) and np.abs(a - b).max() > 1e-4
+
+
+def test_guided_sampling_needs_a_model_with_guidance(tmp_path):
+    config = _config({"plain": {"kind": "affine_odd", "mean": 0.0, "std": 0.5}}, steps=2)
+    with pytest.raises(ValueError, match="guidance.runs.plain"):
+        run_guided_sampling(config, model="plain", guidance_scale=2.0, sampler="ddim", design="iid", num_samples=2,
+                            out_samples=tmp_path / "x.npz", out_provenance=tmp_path / "x.json")
+
+
+@pytest.mark.slow
+def test_paper_config_validates_and_plans_fetch_and_sweep(tmp_path):
+    import re
+    import shutil
+
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"models": {}, "samplers": {}}))  # replaced below
+    shutil.copytree(ROOT / "config", tmp_path / "config")  # the prompt file is relative to the working directory
+    cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--cores", "1",
+           "--configfile", str(ROOT / "config" / "paper.yaml"), "--replace-workflow-config", "--dry-run"]
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    out = result.stdout + result.stderr
+    assert result.returncode == 0, out[-4000:]
+    for rule, count in (("fetch_model", 9), ("guided_sample", 20), ("guidance_sweep", 2), ("table1", 1)):
+        assert re.search(rf"^{rule}\s+{count}$", out, re.MULTILINE), (rule, out[-3000:])

@@ -1,0 +1,15 @@
+from _job import start
+
+device, batch_size, log = start(snakemake)
+from antithetic.experiments import run_guidance_sweep  # noqa: E402
+
+inputs = snakemake.input
+samples = [{"scale": float(w), "pn": inputs[f"pn_{w}"], "rr": inputs[f"rr_{w}"]} for w in snakemake.params.scales]
+table = run_guidance_sweep(
+    samples=samples,
+    out_csv=snakemake.output.csv,
+    out_pairs=snakemake.output.pairs,
+    out_figure=snakemake.output.figure,
+    labels=snakemake.params.labels,
+)
+log.info("guidance sweep:\n%s", table[["guidance_scale", "pn_standard_mean", "rr_standard_mean"]].to_string(index=False))

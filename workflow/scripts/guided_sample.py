@@ -1,0 +1,21 @@
+from _job import start
+
+device, batch_size, log = start(snakemake)
+from antithetic.experiments import run_guided_sampling  # noqa: E402
+
+wc = snakemake.wildcards
+samples = run_guided_sampling(
+    snakemake.config,
+    model=wc.model,
+    guidance_scale=float(wc.scale),
+    sampler=wc.sampler,
+    design=wc.design,
+    num_samples=int(wc.n),
+    seed=int(wc.seed),
+    weights_dir=snakemake.input.get("weights"),
+    out_samples=snakemake.output.samples,
+    out_provenance=snakemake.output.provenance,
+    device=device,
+    batch_size=batch_size,
+)
+log.info("guidance scale %s: %d samples in %.1f s", wc.scale, len(samples.samples), samples.seconds)
