@@ -22,6 +22,7 @@ include: "workflow/rules/sampling.smk"
 include: "workflow/rules/correlation.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/pretrained.smk"
+include: "workflow/rules/symmetry.smk"
 
 
 report: "workflow/report/workflow.rst"

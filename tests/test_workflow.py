@@ -20,6 +20,10 @@ def tiny_config():
     config["samplers"]["ddpm-100"]["num_steps"] = 8
     config["correlation"]["pairs"] = 6
     config["correlation"]["grid_pairs"] = 3
+    config["symmetry"].update(timesteps=[900, 300, 20], directions=2, grid_points=11, probe_samples=8)
+    config["symmetry"]["trajectories"] = {"pairs": 3, "runs": {"digits-ddpm": ["ddpm-100"], "affine-odd": ["ddim"]}}
+    config["symmetry"]["fisher"].update(samples=16, points=4)
+    config["symmetry"]["partial"]["pairs"] = 6
     return config
 
 
@@ -79,3 +83,27 @@ def test_bad_config_stops_with_the_key_named(tmp_path):
     result = run(tmp_path, "--dry-run", check=False)
     assert result.returncode != 0
     assert "'num_step' was unexpected" in result.stdout + result.stderr
+
+
+@pytest.mark.slow
+def test_symmetry_outputs(workdir):
+    import json
+
+    table = pd.read_csv(workdir / "results" / "tables" / "symmetry_as.csv")
+    assert sorted(set(table["model"])) == ["affine-odd", "digits-ddpm", "digits-gmm"]
+    assert sorted(set(table["t"])) == [20, 300, 900]
+    affine = table[table["model"] == "affine-odd"]
+    assert (affine["as_mean"] > 1 - 1e-6).all() and (affine["corr_mean"] < -1 + 1e-6).all()
+    breaks = json.loads((workdir / "results" / "symmetry" / "breaks.json").read_text())
+    assert breaks["models"]["affine-odd"]["as_q10"]["break_sigma"] is None
+    trajectory = pd.read_csv(workdir / "results" / "symmetry" / "affine-odd" / "ddim" / "trajectory_3.csv")
+    pn = trajectory[(trajectory["kind"] == "PN") & (trajectory["variant"] == "standard")]
+    assert len(pn) == 6 + 5 and (pn["mean"] < -1 + 1e-5).all()
+    fisher = json.loads((workdir / "results" / "symmetry" / "fisher.json").read_text())
+    assert set(fisher["models"]) == {"digits-gmm", "affine-odd", "digits-ddpm"}
+    assert fisher["models"]["affine-odd"]["bound_holds"]
+    partial = json.loads((workdir / "results" / "symmetry" / "digits-ddpm" / "ddim" / "partial_map_6.json").read_text())
+    assert partial["region"] == "top_half" and partial["pairs_partial"] == 6
+    for name in ("as_vs_noise.png", "theorem1_fisher.png", "digits-ddpm_slices.png", "digits-ddpm_ddpm-100_3_trajectory.png",
+                 "digits-ddpm_ddim_6_partial_map.png"):
+        assert (workdir / "figures" / "symmetry" / name).stat().st_size > 0

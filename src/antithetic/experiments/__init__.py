@@ -8,6 +8,7 @@ One module per workflow stage.
 from .correlation import run_correlation, run_pair_figures, run_table1
 from .guidance import run_fetch_model, run_guidance_sweep, run_guided_sampling
 from .sampling import design_from_config, model_from_config, run_sampling, run_training, sampler_from_config
+from .symmetry import run_fisher, run_partial_map, run_symmetry_probe, run_symmetry_table, run_trajectories
 
 __all__ = [
     "design_from_config",
@@ -16,9 +17,14 @@ __all__ = [
     "run_fetch_model",
     "run_guidance_sweep",
     "run_guided_sampling",
+    "run_fisher",
+    "run_partial_map",
     "run_pair_figures",
     "run_sampling",
+    "run_symmetry_probe",
+    "run_symmetry_table",
     "run_table1",
     "run_training",
+    "run_trajectories",
     "sampler_from_config",
 ]

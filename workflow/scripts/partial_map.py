@@ -1,0 +1,15 @@
+from _job import start
+
+device, batch_size, log = start(snakemake)
+from antithetic.experiments import run_partial_map  # noqa: E402
+
+summary = run_partial_map(
+    snakemake.config,
+    partial_path=snakemake.input.partial,
+    antithetic_path=snakemake.input.antithetic,
+    out_npz=snakemake.output.npz,
+    out_summary=snakemake.output.summary,
+    out_figure=snakemake.output.figure,
+    title=snakemake.params.title,
+)
+log.info("negated region %.3f, kept region %.3f", summary["partial_negated_mean"], summary["partial_kept_mean"])

@@ -1,0 +1,18 @@
+from _job import start
+
+device, batch_size, log = start(snakemake)
+from antithetic.experiments import run_symmetry_probe  # noqa: E402
+
+summary = run_symmetry_probe(
+    snakemake.config,
+    model=snakemake.wildcards.model,
+    weights_dir=snakemake.input.get("weights"),
+    out_scores=snakemake.output.scores,
+    out_summary=snakemake.output.summary,
+    out_slices=snakemake.output.slices,
+    out_figure=snakemake.output.figure,
+    device=device,
+    batch_size=batch_size,
+)
+for row in summary.itertuples():
+    log.info("t=%d sigma=%.3f AS mean %.3f q10 %.3f corr %.3f residual %.3f", row.t, row.sigma, row.as_mean, row.as_q10, row.corr_mean, row.residual_median)

@@ -1,0 +1,16 @@
+from _job import start
+
+device, batch_size, log = start(snakemake)
+from antithetic.experiments import run_symmetry_table  # noqa: E402
+
+breaks = run_symmetry_table(
+    snakemake.config,
+    summaries=list(snakemake.input.summaries),
+    out_csv=snakemake.output.csv,
+    out_markdown=snakemake.output.markdown,
+    out_latex=snakemake.output.latex,
+    out_breaks=snakemake.output.breaks,
+    out_figure=snakemake.output.figure,
+)
+for model, entry in breaks.items():
+    log.info("%s: AS criterion breaks at sigma_t=%s", model, entry["as_q10"]["break_sigma"])
