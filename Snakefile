@@ -23,6 +23,7 @@ include: "workflow/rules/correlation.smk"
 include: "workflow/rules/plots.smk"
 include: "workflow/rules/pretrained.smk"
 include: "workflow/rules/symmetry.smk"
+include: "workflow/rules/uq.smk"
 
 
 report: "workflow/report/workflow.rst"

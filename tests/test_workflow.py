@@ -24,6 +24,11 @@ def tiny_config():
     config["symmetry"]["trajectories"] = {"pairs": 3, "runs": {"digits-ddpm": ["ddpm-100"], "affine-odd": ["ddim"]}}
     config["symmetry"]["fisher"].update(samples=16, points=4)
     config["symmetry"]["partial"]["pairs"] = 6
+    config["uq"]["methods"] = {
+        "mc": {"design": "iid", "num_samples": 12}, "amc": {"design": "antithetic", "num_samples": 12},
+        "k_amc": {"design": "k-antithetic-8", "num_samples": 16}, "rqmc": {"design": "rqmc-8", "num_samples": 16},
+    }
+    config["uq"]["coverage"].update(repetitions=10, num_samples=24, reference_samples=64)
     return config
 
 
@@ -107,3 +112,22 @@ def test_symmetry_outputs(workdir):
     for name in ("as_vs_noise.png", "theorem1_fisher.png", "digits-ddpm_slices.png", "digits-ddpm_ddpm-100_3_trajectory.png",
                  "digits-ddpm_ddim_6_partial_map.png"):
         assert (workdir / "figures" / "symmetry" / name).stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_uq_outputs(workdir):
+    table = pd.read_csv(workdir / "results" / "tables" / "table2.csv")
+    assert set(table["model"]) == {"digits-ddpm", "affine-odd", "digits-gmm"}
+    assert {"mc", "amc", "k_amc", "rqmc", "mc+cv:linear", "amc+cv:quadratic"} <= set(table["method"])
+    assert table.loc[table["method"] == "mc", "efficiency"].to_numpy() == pytest.approx(1.0)
+    affine = table[(table["model"] == "affine-odd") & (table["statistic"] == "brightness")].set_index("method")
+    assert affine.loc["amc", "rho"] < -0.9 and affine.loc["amc", "efficiency"] > 10
+    assert table.loc[table["method"] == "amc+cv:linear", "degenerate"].all()  # linear features cancel in pairs
+    assert (table["seconds_per_sample"] > 0).all()
+    coverage = pd.read_csv(workdir / "results" / "tables" / "coverage.csv")
+    assert set(coverage["model"]) == {"affine-odd", "digits-gmm"} and (coverage["repetitions"] == 10).all()
+    closed = coverage[(coverage["model"] == "affine-odd") & (coverage["statistic"] == "brightness")]
+    assert (closed["truth_kind"] == "closed form").all() and (closed["target"] == 0.95).all()
+    assert coverage["coverage"].between(0, 1).all()
+    for name in ("ci_vs_n", "coverage", "ci_width_maps"):
+        assert (workdir / "figures" / "uq" / f"{name}.png").stat().st_size > 0

@@ -9,6 +9,7 @@ from .correlation import run_correlation, run_pair_figures, run_table1
 from .guidance import run_fetch_model, run_guidance_sweep, run_guided_sampling
 from .sampling import design_from_config, model_from_config, run_sampling, run_training, sampler_from_config
 from .symmetry import run_fisher, run_partial_map, run_symmetry_probe, run_symmetry_table, run_trajectories
+from .uq import run_table2, run_uq_coverage, run_uq_estimates, run_uq_figures
 
 __all__ = [
     "design_from_config",
@@ -25,6 +26,10 @@ __all__ = [
     "run_symmetry_table",
     "run_table1",
     "run_training",
+    "run_uq_coverage",
+    "run_uq_estimates",
+    "run_uq_figures",
+    "run_table2",
     "run_trajectories",
     "sampler_from_config",
 ]
