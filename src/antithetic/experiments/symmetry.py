@@ -412,7 +412,8 @@ def _plot_fisher(frame: pd.DataFrame, *, path) -> None:
         g = g[g["fisher"] > 0]
         color = f"C{i}"
         ax.plot(g["tau"], g["fisher"], "-o", ms=3, color=color, label=f"{model} ({g['score'].iloc[0]} score)")
-        ax.plot(g["tau"], g["bound"], ":", color=color, lw=1.5, label=f"{model}: Theorem 1 bound")
+        which = "Theorem 1 bound" if g["score"].iloc[0] == "exact" else "bound anchored at smallest tau"
+        ax.plot(g["tau"], g["bound"], ":", color=color, lw=1.5, label=f"{model}: {which}")
         if "closed_form" in g and g["closed_form"].notna().any():
             ax.plot(g["tau"], g["closed_form"], "x", color=color, ms=5, label=f"{model}: closed form")
     ax.set_yscale("log")
