@@ -24,6 +24,7 @@ include: "workflow/rules/plots.smk"
 include: "workflow/rules/pretrained.smk"
 include: "workflow/rules/symmetry.smk"
 include: "workflow/rules/uq.smk"
+include: "workflow/rules/eta_sweep.smk"
 
 
 report: "workflow/report/workflow.rst"

@@ -86,4 +86,4 @@ def test_hub_id_offline_fails_fast_with_instructions():
 
 def test_unknown_kind_is_rejected():
     with pytest.raises(ValueError, match="models.x.kind"):
-        build_model("x", {"kind": "vae"})
+        build_model("x", {"kind": "gan"})

@@ -18,6 +18,10 @@ def tiny_config():
     config["models"]["digits-ddpm"]["train"].update(steps=20, batch_size=32, block_out_channels=[8, 16], warmup_steps=2)
     config["samplers"]["ddim"]["num_steps"] = 5
     config["samplers"]["ddpm-100"]["num_steps"] = 8
+    for name in ("ddim-eta0.5", "ddim-eta1"):
+        config["samplers"][name]["num_steps"] = 5
+    config["models"]["digits-vae"]["train"].update(steps=30, hidden_dims=[16])
+    config["models"]["digits-flow"]["train"].update(steps=30, hidden_features=16, coupling_layers=2)
     config["correlation"]["pairs"] = 6
     config["correlation"]["grid_pairs"] = 3
     config["symmetry"].update(timesteps=[900, 300, 20], directions=2, grid_points=11, probe_samples=8)
@@ -54,10 +58,12 @@ def test_default_workflow_produces_tables_and_figures(workdir):
     table = pd.read_csv(workdir / "results" / "tables" / "table1.csv")
     assert sorted(zip(table["model"], table["sampler"])) == sorted(
         [("digits-ddpm", "ddim"), ("digits-ddpm", "ddpm-100"), ("affine-odd", "ddim"), ("digits-gmm", "ddim"), ("digits-gmm", "ddpm-100")]
+        + [(m, s) for m in ("digits-ddpm", "affine-odd", "digits-gmm") for s in ("ddim-eta0.5", "ddim-eta1")]
+        + [("digits-vae", "decode"), ("digits-flow", "decode")]
     )
-    affine = table[table["model"] == "affine-odd"].iloc[0]
-    assert affine["pn_standard_mean"] == pytest.approx(-1.0, abs=1e-6)
-    assert (workdir / "results" / "tables" / "table1.md").read_text().count("digits-ddpm") == 2
+    affine = table[table["model"] == "affine-odd"]
+    assert affine["pn_standard_mean"].to_numpy() == pytest.approx(-1.0, abs=1e-6)  # every eta: all noises negated
+    assert (workdir / "results" / "tables" / "table1.md").read_text().count("digits-ddpm") == 4
     assert "\\begin{table}" in (workdir / "results" / "tables" / "table1.tex").read_text()
     for m, s in zip(table["model"], table["sampler"]):
         assert (workdir / "figures" / "pairs" / f"{m}_{s}_6_grid.png").stat().st_size > 0
@@ -131,3 +137,21 @@ def test_uq_outputs(workdir):
     assert coverage["coverage"].between(0, 1).all()
     for name in ("ci_vs_n", "coverage", "ci_width_maps"):
         assert (workdir / "figures" / "uq" / f"{name}.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_generators_and_eta_sweep(workdir):
+    import json
+
+    for model, architecture in (("digits-vae", "MLP VAE"), ("digits-flow", "RealNVP")):
+        record = json.loads((workdir / "results" / "models" / model / "training.json").read_text())
+        assert record["describe"]["architecture"].startswith(architecture) and len(record["history"]["loss"]) == 30
+        assert (workdir / "results" / "models" / model / "config.json").is_file()
+        provenance = json.loads((workdir / f"results/samples/{model}/decode/antithetic_n12_seed0.json").read_text())
+        assert provenance["sampler"] == {"name": "decode", "kind": "decode"} and len(provenance["weights_sha256"]) == 64
+    sweep = pd.read_csv(workdir / "results" / "eta_sweep" / "eta_sweep.csv")
+    assert sorted(zip(sweep["model"], sweep["eta"])) == sorted(
+        (m, e) for m in ("digits-ddpm", "affine-odd", "digits-gmm") for e in (0.0, 0.5, 1.0)
+    )
+    assert sweep.loc[sweep["model"] == "affine-odd", "pn_standard_mean"].to_numpy() == pytest.approx(-1.0, abs=1e-6)
+    assert (workdir / "figures" / "eta_sweep" / "eta_sweep.png").stat().st_size > 0

@@ -34,9 +34,34 @@ def check_references(config: dict[str, Any]) -> None:
         require(config, "models", model, used_at=f"correlation.runs.{model}")
         for sampler in samplers:
             require(config, "samplers", sampler, used_at=f"correlation.runs.{model}")
+            check_sampler_fits(config, model, sampler, used_at=f"correlation.runs.{model}")
     if runs:
         for design in ("iid", "antithetic"):
             require(config, "designs", design, used_at="correlation (RR and PN pairs)")
+    sweep = config.get("eta_sweep") or {}
+    for model in sweep.get("models") or []:
+        require(config, "models", model, used_at="eta_sweep.models")
+        for sampler in sweep.get("samplers") or []:
+            spec = require(config, "samplers", sampler, used_at="eta_sweep.samplers")
+            if spec.get("kind") != "ddim":
+                raise ConfigError(f"config key 'eta_sweep.samplers' lists {sampler!r} of kind {spec.get('kind')!r}; the eta sweep takes ddim samplers only")
+            check_sampler_fits(config, model, sampler, used_at="eta_sweep")
     for name, spec in (config.get("samplers") or {}).items():
         if spec.get("kind") == "ddpm" and "eta" in spec:
             raise ConfigError(f"config key 'samplers.{name}.eta': ddpm always has eta = 1; remove the key or use kind: ddim")
+
+
+#: model kinds that are one-shot generators x = G(z); they pair with sampler kind ``decode`` only
+GENERATOR_KINDS = ("vae", "flow")
+
+
+def check_sampler_fits(config: dict[str, Any], model: str, sampler: str, *, used_at: str) -> None:
+    """Raise :class:`ConfigError` if a one-shot generator meets a diffusion sampler or vice versa."""
+    kind = config["models"][model].get("kind")
+    sampler_kind = config["samplers"][sampler].get("kind")
+    if (kind in GENERATOR_KINDS) != (sampler_kind == "decode"):
+        need = "a sampler of kind 'decode'" if kind in GENERATOR_KINDS else "a diffusion sampler (ddim, ddpm, ...)"
+        raise ConfigError(
+            f"config key {used_at!r} pairs model {model!r} (kind {kind!r}) with sampler {sampler!r} "
+            f"(kind {sampler_kind!r}); a {kind!r} model needs {need}"
+        )

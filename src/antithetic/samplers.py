@@ -19,6 +19,8 @@ from the model's training schedule and fed the injected noise through ``variance
   whose per-step variance is the DDPM posterior variance ``beta~_t``. With ``num_steps`` equal to the
   training horizon it is the original sampler; fewer steps give the respaced DDPM of Nichol &
   Dhariwal (2021). ``x_0`` is re-derived from the clipped prediction, as in DDPM.
+
+One-shot generators (VAE, flow) use :func:`antithetic.models.generator.sample_decode` (kind ``decode``).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from tqdm.auto import tqdm
 
 from .models.base import DiffusionModel
 from .models.consistency import sample_consistency
+from .models.generator import sample_decode
 
 __all__ = ["SAMPLERS", "get_sampler", "sample_ddim", "sample_ddpm"]
 
@@ -112,7 +115,7 @@ def sample_ddpm(
     )
 
 
-SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"ddim": sample_ddim, "ddpm": sample_ddpm, "consistency": sample_consistency}
+SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"ddim": sample_ddim, "ddpm": sample_ddpm, "consistency": sample_consistency, "decode": sample_decode}
 
 #: samplers that inject noise at every step (their antithetic twin negates it too)
 STOCHASTIC = {"ddpm", "consistency"}

@@ -9,7 +9,8 @@ rule train_model:
     params:
         model=lambda wc: wc.model,
         train=lambda wc: config["models"][wc.model].get("train"),
-    threads: workflow.cores
+    # the small MLP generators (vae, flow) train fastest on one thread and can run side by side
+    threads: lambda wc: 1 if config["models"][wc.model]["kind"] in ("vae", "flow") else workflow.cores
     conda:
         "../../envs/antithetic.yaml"
     script:

@@ -12,6 +12,7 @@ from ..device import describe_device, resolve_device, resolve_dtype
 from ..io import environment_info, save_samples, write_json
 from ..models import build_model
 from ..models.base import DiffusionModel
+from ..models.generator import GENERATOR_KINDS
 from ..noise import NoiseDesign, make_design
 from ..sampling import SampleSet, generate
 
@@ -53,6 +54,11 @@ def run_training(config: dict[str, Any], name: str, *, out_dir: str | Path, prog
     from ..training import TrainConfig, config_dict, save_pipeline_atomically, train_ddpm
 
     spec = require(config, "models", name, used_at=f"models.{name}")
+    if spec.get("kind") in GENERATOR_KINDS:  # VAE, normalizing flow
+        from .generators import run_generator_training
+
+        run_generator_training(config, name, out_dir=out_dir, progress=progress)
+        return
     if "train" not in spec:
         raise ValueError(f"models.{name} has no 'train:' block; nothing to train")
     cfg = TrainConfig(**spec["train"])

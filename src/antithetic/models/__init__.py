@@ -2,18 +2,22 @@
 
 from .analytic import GaussianMixtureScore, default_schedule, gaussian_mixture_model, gaussian_model
 from .base import DiffusionModel, state_dict_sha256
+from .generator import GENERATOR_KINDS, GeneratorModel, load_generator
 from .pretrained import ModelNotAvailableError, load_pipeline, load_unet_model, unet_model
 from .registry import ANALYTIC_KINDS, build_model
 
 __all__ = [
     "ANALYTIC_KINDS",
     "DiffusionModel",
+    "GENERATOR_KINDS",
+    "GeneratorModel",
     "GaussianMixtureScore",
     "ModelNotAvailableError",
     "build_model",
     "default_schedule",
     "gaussian_mixture_model",
     "gaussian_model",
+    "load_generator",
     "load_pipeline",
     "load_unet_model",
     "state_dict_sha256",

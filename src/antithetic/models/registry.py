@@ -9,6 +9,8 @@ Kinds:
 * ``gaussian_mixture``: the exact noise predictor of an isotropic Gaussian mixture; ``means: digits``
   puts one component on each digit class mean, ``means: random`` draws ``components`` means from
   N(0, 0.5^2 I) with ``seed``.
+* ``vae``, ``flow``: one-shot generators ``x = G(z)`` (:mod:`antithetic.models.generator`), loaded from
+  the folder the workflow trained them into (or a local ``pretrained`` folder); sampler kind ``decode``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from ..data import digits_class_means
 from .adapters import ADAPTER_KINDS, build_adapter_model
 from .analytic import default_schedule, gaussian_mixture_model, gaussian_model
 from .base import DiffusionModel
+from .generator import GENERATOR_KINDS, load_generator
 from .pretrained import load_unet_model
 
 __all__ = ["build_model", "ANALYTIC_KINDS"]
@@ -40,6 +43,11 @@ def build_model(name: str, spec: dict[str, Any], *, weights_dir: str | Path | No
     key = f"models.{name}"
     if kind in ADAPTER_KINDS:  # Stable Diffusion, DiT, consistency models, class-conditional mixture
         return build_adapter_model(name, spec, weights_dir=weights_dir)
+    if kind in GENERATOR_KINDS:  # VAE, normalizing flow
+        source = weights_dir or spec.get("pretrained")
+        if source is None:
+            raise ValueError(f"{key}: a {kind!r} model needs a 'train' block or 'pretrained' (a local directory)")
+        return load_generator(kind, source, name=name, config_key=f"{key}.pretrained")
     if kind == "unet":
         source = weights_dir or spec.get("pretrained")
         if source is None:
@@ -63,4 +71,4 @@ def build_model(name: str, spec: dict[str, Any], *, weights_dir: str | Path | No
         else:
             raise ValueError(f"{key}.means must be 'digits' or 'random', got {means_kind!r}")
         return gaussian_mixture_model(means=means, std=spec.get("std", 0.3), scheduler=schedule, name=name, data=data)
-    raise ValueError(f"{key}.kind must be one of {['unet', 'affine_odd', 'gaussian_mixture', *ADAPTER_KINDS]}, got {kind!r}")
+    raise ValueError(f"{key}.kind must be one of {['unet', 'affine_odd', 'gaussian_mixture', *ADAPTER_KINDS, *GENERATOR_KINDS]}, got {kind!r}")
