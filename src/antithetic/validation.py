@@ -83,7 +83,7 @@ def coverage_summary(
     """Bias and empirical coverage of ``R`` repeated estimates of a scalar with known ``truth``.
 
     Returns ``coverage`` with its exact (Clopper-Pearson) 95% interval, ``bias`` with its standard
-    error, the mean CI length, and ``target``: the coverage expected when the truth is itself a
+    error (including the reference's error ``truth_se``), the mean CI length, and ``target``: the coverage expected when the truth is itself a
     reference estimate with standard error ``truth_se`` (equal to ``level`` when ``truth_se = 0``).
     """
     est = np.asarray(estimates, np.float64)
@@ -102,7 +102,7 @@ def coverage_summary(
         "binomial_se": math.sqrt(level * (1 - level) / reps),
         "target": target,
         "bias": float(est.mean() - truth),
-        "bias_se": float(est.std(ddof=1) / math.sqrt(reps)),
+        "bias_se": float(math.sqrt(est.var(ddof=1) / reps + truth_se**2)),
         "mean_ci_length": float(np.mean(np.asarray(ci_high) - np.asarray(ci_low))),
         "truth": float(truth),
         "truth_se": float(truth_se),
