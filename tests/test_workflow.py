@@ -20,6 +20,7 @@ def tiny_config():
     config["samplers"]["ddpm-100"]["num_steps"] = 8
     for name in ("ddim-eta0.5", "ddim-eta1"):
         config["samplers"][name]["num_steps"] = 5
+    config["eta_sweep"]["pairs"] = 4
     config["models"]["digits-vae"]["train"].update(steps=30, hidden_dims=[16])
     config["models"]["digits-flow"]["train"].update(steps=30, hidden_features=16, coupling_layers=2)
     config["correlation"]["pairs"] = 6
@@ -65,7 +66,8 @@ def test_default_workflow_produces_tables_and_figures(workdir):
     assert affine["pn_standard_mean"].to_numpy() == pytest.approx(-1.0, abs=1e-6)  # every eta: all noises negated
     assert (workdir / "results" / "tables" / "table1.md").read_text().count("digits-ddpm") == 4
     assert "\\begin{table}" in (workdir / "results" / "tables" / "table1.tex").read_text()
-    for m, s in zip(table["model"], table["sampler"]):
+    assert set(table.loc[table["sampler"].str.startswith("ddim-eta"), "pn_pairs"]) == {4}  # eta_sweep.pairs
+    for m, s in zip(*table.loc[table["pn_pairs"] == 6, ["model", "sampler"]].to_numpy().T):
         assert (workdir / "figures" / "pairs" / f"{m}_{s}_6_grid.png").stat().st_size > 0
         assert (workdir / "figures" / "correlation" / f"{m}_{s}_6_histogram.png").stat().st_size > 0
     assert (workdir / "results" / "models" / "digits-ddpm" / "training.json").is_file()

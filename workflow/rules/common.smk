@@ -14,6 +14,9 @@ except ConfigError as err:
 # Every stage registers its final outputs here; `rule all` requests them all.
 TARGETS = {}
 
+# Extra Table 1 rows (paths of correlation summaries) registered by other stages, e.g. the eta sweep.
+TABLE1_EXTRA = []
+
 
 def all_targets():
     return [path for paths in TARGETS.values() for path in paths]

@@ -35,10 +35,12 @@ rule pair_correlations:
 
 rule table1:
     input:
-        summaries=[
+        # a function, so rows that stages included later add to TABLE1_EXTRA are seen too
+        summaries=lambda wc: [
             f"results/correlation/{m}/{s}/summary_{CORRELATION['pairs']}.json"
             for m, s in CORRELATION_RUNS
-        ],
+        ]
+        + TABLE1_EXTRA,
     output:
         csv="results/tables/table1.csv",
         markdown=report("results/tables/table1.md", category="Table 1: correlations"),
