@@ -15,10 +15,39 @@ from typing import Any
 import torch
 from diffusers import SchedulerMixin
 
-__all__ = ["DiffusionModel", "state_dict_sha256"]
+__all__ = ["DiffusionModel", "TorchModel", "state_dict_sha256"]
 
 
-class DiffusionModel:
+class TorchModel:
+    """What every model of the workflow shares: a name, the noise shape the designs draw, an optional
+    :class:`torch.nn.Module` (moved by :meth:`to`, hashed for provenance) and provenance ``info``."""
+
+    def __init__(
+        self, *, sample_shape: tuple[int, ...], name: str, module: torch.nn.Module | None, info: dict[str, Any] | None
+    ) -> None:
+        self.sample_shape = tuple(int(s) for s in sample_shape)
+        self.name = name
+        self.module = module
+        self.info = dict(info or {})
+        self.device = torch.device("cpu")
+        self.dtype = torch.float32
+
+    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None):
+        """Move the model (in place) and return it."""
+        if device is not None:
+            self.device = torch.device(device)
+        if dtype is not None:
+            self.dtype = dtype
+        if self.module is not None:
+            self.module.to(device=self.device, dtype=self.dtype)
+        return self
+
+    def weights_sha256(self) -> str | None:
+        """SHA-256 of the weights (``None`` for models without trained weights)."""
+        return None if self.module is None else state_dict_sha256(self.module)
+
+
+class DiffusionModel(TorchModel):
     """A noise predictor and its noise schedule.
 
     Args:
@@ -42,14 +71,9 @@ class DiffusionModel:
         module: torch.nn.Module | None = None,
         info: dict[str, Any] | None = None,
     ) -> None:
+        super().__init__(sample_shape=sample_shape, name=name, module=module, info=info)
         self._eps = eps
         self.scheduler = scheduler
-        self.sample_shape = tuple(int(s) for s in sample_shape)
-        self.name = name
-        self.module = module
-        self.info = dict(info or {})
-        self.device = torch.device("cpu")
-        self.dtype = torch.float32
 
     @torch.no_grad()
     def eps(self, x: torch.Tensor, t: torch.Tensor | int, cond: Any = None) -> torch.Tensor:
@@ -60,20 +84,6 @@ class DiffusionModel:
         if t.ndim == 0:
             t = t.expand(x.shape[0])
         return self._eps(x.to(self.dtype), t, cond).to(x.dtype)
-
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> DiffusionModel:
-        """Move the model (in place) and return it."""
-        if device is not None:
-            self.device = torch.device(device)
-        if dtype is not None:
-            self.dtype = dtype
-        if self.module is not None:
-            self.module.to(device=self.device, dtype=self.dtype)
-        return self
-
-    def weights_sha256(self) -> str | None:
-        """SHA-256 of the weights (``None`` for models without trained weights)."""
-        return None if self.module is None else state_dict_sha256(self.module)
 
     def __repr__(self) -> str:
         return f"DiffusionModel(name={self.name!r}, sample_shape={self.sample_shape}, device={self.device})"

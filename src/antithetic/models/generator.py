@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-from .base import state_dict_sha256
+from .base import TorchModel
 
 __all__ = ["GENERATOR_KINDS", "GeneratorModel", "load_generator", "sample_decode"]
 
@@ -31,7 +31,7 @@ __all__ = ["GENERATOR_KINDS", "GeneratorModel", "load_generator", "sample_decode
 GENERATOR_KINDS = ("vae", "flow")
 
 
-class GeneratorModel:
+class GeneratorModel(TorchModel):
     """A deterministic generator ``x = G(z)`` of a latent ``z ~ N(0, I)``.
 
     Args:
@@ -54,14 +54,9 @@ class GeneratorModel:
         module: torch.nn.Module | None = None,
         info: dict[str, Any] | None = None,
     ) -> None:
+        super().__init__(sample_shape=sample_shape, name=name, module=module, info=info)
         self._decode = decode
-        self.sample_shape = tuple(int(s) for s in sample_shape)
         self.image_shape = tuple(int(s) for s in image_shape)
-        self.name = name
-        self.module = module
-        self.info = dict(info or {})
-        self.device = torch.device("cpu")
-        self.dtype = torch.float32
 
     @torch.no_grad()
     def decode(self, z: torch.Tensor) -> torch.Tensor:
@@ -86,20 +81,6 @@ class GeneratorModel:
     @property
     def scheduler(self):
         self._not_diffusion("a noise schedule")
-
-    def to(self, device: torch.device | str | None = None, dtype: torch.dtype | None = None) -> GeneratorModel:
-        """Move the model (in place) and return it."""
-        if device is not None:
-            self.device = torch.device(device)
-        if dtype is not None:
-            self.dtype = dtype
-        if self.module is not None:
-            self.module.to(device=self.device, dtype=self.dtype)
-        return self
-
-    def weights_sha256(self) -> str | None:
-        """SHA-256 of the weights (``None`` without a module)."""
-        return None if self.module is None else state_dict_sha256(self.module)
 
     def __repr__(self) -> str:
         return f"GeneratorModel(name={self.name!r}, sample_shape={self.sample_shape}, image_shape={self.image_shape})"
