@@ -9,9 +9,19 @@ interface, diffusers adapters, analytic models), :mod:`~antithetic.samplers` (DD
 :mod:`~antithetic.training` (the workflow's own digits DDPM).
 """
 
-from .noise import AntitheticNoise, IIDNoise, KAntitheticNoise, PartialAntitheticNoise, make_design
-from .rqmc import RQMCNoise  # noqa: F401  (registers the "rqmc" design)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
 
 __version__ = "0.1.0"
 
 __all__ = ["AntitheticNoise", "IIDNoise", "KAntitheticNoise", "PartialAntitheticNoise", "make_design"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy: ``import antithetic.config`` (the Snakefile's DAG build, table and plot jobs) must not pay
+    # for importing torch.
+    if name in __all__:
+        return getattr(import_module(".noise", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

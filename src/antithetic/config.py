@@ -1,15 +1,23 @@
-"""Checks of ``config.yaml`` that a JSON schema cannot express (cross references between sections).
+"""Checks of ``config.yaml`` that a JSON schema cannot express: cross references between sections.
 
 Types, defaults and unknown keys are handled by ``workflow/schemas/config.schema.yaml`` (validated by
-the Snakefile with :func:`snakemake.utils.validate`); this module checks that every name used in an
-experiment section refers to an entry of ``models``, ``samplers`` or ``designs``.
+the Snakefile with :func:`snakemake.utils.validate`). :func:`check_references` is the one checker of
+every name an experiment section uses: each must refer to an entry of ``models``, ``samplers`` or
+``designs``, and each (model, sampler) pair must fit according to the kind registry
+(:mod:`antithetic.kinds`). Every message names the config key and the fix.
+
+The module imports only the standard library and :mod:`antithetic.kinds`, so the Snakefile runs it
+while it builds the DAG.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["ConfigError", "check_references", "require"]
+from .kinds import MODEL_KINDS, SAMPLER_KINDS, UnknownKindError, kinds_where, model_kind, sampler_kind
+
+__all__ = ["ConfigError", "check_references", "check_sampler_fits", "require", "runs", "section"]
 
 
 class ConfigError(ValueError):
@@ -27,41 +35,129 @@ def require(config: dict[str, Any], section: str, name: str, *, used_at: str) ->
     return entries[name]
 
 
-def check_references(config: dict[str, Any]) -> None:
-    """Raise :class:`ConfigError` for dangling model / sampler / design names."""
-    runs = (config.get("correlation") or {}).get("runs") or {}
-    for model, samplers in runs.items():
-        require(config, "models", model, used_at=f"correlation.runs.{model}")
-        for sampler in samplers:
-            require(config, "samplers", sampler, used_at=f"correlation.runs.{model}")
-            check_sampler_fits(config, model, sampler, used_at=f"correlation.runs.{model}")
-    if runs:
-        for design in ("iid", "antithetic"):
-            require(config, "designs", design, used_at="correlation (RR and PN pairs)")
-    sweep = config.get("eta_sweep") or {}
-    for model in sweep.get("models") or []:
-        require(config, "models", model, used_at="eta_sweep.models")
-        for sampler in sweep.get("samplers") or []:
-            spec = require(config, "samplers", sampler, used_at="eta_sweep.samplers")
-            if spec.get("kind") != "ddim":
-                raise ConfigError(f"config key 'eta_sweep.samplers' lists {sampler!r} of kind {spec.get('kind')!r}; the eta sweep takes ddim samplers only")
-            check_sampler_fits(config, model, sampler, used_at="eta_sweep")
-    for name, spec in (config.get("samplers") or {}).items():
-        if spec.get("kind") == "ddpm" and "eta" in spec:
-            raise ConfigError(f"config key 'samplers.{name}.eta': ddpm always has eta = 1; remove the key or use kind: ddim")
+def section(config: dict[str, Any], dotted: str) -> Any:
+    """The value at ``dotted``, e.g. ``"symmetry.trajectories"``; an absent or null one reads as ``{}``."""
+    node: Any = config
+    for key in dotted.split("."):
+        node = (node or {}).get(key) if isinstance(node, dict) else None
+    return node or {}
 
 
-#: model kinds that are one-shot generators x = G(z); they pair with sampler kind ``decode`` only
-GENERATOR_KINDS = ("vae", "flow")
+def runs(config: dict[str, Any], dotted: str) -> list[tuple[str, str]]:
+    """The ``(model, sampler)`` pairs of a ``runs:`` mapping (model -> list of samplers) at ``dotted``."""
+    mapping = section(config, dotted)
+    return [(model, sampler) for model, samplers in mapping.items() for sampler in samplers or []]
 
 
 def check_sampler_fits(config: dict[str, Any], model: str, sampler: str, *, used_at: str) -> None:
-    """Raise :class:`ConfigError` if a one-shot generator meets a diffusion sampler or vice versa."""
-    kind = config["models"][model].get("kind")
-    sampler_kind = config["samplers"][sampler].get("kind")
-    if (kind in GENERATOR_KINDS) != (sampler_kind == "decode"):
-        need = "a sampler of kind 'decode'" if kind in GENERATOR_KINDS else "a diffusion sampler (ddim, ddpm, ...)"
+    """Raise :class:`ConfigError` unless ``sampler``'s kind can sample ``model``'s kind (kind registry)."""
+    try:
+        mkind = model_kind(config["models"][model].get("kind"), config_key=f"models.{model}.kind")
+        skind = sampler_kind(config["samplers"][sampler].get("kind"), config_key=f"samplers.{sampler}.kind")
+    except UnknownKindError as err:
+        raise ConfigError(str(err)) from None
+    if skind.name not in mkind.samplers:
         raise ConfigError(
-            f"config key {used_at!r} pairs model {model!r} (kind {kind!r}) with sampler {sampler!r} "
-            f"(kind {sampler_kind!r}); a {kind!r} model needs {need}"
+            f"config key {used_at!r} pairs model {model!r} (kind {mkind.name!r}) with sampler {sampler!r} "
+            f"(kind {skind.name!r}); a {mkind.name!r} model needs a sampler of kind "
+            + " or ".join(repr(k) for k in sorted(mkind.samplers))
         )
+
+
+def _check_runs(config: dict[str, Any], dotted: str) -> Iterator[tuple[str, str]]:
+    for model, sampler in runs(config, dotted):
+        used_at = f"{dotted}.{model}"
+        require(config, "models", model, used_at=used_at)
+        require(config, "samplers", sampler, used_at=used_at)
+        check_sampler_fits(config, model, sampler, used_at=used_at)
+        yield model, sampler
+
+
+def _check_models(config: dict[str, Any], dotted: str, *, family: str | None = None) -> None:
+    for model in section(config, dotted):
+        spec = require(config, "models", model, used_at=dotted)
+        if family and model_kind(spec.get("kind"), config_key=f"models.{model}.kind").family != family:
+            raise ConfigError(
+                f"config key {dotted!r} lists {model!r} of kind {spec.get('kind')!r}; it takes {family} models "
+                f"only (kinds {kinds_where(family=family)})"
+            )
+
+
+def _need_designs(config: dict[str, Any], names: tuple[str, ...], *, used_at: str) -> None:
+    for name in names:
+        require(config, "designs", name, used_at=used_at)
+
+
+def check_references(config: dict[str, Any]) -> None:
+    """Raise :class:`ConfigError` for a dangling or ill-fitting name in any section of ``config``."""
+    for name, spec in (config.get("models") or {}).items():
+        if spec.get("kind") not in MODEL_KINDS:
+            raise ConfigError(f"config key 'models.{name}.kind' is {spec.get('kind')!r}; known: {sorted(MODEL_KINDS)}")
+    for name, spec in (config.get("samplers") or {}).items():
+        if spec.get("kind") not in SAMPLER_KINDS:
+            raise ConfigError(f"config key 'samplers.{name}.kind' is {spec.get('kind')!r}; known: {sorted(SAMPLER_KINDS)}")
+        if spec.get("kind") == "ddpm" and "eta" in spec:
+            raise ConfigError(f"config key 'samplers.{name}.eta': ddpm always has eta = 1; remove the key or use kind: ddim")
+
+    # Table 1: PN pairs from `antithetic`, RR pairs from `iid`
+    if list(_check_runs(config, "correlation.runs")):
+        _need_designs(config, ("iid", "antithetic"), used_at="correlation (RR and PN pairs)")
+
+    # eta sweep: DDIM samplers only
+    sweep = section(config, "eta_sweep")
+    _check_models(config, "eta_sweep.models", family="diffusion")
+    for model in sweep.get("models") or []:
+        for sampler in sweep.get("samplers") or []:
+            spec = require(config, "samplers", sampler, used_at="eta_sweep.samplers")
+            if spec.get("kind") != "ddim":
+                raise ConfigError(
+                    f"config key 'eta_sweep.samplers' lists {sampler!r} of kind {spec.get('kind')!r}; the eta sweep takes ddim samplers only"
+                )
+            check_sampler_fits(config, model, sampler, used_at="eta_sweep")
+    if sweep.get("models") and sweep.get("samplers"):
+        _need_designs(config, ("iid", "antithetic"), used_at="eta_sweep (RR and PN pairs)")
+
+    # guidance sweep: guided kinds only
+    guided = list(_check_runs(config, "guidance.runs"))
+    for model, _ in guided:
+        kind = config["models"][model]["kind"]
+        if not MODEL_KINDS[kind].guided:
+            raise ConfigError(
+                f"config key 'guidance.runs.{model}': kind {kind!r} has no classifier-free guidance; use a model of "
+                f"kind {kinds_where(guided=True)}"
+            )
+    if guided:
+        _need_designs(config, ("iid", "antithetic"), used_at="guidance (RR and PN pairs)")
+
+    # score symmetry
+    _check_models(config, "symmetry.models", family="diffusion")
+    _check_models(config, "symmetry.fisher.models", family="diffusion")
+    if list(_check_runs(config, "symmetry.trajectories.runs")):
+        _need_designs(config, ("iid", "antithetic"), used_at="symmetry.trajectories (RR and PN pairs)")
+    if list(_check_runs(config, "symmetry.partial.runs")):
+        design = section(config, "symmetry.partial").get("design", "partial-top")
+        spec = require(config, "designs", design, used_at="symmetry.partial.design")
+        if spec.get("kind") != "partial":
+            raise ConfigError(f"config key 'symmetry.partial.design' must name a design of kind 'partial', got {design!r} of kind {spec.get('kind')!r}")
+        _need_designs(config, ("antithetic",), used_at="symmetry.partial (full-negation reference)")
+
+    # uncertainty quantification
+    uq = section(config, "uq")
+    for method, spec in (uq.get("methods") or {}).items():
+        require(config, "designs", spec["design"], used_at=f"uq.methods.{method}.design")
+    for method, design in (section(config, "uq.coverage").get("methods") or {}).items():
+        require(config, "designs", design, used_at=f"uq.coverage.methods.{method}")
+    list(_check_runs(config, "uq.runs"))
+    for model, _ in _check_runs(config, "uq.coverage.runs"):
+        if not MODEL_KINDS[config["models"][model]["kind"]].analytic:
+            raise ConfigError(
+                f"config key 'uq.coverage.runs.{model}': coverage needs a known truth; use an analytic model "
+                f"(kinds {kinds_where(analytic=True)})"
+            )
+    if runs(config, "uq.runs"):
+        maps = uq.get("maps") or {}
+        for method in maps.get("methods") or []:
+            if method not in (uq.get("methods") or {}):
+                raise ConfigError(f"config key 'uq.maps.methods' names {method!r}, which is not a key of 'uq.methods' ({sorted(uq.get('methods') or {})})")
+        if maps.get("statistic") and maps["statistic"] not in (uq.get("statistics") or {}):
+            raise ConfigError(f"config key 'uq.maps.statistic' names {maps['statistic']!r}, which is not a key of 'uq.statistics' ({sorted(uq.get('statistics') or {})})")

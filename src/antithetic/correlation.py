@@ -16,7 +16,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .sampling import SampleSet
+from .pearson import pearson
+from .sample_set import SampleSet
 
 __all__ = ["pair_correlations", "pn_pairs", "rr_pairs", "correlation_frame", "summarize"]
 
@@ -26,15 +27,10 @@ def pair_correlations(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
     A constant sample has no defined correlation; its entry is NaN.
     """
-    a = a.reshape(len(a), -1).astype(np.float64)
-    b = b.reshape(len(b), -1).astype(np.float64)
+    a, b = a.reshape(len(a), -1), b.reshape(len(b), -1)
     if a.shape != b.shape:
         raise ValueError(f"pair members must have equal shapes, got {a.shape} and {b.shape}")
-    a = a - a.mean(1, keepdims=True)
-    b = b - b.mean(1, keepdims=True)
-    denom = np.sqrt((a * a).sum(1) * (b * b).sum(1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(denom > 0, (a * b).sum(1) / denom, np.nan)
+    return pearson(a, b, axis=1)
 
 
 def pn_pairs(samples: SampleSet) -> np.ndarray:

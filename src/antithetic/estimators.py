@@ -36,6 +36,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from .pearson import pearson
+
 __all__ = [
     "Estimate",
     "amc_estimate",
@@ -129,11 +131,7 @@ def mc_estimate(values: np.ndarray, *, level: float = 0.95, quantile: str = "t")
 
 def pair_correlation(pairs: np.ndarray) -> Any:
     """``rho = Corr(S(DM(z)), S(DM(-z)))`` over pairs ``(P, 2, *stat_shape)`` (component-wise)."""
-    a, b = np.asarray(pairs[:, 0], np.float64), np.asarray(pairs[:, 1], np.float64)
-    a, b = a - a.mean(0), b - b.mean(0)
-    denom = np.sqrt((a * a).sum(0) * (b * b).sum(0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return _scalarize(np.where(denom > 0, (a * b).sum(0) / denom, np.nan))
+    return _scalarize(pearson(pairs[:, 0], pairs[:, 1], axis=0))
 
 
 def amc_estimate(pairs: np.ndarray, *, level: float = 0.95, quantile: str = "t") -> Estimate:

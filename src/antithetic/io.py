@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from .sampling import SampleSet
+from .sample_set import SampleSet
 
 __all__ = [
     "atomic_path",

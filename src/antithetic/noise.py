@@ -286,6 +286,8 @@ for _cls in (IIDNoise, AntitheticNoise, KAntitheticNoise, PartialAntitheticNoise
 
 def make_design(name: str, *, seed: int = 0, **params: Any) -> NoiseDesign:
     """Build a design from its config name and parameters, e.g. ``make_design("k_antithetic", k=8)``."""
+    from . import rqmc  # noqa: F401  (registers the "rqmc" design; imported here because it imports scipy)
+
     if name not in _DESIGNS:
         raise ValueError(f"unknown noise design {name!r}; known designs: {sorted(_DESIGNS)}")
     try:

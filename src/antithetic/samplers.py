@@ -32,6 +32,7 @@ import torch
 from diffusers import DDIMScheduler
 from tqdm.auto import tqdm
 
+from .kinds import SAMPLER_KINDS
 from .models.base import DiffusionModel
 from .models.consistency import sample_consistency
 from .models.generator import sample_decode
@@ -117,10 +118,6 @@ def sample_ddpm(
 
 SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {"ddim": sample_ddim, "ddpm": sample_ddpm, "consistency": sample_consistency, "decode": sample_decode}
 
-#: samplers that inject noise at every step (their antithetic twin negates it too)
-STOCHASTIC = {"ddpm", "consistency"}
-
-
 def get_sampler(kind: str) -> Callable[..., torch.Tensor]:
     """Look a sampler up by its config name."""
     if kind not in SAMPLERS:
@@ -130,4 +127,4 @@ def get_sampler(kind: str) -> Callable[..., torch.Tensor]:
 
 def is_stochastic(kind: str, options: dict[str, Any]) -> bool:
     """Whether a configured sampler needs per-step noise."""
-    return kind in STOCHASTIC or float(options.get("eta", 0.0)) > 0
+    return SAMPLER_KINDS[kind].stochastic or float(options.get("eta", 0.0)) > 0

@@ -32,6 +32,7 @@ from tqdm.auto import tqdm
 from .models.analytic import GaussianMixtureScore
 from .models.base import DiffusionModel
 from .noise import derive_seed
+from .pearson import pearson
 
 __all__ = [
     "antisymmetry_probe",
@@ -208,15 +209,6 @@ def summarize_as(frame: pd.DataFrame, *, quantile: float = 0.1) -> pd.DataFrame:
 
 
 # ------------------------------------------------------------------------------------ on-distribution
-def _pearson_columns(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Pearson correlation of each column of ``a`` with the same column of ``b`` (across rows)."""
-    a = a - a.mean(0)
-    b = b - b.mean(0)
-    den = np.sqrt((a * a).sum(0) * (b * b).sum(0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (a * b).sum(0) / den, np.nan)
-
-
 def antisymmetry_probe(
     model: DiffusionModel,
     *,
@@ -255,7 +247,7 @@ def antisymmetry_probe(
         both = _batched_eps(model, torch.cat([xt, -xt]), t, batch_size).reshape(2, n, -1).numpy()
         plus, minus = both[0], both[1]
         # 2. correlation across samples, per coordinate
-        corr = _pearson_columns(plus, minus)
+        corr = pearson(plus, minus)
         # 3. cross-fitted shift c_t and the residual ratio
         mid = 0.5 * (plus + minus)
         c_a, c_b = mid[half].mean(0), mid[~half].mean(0)

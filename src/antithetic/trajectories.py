@@ -20,6 +20,7 @@ import pandas as pd
 from .correlation import pair_correlations
 from .models.base import DiffusionModel
 from .noise import AntitheticNoise, IIDNoise
+from .pearson import pearson
 from .sampling import generate
 
 __all__ = ["pixel_correlation_map", "record_trajectories", "trajectory_correlations"]
@@ -129,10 +130,4 @@ def pixel_correlation_map(pairs: np.ndarray) -> np.ndarray:
     """
     if pairs.ndim < 3 or pairs.shape[1] != 2:
         raise ValueError(f"pairs must have shape (P, 2, ...), got {pairs.shape}")
-    a = pairs[:, 0].astype(np.float64)
-    b = pairs[:, 1].astype(np.float64)
-    a = a - a.mean(0)
-    b = b - b.mean(0)
-    den = np.sqrt((a * a).sum(0) * (b * b).sum(0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 1e-12, (a * b).sum(0) / np.where(den > 1e-12, den, 1.0), np.nan)
+    return pearson(pairs[:, 0], pairs[:, 1], axis=0)

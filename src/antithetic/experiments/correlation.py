@@ -43,7 +43,7 @@ def run_pair_figures(
     """Histogram of per-pair correlations and the Figure-1-style grid of PN vs RR pairs."""
     import pandas as pd
 
-    from ..plotting import plot_correlation_histogram, plot_pair_grid
+    from ..plotting.correlation import plot_correlation_histogram, plot_pair_grid
 
     frame = pd.read_csv(pairs_csv)
     plot_correlation_histogram(frame, title=title, path=out_histogram)

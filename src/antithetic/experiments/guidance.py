@@ -18,6 +18,8 @@ import pandas as pd
 from ..config import require
 from ..correlation import correlation_frame, summarize
 from ..io import atomic_path, load_samples, write_json
+from ..kinds import kinds_where, model_kind
+from ..plotting.sweeps import plot_guidance_sweep
 from .sampling import run_sampling
 
 __all__ = ["format_scale", "run_fetch_model", "run_guidance_sweep", "run_guided_sampling"]
@@ -41,18 +43,14 @@ def run_guided_sampling(config: dict[str, Any], *, model: str, guidance_scale: f
     The provenance records the overridden spec, so every samples file names its scale.
     """
     spec = require(config, "models", model, used_at=f"guidance.runs.{model}")
-    if spec.get("kind") not in GUIDED_KINDS:
+    if not model_kind(spec.get("kind"), config_key=f"models.{model}.kind").guided:
         raise ValueError(
             f"config key 'guidance.runs.{model}': model kind {spec.get('kind')!r} has no classifier-free guidance; "
-            f"use one of {sorted(GUIDED_KINDS)}"
+            f"use one of {kinds_where(guided=True)}"
         )
     config = copy.deepcopy(config)
     config["models"][model]["guidance_scale"] = float(guidance_scale)
     return run_sampling(config, model=model, **kwargs)
-
-
-#: model kinds with classifier-free guidance
-GUIDED_KINDS = {"stable_diffusion", "dit", "class_gaussian_mixture"}
 
 
 def run_guidance_sweep(
@@ -82,24 +80,3 @@ def run_guidance_sweep(
     if out_figure is not None:
         plot_guidance_sweep(table, title=f"{labels.get('model', '')}, {labels.get('sampler', '')}", path=out_figure)
     return table
-
-
-def plot_guidance_sweep(table: pd.DataFrame, *, title: str, path: str | Path) -> None:
-    """PN and RR correlation (mean +- SD over pairs) against the guidance scale, standard and centered."""
-    import matplotlib.pyplot as plt
-
-    from ..plotting import save_figure
-
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
-    for ax, variant in zip(axes, ("standard", "centered")):
-        for kind, color in (("pn", "C3"), ("rr", "C0")):
-            ax.errorbar(
-                table["guidance_scale"], table[f"{kind}_{variant}_mean"], yerr=table[f"{kind}_{variant}_sd"],
-                marker="o", capsize=3, color=color, label=kind.upper(),
-            )
-        ax.axhline(0.0, color="0.5", lw=0.8)
-        ax.set(xlabel="guidance scale w", title=variant)
-    axes[0].set_ylabel("pixel-wise correlation")
-    axes[0].legend()
-    fig.suptitle(title)
-    save_figure(fig, path)

@@ -10,41 +10,68 @@ import torch
 from ..config import require
 from ..device import describe_device, resolve_device, resolve_dtype
 from ..io import environment_info, save_samples, write_json
+from ..kinds import model_kind
 from ..models import build_model
 from ..models.base import DiffusionModel
 from ..models.generator import GENERATOR_KINDS
 from ..noise import NoiseDesign, make_design
 from ..sampling import SampleSet, generate
 
-#: model kinds whose networks run in float16 on CUDA under ``dtype: auto`` (the others stay float32)
-HALF_PRECISION_KINDS = {"unet", "stable_diffusion", "dit", "consistency"}
+__all__ = [
+    "design_from_config",
+    "design_from_spec",
+    "load_model",
+    "model_from_config",
+    "run_sampling",
+    "run_training",
+    "sampler_from_config",
+    "sampler_from_spec",
+]
 
-__all__ = ["design_from_config", "model_from_config", "run_sampling", "run_training", "sampler_from_config"]
 
-
-# ------------------------------------------------------------------------------------ lookups
-def model_from_config(
-    config: dict[str, Any], name: str, *, weights_dir: str | Path | None = None, device: str = "auto"
+# ------------------------------------------------------------------------------------ builders
+def load_model(
+    name: str, spec: dict[str, Any], *, weights_dir: str | Path | None = None, device: str = "auto"
 ) -> DiffusionModel:
-    """Build model ``name`` of ``config`` on ``device``."""
-    spec = require(config, "models", name, used_at=f"models.{name}")
+    """Build model ``name`` from its resolved ``models.<name>`` entry ``spec``, on ``device``.
+
+    ``dtype: auto`` runs the network in float16 on CUDA for kinds registered ``half_precision``
+    (:mod:`antithetic.kinds`), else float32.
+    """
     model = build_model(name, spec, weights_dir=weights_dir)
     device = resolve_device(device)
-    half_safe = spec.get("kind") in HALF_PRECISION_KINDS
+    half_safe = model_kind(spec.get("kind"), config_key=f"models.{name}.kind").half_precision
     return model.to(device, resolve_dtype(spec.get("dtype", "auto"), device, half_safe=half_safe))
 
 
+def design_from_spec(spec: dict[str, Any], *, seed: int) -> NoiseDesign:
+    """Build a noise design from its resolved ``designs.<name>`` entry with base seed ``seed``."""
+    spec = dict(spec)
+    return make_design(spec.pop("kind"), seed=int(seed), **spec)
+
+
+def sampler_from_spec(spec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """``(kind, options)`` of a resolved ``samplers.<name>`` entry."""
+    spec = dict(spec)
+    return spec.pop("kind"), spec
+
+
+def model_from_config(
+    config: dict[str, Any], name: str, *, weights_dir: str | Path | None = None, device: str = "auto"
+) -> DiffusionModel:
+    """:func:`load_model` of ``config["models"][name]``."""
+    return load_model(name, require(config, "models", name, used_at=f"models.{name}"), weights_dir=weights_dir, device=device)
+
+
 def design_from_config(config: dict[str, Any], name: str, *, seed: int | None = None) -> NoiseDesign:
-    """Build noise design ``name`` with base seed ``seed`` (default: the config's ``seed``)."""
-    spec = dict(require(config, "designs", name, used_at=f"designs.{name}"))
-    kind = spec.pop("kind")
-    return make_design(kind, seed=int(config.get("seed", 0) if seed is None else seed), **spec)
+    """:func:`design_from_spec` of ``config["designs"][name]`` (default seed: the config's ``seed``)."""
+    spec = require(config, "designs", name, used_at=f"designs.{name}")
+    return design_from_spec(spec, seed=int(config.get("seed", 0) if seed is None else seed))
 
 
 def sampler_from_config(config: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
-    """Return ``(kind, options)`` of sampler ``name``."""
-    spec = dict(require(config, "samplers", name, used_at=f"samplers.{name}"))
-    return spec.pop("kind"), spec
+    """:func:`sampler_from_spec` of ``config["samplers"][name]``."""
+    return sampler_from_spec(require(config, "samplers", name, used_at=f"samplers.{name}"))
 
 
 # ------------------------------------------------------------------------------------ jobs

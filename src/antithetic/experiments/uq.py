@@ -317,7 +317,7 @@ def run_uq_figures(
     *, ci_vs_n: list[str | Path], coverage: list[str | Path], pixels: dict[str, str | Path], out_ci_vs_n, out_coverage, out_maps, maps_statistic: str, maps_methods: tuple[str, str]
 ) -> None:
     """Log-log CI length vs N, coverage figure and the per-pixel CI-width maps."""
-    from ..plotting_uq import plot_ci_vs_n, plot_ci_width_maps, plot_coverage
+    from ..plotting.uq import plot_ci_vs_n, plot_ci_width_maps, plot_coverage
 
     curves = pd.concat([pd.read_csv(p) for p in ci_vs_n], ignore_index=True)
     plot_ci_vs_n(curves, path=out_ci_vs_n)

@@ -4,10 +4,9 @@ from .analytic import GaussianMixtureScore, default_schedule, gaussian_mixture_m
 from .base import DiffusionModel, state_dict_sha256
 from .generator import GENERATOR_KINDS, GeneratorModel, load_generator
 from .pretrained import ModelNotAvailableError, load_pipeline, load_unet_model, unet_model
-from .registry import ANALYTIC_KINDS, build_model
+from .registry import build_model
 
 __all__ = [
-    "ANALYTIC_KINDS",
     "DiffusionModel",
     "GENERATOR_KINDS",
     "GeneratorModel",

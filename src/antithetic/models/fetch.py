@@ -19,6 +19,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 from ..io import environment_info, write_json
+from ..kinds import is_hub_id
 from .pretrained import ModelNotAvailableError
 
 __all__ = ["fetch_model", "is_hub_id", "select_files"]
@@ -26,14 +27,6 @@ __all__ = ["fetch_model", "is_hub_id", "select_files"]
 _WEIGHT_SUFFIXES = (".safetensors", ".bin")
 _NEVER = (".ckpt", ".pt", ".pth", ".msgpack", ".onnx", ".h5", ".onnx_data", ".pb")
 _SKIP_DIRS = ("safety_checker",)
-
-
-def is_hub_id(source: str | None) -> bool:
-    """``owner/name`` that is not an existing local path (local folders are used in place)."""
-    if not source or source.startswith((".", "/", "~")) or Path(source).expanduser().exists():
-        return False
-    parts = source.split("/")
-    return len(parts) == 2 and all(parts)
 
 
 def select_files(files: Iterable[str]) -> list[str]:

@@ -23,12 +23,13 @@ from typing import Any
 
 import torch
 
+from ..kinds import GENERATOR, kinds_where
 from .base import TorchModel
 
 __all__ = ["GENERATOR_KINDS", "GeneratorModel", "load_generator", "sample_decode"]
 
-#: model kinds that are one-shot generators (config ``models.<name>.kind``)
-GENERATOR_KINDS = ("vae", "flow")
+#: model kinds that are one-shot generators (config ``models.<name>.kind``), from the kind registry
+GENERATOR_KINDS = tuple(kinds_where(family=GENERATOR))
 
 
 class GeneratorModel(TorchModel):

@@ -15,21 +15,80 @@ Kinds:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from ..data import digits_class_means
+from ..kinds import model_kind
 from .adapters import ADAPTER_KINDS, build_adapter_model
 from .analytic import default_schedule, gaussian_mixture_model, gaussian_model
 from .base import DiffusionModel
 from .generator import GENERATOR_KINDS, load_generator
 from .pretrained import load_unet_model
 
-__all__ = ["build_model", "ANALYTIC_KINDS"]
+__all__ = ["build_model"]
 
-ANALYTIC_KINDS = {"affine_odd", "gaussian_mixture"}
+
+def _weights(name: str, spec: dict[str, Any], weights_dir, *, need: str):
+    source = weights_dir or spec.get("pretrained")
+    if source is None:
+        raise ValueError(f"models.{name}: a {spec['kind']!r} model needs {need}")
+    return source
+
+
+def _generator(name, spec, weights_dir):  # VAE, normalizing flow
+    source = _weights(name, spec, weights_dir, need="a 'train' block or 'pretrained' (a local directory)")
+    return load_generator(spec["kind"], source, name=name, config_key=f"models.{name}.pretrained")
+
+
+def _unet(name, spec, weights_dir):
+    source = _weights(name, spec, weights_dir, need="'pretrained' (hub id or directory) or a 'train' block")
+    return load_unet_model(source, name=name, config_key=f"models.{name}.pretrained")
+
+
+def _analytic_schedule(spec):
+    return default_schedule(spec.get("num_train_timesteps", 1000), spec.get("beta_schedule", "squaredcos_cap_v2"))
+
+
+def _analytic_shape(spec):
+    return (spec.get("channels", 1), spec.get("image_size", 8), spec.get("image_size", 8))
+
+
+def _affine_odd(name, spec, weights_dir):
+    return gaussian_model(
+        mean=spec.get("mean", 0.0), std=spec.get("std", 0.5), sample_shape=_analytic_shape(spec),
+        scheduler=_analytic_schedule(spec), name=name,
+    )
+
+
+def _gaussian_mixture(name, spec, weights_dir):
+    key, shape = f"models.{name}", _analytic_shape(spec)
+    means_kind = spec.get("means", "digits")
+    if means_kind == "digits":
+        means = digits_class_means()
+        if means.shape[1:] != shape:
+            raise ValueError(f"{key}: 'means: digits' gives 1x8x8 samples; set channels: 1 and image_size: 8")
+        data = "digits class means"
+    elif means_kind == "random":
+        gen = torch.Generator().manual_seed(int(spec.get("seed", 0)))
+        means = 0.5 * torch.randn((int(spec.get("components", 10)), *shape), generator=gen)
+        data = "random means"
+    else:
+        raise ValueError(f"{key}.means must be 'digits' or 'random', got {means_kind!r}")
+    return gaussian_mixture_model(means=means, std=spec.get("std", 0.3), scheduler=_analytic_schedule(spec), name=name, data=data)
+
+
+#: model kind -> builder ``(name, spec, weights_dir) -> model``; what each kind can do is in :mod:`antithetic.kinds`
+BUILDERS: dict[str, Callable[..., Any]] = {
+    "unet": _unet,
+    "affine_odd": _affine_odd,
+    "gaussian_mixture": _gaussian_mixture,
+    **{kind: lambda name, spec, weights_dir: build_adapter_model(name, spec, weights_dir=weights_dir) for kind in ADAPTER_KINDS},
+    **{kind: _generator for kind in GENERATOR_KINDS},
+}
 
 
 def build_model(name: str, spec: dict[str, Any], *, weights_dir: str | Path | None = None) -> DiffusionModel:
@@ -39,36 +98,7 @@ def build_model(name: str, spec: dict[str, Any], *, weights_dir: str | Path | No
         weights_dir: directory of trained weights; overrides ``spec["pretrained"]`` (the workflow passes
             the folder it trained or fetched the model into).
     """
-    kind = spec.get("kind")
-    key = f"models.{name}"
-    if kind in ADAPTER_KINDS:  # Stable Diffusion, DiT, consistency models, class-conditional mixture
-        return build_adapter_model(name, spec, weights_dir=weights_dir)
-    if kind in GENERATOR_KINDS:  # VAE, normalizing flow
-        source = weights_dir or spec.get("pretrained")
-        if source is None:
-            raise ValueError(f"{key}: a {kind!r} model needs a 'train' block or 'pretrained' (a local directory)")
-        return load_generator(kind, source, name=name, config_key=f"{key}.pretrained")
-    if kind == "unet":
-        source = weights_dir or spec.get("pretrained")
-        if source is None:
-            raise ValueError(f"{key}: a 'unet' model needs 'pretrained' (hub id or directory) or a 'train' block")
-        return load_unet_model(source, name=name, config_key=f"{key}.pretrained")
-    if kind in ANALYTIC_KINDS:
-        schedule = default_schedule(spec.get("num_train_timesteps", 1000), spec.get("beta_schedule", "squaredcos_cap_v2"))
-        shape = (spec.get("channels", 1), spec.get("image_size", 8), spec.get("image_size", 8))
-        if kind == "affine_odd":
-            return gaussian_model(mean=spec.get("mean", 0.0), std=spec.get("std", 0.5), sample_shape=shape, scheduler=schedule, name=name)
-        means_kind = spec.get("means", "digits")
-        if means_kind == "digits":
-            means = digits_class_means()
-            if means.shape[1:] != shape:
-                raise ValueError(f"{key}: 'means: digits' gives 1x8x8 samples; set channels: 1 and image_size: 8")
-            data = "digits class means"
-        elif means_kind == "random":
-            gen = torch.Generator().manual_seed(int(spec.get("seed", 0)))
-            means = 0.5 * torch.randn((int(spec.get("components", 10)), *shape), generator=gen)
-            data = "random means"
-        else:
-            raise ValueError(f"{key}.means must be 'digits' or 'random', got {means_kind!r}")
-        return gaussian_mixture_model(means=means, std=spec.get("std", 0.3), scheduler=schedule, name=name, data=data)
-    raise ValueError(f"{key}.kind must be one of {['unet', 'affine_odd', 'gaussian_mixture', *ADAPTER_KINDS, *GENERATOR_KINDS]}, got {kind!r}")
+    kind = model_kind(spec.get("kind"), config_key=f"models.{name}.kind").name
+    if kind not in BUILDERS:
+        raise ValueError(f"models.{name}.kind {kind!r} is registered but has no builder; known: {sorted(BUILDERS)}")
+    return BUILDERS[kind](name, spec, weights_dir)

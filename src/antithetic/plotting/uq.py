@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .plotting import plt, save_figure
+from . import plt, save_figure
 
 __all__ = ["plot_ci_vs_n", "plot_ci_width_maps", "plot_coverage"]
 

@@ -1,37 +1,15 @@
-"""Figures: one theme, the ``agg`` backend, atomic writes."""
+"""Figures of the correlation stage (paper, Table 1 and Figure 1)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+from . import PALETTE, plt, save_figure, to_display
 
-from .io import atomic_path  # noqa: E402
-
-__all__ = ["save_figure", "plot_correlation_histogram", "plot_pair_grid", "to_display"]
-
-sns.set_theme(context="paper", style="whitegrid", font_scale=1.1)
-
-PALETTE = {"PN": "#c0392b", "RR": "#2c3e50"}
-
-
-def save_figure(fig: plt.Figure, path: str | Path, dpi: int = 150) -> None:
-    """Save and close ``fig`` atomically (format from the suffix)."""
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=Path(path).suffix.lstrip("."))
-    plt.close(fig)
-
-
-def to_display(x: np.ndarray) -> np.ndarray:
-    """Data space [-1, 1] ``(C, H, W)`` -> displayable ``(H, W[, C])`` in [0, 1]."""
-    img = np.clip((x + 1) / 2, 0, 1)
-    return img[0] if img.shape[0] == 1 else np.transpose(img, (1, 2, 0))
+__all__ = ["plot_correlation_histogram", "plot_pair_grid"]
 
 
 def plot_correlation_histogram(frame: pd.DataFrame, *, title: str, path: str | Path) -> None:
