@@ -38,13 +38,15 @@ def _sweep(tmp_path, config, model, scales, pairs):
         for kind, design in (("pn", "antithetic"), ("rr", "iid")):
             out = tmp_path / f"w{w:g}" / f"{design}.npz"
             run_guided_sampling(
-                config, model=model, guidance_scale=w, sampler="ddim", design=design, num_samples=2 * pairs,
-                out_samples=out, out_provenance=out.with_suffix(".json"), device="cpu", batch_size=64, progress=False,
+                model=model, model_spec=config["models"][model], guidance_scale=w, sampler="ddim",
+                sampler_spec=config["samplers"]["ddim"], design=design, design_spec=config["designs"][design],
+                seed=config["seed"], num_samples=2 * pairs, out_samples=out, out_provenance=out.with_suffix(".json"), device="cpu", batch_size=64, progress=False,
             )
             entry[kind] = out
         entries.append(entry)
     table = run_guidance_sweep(
-        samples=entries, out_csv=tmp_path / "sweep.csv", out_pairs=tmp_path / "pairs.csv", out_figure=tmp_path / "sweep.png",
+        samples=entries, out_csv=tmp_path / "sweep.csv", out_pairs=tmp_path / "pairs.csv",
+        out_summary=tmp_path / "sweep.json", out_figure=tmp_path / "sweep.png",
         labels={"model": model, "sampler": "ddim"},
     )
     return table, entries
@@ -81,8 +83,9 @@ def test_sweep_runs_on_tiny_latent_pipelines(tmp_path, kind):
 def test_guided_sampling_needs_a_model_with_guidance(tmp_path):
     config = _config({"plain": {"kind": "affine_odd", "mean": 0.0, "std": 0.5}}, steps=2)
     with pytest.raises(ValueError, match="guidance.runs.plain"):
-        run_guided_sampling(config, model="plain", guidance_scale=2.0, sampler="ddim", design="iid", num_samples=2,
-                            out_samples=tmp_path / "x.npz", out_provenance=tmp_path / "x.json")
+        run_guided_sampling(model="plain", model_spec=config["models"]["plain"], guidance_scale=2.0, sampler="ddim",
+                            sampler_spec=config["samplers"]["ddim"], design="iid", design_spec=config["designs"]["iid"], seed=0,
+                            num_samples=2, out_samples=tmp_path / "x.npz", out_provenance=tmp_path / "x.json")
 
 
 @pytest.mark.slow

@@ -1,10 +1,11 @@
-# Shared helpers: path conventions, resource lookups and the registry of final targets.
+# Shared helpers: config cross-references, path conventions, resolved specs and the registry of final targets.
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from antithetic.config import ConfigError, check_references
+from antithetic.config import ConfigError, check_references, runs
+from antithetic.kinds import MODEL_KINDS, is_hub_id
 
 try:
     check_references(config)
@@ -14,18 +15,39 @@ except ConfigError as err:
 # Every stage registers its final outputs here; `rule all` requests them all.
 TARGETS = {}
 
-# Extra Table 1 rows (paths of correlation summaries) registered by other stages, e.g. the eta sweep.
-TABLE1_EXTRA = []
-
 
 def all_targets():
     return [path for paths in TARGETS.values() for path in paths]
 
 
+# Resolved config entries for `params:`. A rule declares every config value it reads as a param, so an
+# edited key reruns exactly the jobs that read it (Snakemake's params rerun trigger).
+def model_spec(wildcards):
+    """The model's entry without its Table 1 label `data` (a relabel must not resample)."""
+    return {k: v for k, v in config["models"][wildcards.model].items() if k != "data"}
+
+
+def sampler_spec(wildcards):
+    return config["samplers"][wildcards.sampler]
+
+
+def design_spec(wildcards):
+    return config["designs"][wildcards.design]
+
+
+def is_fetched(name):
+    """A model whose hub weights the workflow downloads once (rule fetch_model); local folders are used in place."""
+    spec = config["models"][name]
+    kind = MODEL_KINDS[spec["kind"]]
+    return kind.fetchable and "train" not in spec and spec.get("fetch", True) and is_hub_id(spec.get("pretrained"))
+
+
+FETCHED_MODELS = [name for name in config["models"] if is_fetched(name)]
+
+
 def weights_input(wildcards):
     """The weights folder of a model the workflow trains or fetches itself (else nothing), and its prompt file."""
     spec = config["models"][wildcards.model]
-    # trained by the workflow, or fetched from the hub by rule fetch_model (workflow/rules/pretrained.smk)
     inputs = {"weights": f"results/models/{wildcards.model}"} if "train" in spec or wildcards.model in FETCHED_MODELS else {}
     if "prompts" in spec:  # a changed prompt file re-runs the sampling
         inputs["prompts"] = spec["prompts"]

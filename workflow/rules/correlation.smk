@@ -1,7 +1,16 @@
 # Correlation analysis (paper, Table 1): PN pairs from the antithetic design, RR pairs from iid.
 
 CORRELATION = config["correlation"]
-CORRELATION_RUNS = [(m, s) for m, samplers in CORRELATION["runs"].items() for s in samplers]
+CORRELATION_RUNS = runs(config, "correlation.runs")
+
+
+def table1_summaries():
+    """Every Table 1 row's summary: correlation.runs at correlation.pairs, then the eta-sweep rows not in them."""
+    rows = [(m, s, CORRELATION["pairs"]) for m, s in CORRELATION_RUNS]
+    sweep = config.get("eta_sweep") or {}
+    pairs = sweep.get("pairs") or CORRELATION["pairs"]
+    rows += [(m, s, pairs) for m in sweep.get("models", []) for s in sweep.get("samplers", []) if (m, s) not in CORRELATION_RUNS]
+    return [f"results/correlation/{m}/{s}/summary_{p}.json" for m, s, p in rows]
 
 
 def correlation_inputs(wildcards):
@@ -25,7 +34,7 @@ rule pair_correlations:
             "model": wc.model,
             "data": config["models"][wc.model].get("data", ""),
             "sampler": wc.sampler,
-            **{k: v for k, v in config["samplers"][wc.sampler].items()},
+            **config["samplers"][wc.sampler],
         },
     conda:
         "../../envs/antithetic.yaml"
@@ -35,12 +44,7 @@ rule pair_correlations:
 
 rule table1:
     input:
-        # a function, so rows that stages included later add to TABLE1_EXTRA are seen too
-        summaries=lambda wc: [
-            f"results/correlation/{m}/{s}/summary_{CORRELATION['pairs']}.json"
-            for m, s in CORRELATION_RUNS
-        ]
-        + TABLE1_EXTRA,
+        summaries=table1_summaries(),
     output:
         csv="results/tables/table1.csv",
         markdown=report("results/tables/table1.md", category="Table 1: correlations"),

@@ -1,18 +1,14 @@
-# DDIM eta sweep: PN and RR pair correlation against eta in {0, 0.5, 1} (all noises negated), per model.
+# DDIM eta sweep: PN and RR correlation vs eta in {0, 0.5, 1} (all noises negated), per model.
 # A (model, sampler) already in correlation.runs reuses its Table 1 summary (correlation.pairs); the
-# others are correlated at eta_sweep.pairs and added to Table 1 as their own rows.
+# others are correlated at eta_sweep.pairs and join Table 1 as their own rows (see table1_summaries).
 
 ETA_SWEEP = config.get("eta_sweep") or {}
 ETA_SWEEP_RUNS = [(m, s) for m in ETA_SWEEP.get("models", []) for s in ETA_SWEEP.get("samplers", [])]
-ETA_SWEEP_PAIRS = ETA_SWEEP.get("pairs") or CORRELATION["pairs"]
 
 
 def eta_sweep_summary(model, sampler):
-    pairs = CORRELATION["pairs"] if (model, sampler) in CORRELATION_RUNS else ETA_SWEEP_PAIRS
+    pairs = CORRELATION["pairs"] if (model, sampler) in CORRELATION_RUNS else ETA_SWEEP.get("pairs") or CORRELATION["pairs"]
     return f"results/correlation/{model}/{sampler}/summary_{pairs}.json"
-
-
-TABLE1_EXTRA.extend(eta_sweep_summary(m, s) for m, s in ETA_SWEEP_RUNS if (m, s) not in CORRELATION_RUNS)
 
 
 rule eta_sweep:

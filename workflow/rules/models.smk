@@ -7,10 +7,9 @@ rule train_model:
     log:
         "logs/train_model/{model}.log",
     params:
-        model=lambda wc: wc.model,
-        train=lambda wc: config["models"][wc.model].get("train"),
+        spec=model_spec,
     # the small MLP generators (vae, flow) train fastest on one thread and can run side by side
-    threads: lambda wc: 1 if config["models"][wc.model]["kind"] in ("vae", "flow") else workflow.cores
+    threads: lambda wc: 1 if MODEL_KINDS[config["models"][wc.model]["kind"]].family == "generator" else workflow.cores
     conda:
         "../../envs/antithetic.yaml"
     script:

@@ -1,24 +1,9 @@
 # The paper's pretrained checkpoints: fetch hub weights once into results/models/<name> (so compute
 # nodes run offline), and the classifier-free-guidance sweep (PN and RR correlation vs scale).
+# Which kinds can be fetched or guided is the kind registry's word (antithetic.kinds); the config
+# checker (antithetic.config.check_references) has already checked guidance.runs.
 
 import re
-
-FETCH_KINDS = {"unet", "stable_diffusion", "dit", "consistency"}
-
-
-def _is_hub_id(source):
-    """owner/name that is not a local path (mirrors antithetic.models.fetch.is_hub_id)."""
-    if not source or source.startswith((".", "/", "~")) or Path(source).expanduser().exists():
-        return False
-    parts = source.split("/")
-    return len(parts) == 2 and all(parts)
-
-
-# models whose weights the workflow downloads (hub ids); local folders are used in place
-FETCHED_MODELS = [
-    name for name, spec in config["models"].items()
-    if spec.get("kind") in FETCH_KINDS and "train" not in spec and spec.get("fetch", True) and _is_hub_id(spec.get("pretrained"))
-]
 
 
 rule fetch_model:
@@ -42,24 +27,7 @@ ruleorder: fetch_model > train_model
 
 
 GUIDANCE = config.get("guidance") or {}
-GUIDANCE_RUNS = [(m, s) for m, samplers in (GUIDANCE.get("runs") or {}).items() for s in samplers]
-GUIDED_KINDS = {"stable_diffusion", "dit", "class_gaussian_mixture"}
-
-for _m, _s in GUIDANCE_RUNS:
-    if _m not in config["models"] or _s not in config["samplers"]:
-        raise WorkflowError(
-            f"Invalid config: 'guidance.runs.{_m}' names model {_m!r} and sampler {_s!r}; both must be defined "
-            f"under 'models:' and 'samplers:' (models: {sorted(config['models'])}, samplers: {sorted(config['samplers'])})"
-        )
-    if config["models"][_m]["kind"] not in GUIDED_KINDS:
-        raise WorkflowError(
-            f"Invalid config: 'guidance.runs.{_m}': kind {config['models'][_m]['kind']!r} has no classifier-free "
-            f"guidance; use a model of kind {sorted(GUIDED_KINDS)}"
-        )
-if GUIDANCE_RUNS:
-    for _d in ("iid", "antithetic"):
-        if _d not in config["designs"]:
-            raise WorkflowError(f"Invalid config: the guidance sweep needs design {_d!r} under 'designs:'")
+GUIDANCE_RUNS = runs(config, "guidance.runs")
 
 
 def scale_label(scale):
@@ -82,9 +50,9 @@ rule guided_sample:
     log:
         "logs/guided_sample/{model}/{sampler}/w{scale}/{design}_n{n}_seed{seed}.log",
     params:
-        model=lambda wc: config["models"][wc.model],
-        sampler=lambda wc: config["samplers"][wc.sampler],
-        design=lambda wc: config["designs"][wc.design],
+        model=model_spec,
+        sampler=sampler_spec,
+        design=design_spec,
     wildcard_constraints:
         scale=r"[0-9]+(\.[0-9]+)?",
     threads: min(2, workflow.cores)
@@ -109,6 +77,7 @@ rule guidance_sweep:
     output:
         csv="results/guidance/{model}/{sampler}/sweep_{pairs}.csv",
         pairs="results/guidance/{model}/{sampler}/sweep_{pairs}_pairs.csv",
+        summary="results/guidance/{model}/{sampler}/sweep_{pairs}.json",
         figure=report(
             "figures/guidance/{model}_{sampler}_{pairs}.png",
             caption="../report/guidance_sweep.rst",

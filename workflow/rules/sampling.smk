@@ -11,9 +11,9 @@ rule sample:
     log:
         "logs/sample/{model}/{sampler}/{design}_n{n}_seed{seed}.log",
     params:
-        model=lambda wc: config["models"][wc.model],
-        sampler=lambda wc: config["samplers"][wc.sampler],
-        design=lambda wc: config["designs"][wc.design],
+        model=model_spec,
+        sampler=sampler_spec,
+        design=design_spec,
     threads: min(2, workflow.cores)
     conda:
         "../../envs/antithetic.yaml"

@@ -9,6 +9,7 @@ table = run_guidance_sweep(
     samples=samples,
     out_csv=snakemake.output.csv,
     out_pairs=snakemake.output.pairs,
+    out_summary=snakemake.output.summary,
     out_figure=snakemake.output.figure,
     labels=snakemake.params.labels,
 )

@@ -3,12 +3,14 @@ from _job import start
 device, batch_size, log = start(snakemake)
 from antithetic.experiments import run_sampling  # noqa: E402
 
-wc = snakemake.wildcards
+wc, params = snakemake.wildcards, snakemake.params
 samples = run_sampling(
-    snakemake.config,
     model=wc.model,
+    model_spec=params.model,
     sampler=wc.sampler,
+    sampler_spec=params.sampler,
     design=wc.design,
+    design_spec=params.design,
     num_samples=int(wc.n),
     seed=int(wc.seed),
     weights_dir=snakemake.input.get("weights"),

@@ -3,5 +3,5 @@ from _job import start
 device, batch_size, log = start(snakemake)
 from antithetic.experiments import run_training  # noqa: E402
 
-run_training(snakemake.config, snakemake.params.model, out_dir=snakemake.output[0])
+run_training(snakemake.wildcards.model, snakemake.params.spec, out_dir=snakemake.output[0])
 log.info("saved %s", snakemake.output[0])

@@ -12,14 +12,13 @@ from typing import Any
 
 import torch
 
-from ..config import require
 from ..io import environment_info
 
 __all__ = ["run_generator_training"]
 
 
-def run_generator_training(config: dict[str, Any], name: str, *, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
-    """Train generator ``name`` (its ``train:`` block) and ``save_pretrained`` it into ``out_dir``.
+def run_generator_training(name: str, spec: dict[str, Any], *, out_dir: str | Path, progress: bool = True) -> dict[str, Any]:
+    """Train generator ``name`` from its resolved ``models.<name>`` entry and ``save_pretrained`` it into ``out_dir``.
 
     The folder holds ``config.json``, the safetensors weights and ``training.json`` (hyper-parameters,
     loss history, final loss, weights hash, seconds); it is written under a temporary name and renamed.
@@ -31,7 +30,6 @@ def run_generator_training(config: dict[str, Any], name: str, *, out_dir: str | 
     from ..models.base import state_dict_sha256
     from ..training import save_pipeline_atomically
 
-    spec = require(config, "models", name, used_at=f"models.{name}")
     kind = spec.get("kind")
     if "train" not in spec:
         raise ValueError(f"models.{name} has no 'train:' block; nothing to train")

@@ -9,13 +9,11 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from ..config import require
 from ..correlation import correlation_frame, summarize
 from ..io import atomic_path, load_samples, write_json
 from ..kinds import kinds_where, model_kind
@@ -37,25 +35,23 @@ def run_fetch_model(*, source: str, out_dir: str | Path, revision: str | None = 
     return fetch_model(source, out_dir, revision=revision)
 
 
-def run_guided_sampling(config: dict[str, Any], *, model: str, guidance_scale: float, **kwargs: Any):
+def run_guided_sampling(*, model: str, model_spec: dict[str, Any], guidance_scale: float, **kwargs: Any):
     """:func:`~antithetic.experiments.sampling.run_sampling` with ``models.<model>.guidance_scale`` overridden.
 
     The provenance records the overridden spec, so every samples file names its scale.
     """
-    spec = require(config, "models", model, used_at=f"guidance.runs.{model}")
+    spec = model_spec
     if not model_kind(spec.get("kind"), config_key=f"models.{model}.kind").guided:
         raise ValueError(
             f"config key 'guidance.runs.{model}': model kind {spec.get('kind')!r} has no classifier-free guidance; "
             f"use one of {kinds_where(guided=True)}"
         )
-    config = copy.deepcopy(config)
-    config["models"][model]["guidance_scale"] = float(guidance_scale)
-    return run_sampling(config, model=model, **kwargs)
+    return run_sampling(model=model, model_spec={**spec, "guidance_scale": float(guidance_scale)}, **kwargs)
 
 
 def run_guidance_sweep(
-    *, samples: list[dict[str, Any]], out_csv: str | Path, out_pairs: str | Path, out_figure: str | Path | None,
-    labels: dict[str, Any],
+    *, samples: list[dict[str, Any]], out_csv: str | Path, out_pairs: str | Path, out_summary: str | Path,
+    out_figure: str | Path | None, labels: dict[str, Any],
 ) -> pd.DataFrame:
     """PN and RR correlation, mean (SD) over pairs, at every guidance scale.
 
@@ -63,6 +59,7 @@ def run_guidance_sweep(
         samples: one entry per scale: ``{"scale": w, "pn": path, "rr": path}`` (antithetic and iid samples).
         out_csv: one row per scale (``labels``, ``guidance_scale``, ``pn_standard_mean``, ...).
         out_pairs: every pair's correlations with its scale (for re-plotting).
+        out_summary: the rows as JSON.
         out_figure: PN and RR correlation (mean +- SD) against the scale, standard and centered.
     """
     rows, frames = [], []
@@ -76,7 +73,7 @@ def run_guidance_sweep(
         table.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_path(out_pairs) as tmp:
         pd.concat(frames, ignore_index=True).to_csv(tmp, index=False, float_format="%.6g")
-    write_json(Path(out_csv).with_suffix(".json"), {"rows": rows})
+    write_json(out_summary, {"rows": rows})
     if out_figure is not None:
         plot_guidance_sweep(table, title=f"{labels.get('model', '')}, {labels.get('sampler', '')}", path=out_figure)
     return table

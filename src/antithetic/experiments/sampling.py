@@ -10,10 +10,9 @@ import torch
 from ..config import require
 from ..device import describe_device, resolve_device, resolve_dtype
 from ..io import environment_info, save_samples, write_json
-from ..kinds import model_kind
+from ..kinds import GENERATOR, model_kind
 from ..models import build_model
 from ..models.base import DiffusionModel
-from ..models.generator import GENERATOR_KINDS
 from ..noise import NoiseDesign, make_design
 from ..sampling import SampleSet, generate
 
@@ -75,19 +74,23 @@ def sampler_from_config(config: dict[str, Any], name: str) -> tuple[str, dict[st
 
 
 # ------------------------------------------------------------------------------------ jobs
-def run_training(config: dict[str, Any], name: str, *, out_dir: str | Path, progress: bool = True) -> None:
-    """Train model ``name`` (its ``train:`` block) and save it with ``save_pretrained`` into ``out_dir``."""
+def run_training(name: str, spec: dict[str, Any], *, out_dir: str | Path, progress: bool = True) -> None:
+    """Train model ``name`` from its resolved ``models.<name>`` entry (its ``train:`` block) into ``out_dir``.
+
+    A diffusion UNet is saved with ``save_pipeline_atomically``; VAEs and flows go through
+    :func:`~antithetic.experiments.generators.run_generator_training`.
+    """
     from ..models.base import state_dict_sha256
     from ..training import TrainConfig, config_dict, save_pipeline_atomically, train_ddpm
 
-    spec = require(config, "models", name, used_at=f"models.{name}")
-    if spec.get("kind") in GENERATOR_KINDS:  # VAE, normalizing flow
+    kind = model_kind(spec.get("kind"), config_key=f"models.{name}.kind")
+    if not kind.trainable or "train" not in spec:
+        raise ValueError(f"models.{name} has no 'train:' block or its kind {kind.name!r} cannot be trained; nothing to train")
+    if kind.family == GENERATOR:  # VAE, normalizing flow
         from .generators import run_generator_training
 
-        run_generator_training(config, name, out_dir=out_dir, progress=progress)
+        run_generator_training(name, spec, out_dir=out_dir, progress=progress)
         return
-    if "train" not in spec:
-        raise ValueError(f"models.{name} has no 'train:' block; nothing to train")
     cfg = TrainConfig(**spec["train"])
     pipeline, losses = train_ddpm(cfg, progress=progress)
     record = {
@@ -104,13 +107,15 @@ def run_training(config: dict[str, Any], name: str, *, out_dir: str | Path, prog
 
 
 def run_sampling(
-    config: dict[str, Any],
     *,
     model: str,
+    model_spec: dict[str, Any],
     sampler: str,
+    sampler_spec: dict[str, Any],
     design: str,
+    design_spec: dict[str, Any],
     num_samples: int,
-    seed: int | None = None,
+    seed: int,
     out_samples: str | Path,
     out_provenance: str | Path,
     weights_dir: str | Path | None = None,
@@ -118,10 +123,14 @@ def run_sampling(
     batch_size: int = 500,
     progress: bool = True,
 ) -> SampleSet:
-    """Sample ``num_samples`` of ``model`` with ``sampler`` under ``design``; write samples and provenance."""
-    net = model_from_config(config, model, weights_dir=weights_dir, device=device)
-    noise = design_from_config(config, design, seed=seed)
-    kind, options = sampler_from_config(config, sampler)
+    """Sample ``num_samples`` of ``model`` with ``sampler`` under ``design``; write samples and provenance.
+
+    The ``*_spec`` arguments are the resolved config entries of the named model, sampler and design;
+    the provenance records them under their config names.
+    """
+    net = load_model(model, model_spec, weights_dir=weights_dir, device=device)
+    noise = design_from_spec(design_spec, seed=seed)
+    kind, options = sampler_from_spec(sampler_spec)
     samples = generate(
         net, design=noise, num_samples=num_samples, sampler=kind, sampler_options=options,
         batch_size=batch_size, progress=progress,
@@ -130,11 +139,12 @@ def run_sampling(
     write_json(
         out_provenance,
         {
-            "model": {"name": model, **require(config, "models", model, used_at=model), **net.info},
+            "model": {**model_spec, **net.info, "name": model},
             "weights_sha256": net.weights_sha256(),
             "weights_dir": weights_dir,
-            "sampler": {"name": sampler, **samples.sampler},
-            "design": {"name": design, **samples.design},
+            "sampler": {**samples.sampler, "name": sampler},
+            # the design's config name (e.g. k-antithetic-8) and its kind (k_antithetic)
+            "design": {**samples.design, "name": design, "kind": samples.design["name"]},
             "num_samples": num_samples,
             "seconds": samples.seconds,
             "batch_size": batch_size,
