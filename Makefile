@@ -26,5 +26,8 @@ report: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
+envs/antithetic.yaml: requirements.txt envs/sync.py
+	$(PYTHON) envs/sync.py
+
 clean:
 	rm -rf results/* figures/* logs .snakemake

@@ -55,6 +55,7 @@ def weights_input(wildcards):
 
 
 SAMPLES = "results/samples/{model}/{sampler}/{design}_n{n}_seed{seed}"
+GUIDED = "results/guidance/{model}/{sampler}/w{scale}/{design}_n{n}_seed{seed}"
 
 
 def samples_path(model, sampler, design, n, seed=None):
@@ -68,3 +69,57 @@ wildcard_constraints:
     design="[A-Za-z0-9][A-Za-z0-9_.-]*",
     n="[0-9]+",
     seed="[0-9]+",
+
+
+# ------------------------------------------------------------------ correlation (Table 1) and eta sweep
+CORRELATION = config["correlation"]
+CORRELATION_RUNS = runs(config, "correlation.runs")
+ETA_SWEEP = config.get("eta_sweep") or {}
+ETA_SWEEP_RUNS = [(m, s) for m in ETA_SWEEP.get("models", []) for s in ETA_SWEEP.get("samplers", [])]
+
+
+def correlation_pairs(model, sampler):
+    """Pairs of a (model, sampler) in Table 1: correlation.pairs, or eta_sweep.pairs for a sweep-only row."""
+    if (model, sampler) in CORRELATION_RUNS:
+        return CORRELATION["pairs"]
+    return ETA_SWEEP.get("pairs") or CORRELATION["pairs"]
+
+
+def summary_path(model, sampler):
+    return f"results/correlation/{model}/{sampler}/summary_{correlation_pairs(model, sampler)}.json"
+
+
+def table1_summaries():
+    """Every Table 1 row's summary: correlation.runs, then the eta-sweep rows not among them."""
+    rows = CORRELATION_RUNS + [run for run in ETA_SWEEP_RUNS if run not in CORRELATION_RUNS]
+    return [summary_path(m, s) for m, s in rows]
+
+
+def correlation_inputs(wildcards):
+    n = 2 * int(wildcards.pairs)
+    return {
+        "pn": samples_path(wildcards.model, wildcards.sampler, "antithetic", n),
+        "rr": samples_path(wildcards.model, wildcards.sampler, "iid", n),
+    }
+
+
+# ------------------------------------------------------------------ guidance sweep
+GUIDANCE = config.get("guidance") or {}
+GUIDANCE_RUNS = runs(config, "guidance.runs")
+
+
+def scale_label(scale):
+    return f"{float(scale):g}"
+
+
+def guided_path(model, sampler, scale, design, n):
+    return GUIDED.format(model=model, sampler=sampler, scale=scale_label(scale), design=design, n=n, seed=config["seed"]) + ".npz"
+
+
+def guidance_sweep_inputs(wildcards):
+    n = 2 * int(wildcards.pairs)
+    return {
+        f"{kind}_{scale_label(w)}": guided_path(wildcards.model, wildcards.sampler, w, design, n)
+        for w in GUIDANCE["scales"]
+        for kind, design in (("pn", "antithetic"), ("rr", "iid"))
+    }

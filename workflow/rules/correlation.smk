@@ -1,25 +1,5 @@
 # Correlation analysis (paper, Table 1): PN pairs from the antithetic design, RR pairs from iid.
 
-CORRELATION = config["correlation"]
-CORRELATION_RUNS = runs(config, "correlation.runs")
-
-
-def table1_summaries():
-    """Every Table 1 row's summary: correlation.runs at correlation.pairs, then the eta-sweep rows not in them."""
-    rows = [(m, s, CORRELATION["pairs"]) for m, s in CORRELATION_RUNS]
-    sweep = config.get("eta_sweep") or {}
-    pairs = sweep.get("pairs") or CORRELATION["pairs"]
-    rows += [(m, s, pairs) for m in sweep.get("models", []) for s in sweep.get("samplers", []) if (m, s) not in CORRELATION_RUNS]
-    return [f"results/correlation/{m}/{s}/summary_{p}.json" for m, s, p in rows]
-
-
-def correlation_inputs(wildcards):
-    n = 2 * int(wildcards.pairs)
-    return {
-        "pn": samples_path(wildcards.model, wildcards.sampler, "antithetic", n),
-        "rr": samples_path(wildcards.model, wildcards.sampler, "iid", n),
-    }
-
 
 rule pair_correlations:
     input:

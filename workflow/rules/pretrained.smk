@@ -26,27 +26,12 @@ rule fetch_model:
 ruleorder: fetch_model > train_model
 
 
-GUIDANCE = config.get("guidance") or {}
-GUIDANCE_RUNS = runs(config, "guidance.runs")
-
-
-def scale_label(scale):
-    return f"{float(scale):g}"
-
-
-GUIDED = "results/guidance/{model}/{sampler}/w{scale}/{design}_n{n}_seed{seed}"
-
-
-def guided_path(model, sampler, scale, design, n):
-    return GUIDED.format(model=model, sampler=sampler, scale=scale_label(scale), design=design, n=n, seed=config["seed"]) + ".npz"
-
-
 rule guided_sample:
     input:
         unpack(weights_input),
     output:
-        samples=GUIDED + ".npz",
-        provenance=GUIDED + ".json",
+        samples="results/guidance/{model}/{sampler}/w{scale}/{design}_n{n}_seed{seed}.npz",
+        provenance="results/guidance/{model}/{sampler}/w{scale}/{design}_n{n}_seed{seed}.json",
     log:
         "logs/guided_sample/{model}/{sampler}/w{scale}/{design}_n{n}_seed{seed}.log",
     params:
@@ -60,15 +45,6 @@ rule guided_sample:
         "../../envs/antithetic.yaml"
     script:
         "../scripts/guided_sample.py"
-
-
-def guidance_sweep_inputs(wildcards):
-    n = 2 * int(wildcards.pairs)
-    return {
-        f"{kind}_{scale_label(w)}": guided_path(wildcards.model, wildcards.sampler, w, design, n)
-        for w in GUIDANCE["scales"]
-        for kind, design in (("pn", "antithetic"), ("rr", "iid"))
-    }
 
 
 rule guidance_sweep:

@@ -1,0 +1,52 @@
+"""Project files agree with each other: pins, dependency bounds, execution profiles and rules."""
+
+import re
+import sys
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_conda_environment_is_generated_from_requirements():
+    sys.path.insert(0, str(ROOT / "envs"))
+    from sync import render
+
+    expected = render((ROOT / "requirements.txt").read_text())
+    assert (ROOT / "envs" / "antithetic.yaml").read_text() == expected, "run `make envs/antithetic.yaml`"
+
+
+def test_scipy_lower_bound_has_the_qmc_rng_keyword():
+    # antithetic.rqmc calls qmc.Sobol(..., rng=...); the keyword exists from scipy 1.15 on (SPEC 7)
+    deps = yaml.safe_load("[" + re.search(r"dependencies = \[(.*?)\]", (ROOT / "pyproject.toml").read_text(), re.S).group(1) + "]")
+    (scipy,) = [d for d in deps if d.startswith("scipy")]
+    lower = tuple(int(p) for p in scipy.split(">=")[1].split(".")[:2])
+    assert lower >= (1, 15), scipy
+
+
+def _rules_of_scripts():
+    """Map each workflow script to the rule that runs it."""
+    rules = {}
+    for smk in (ROOT / "workflow" / "rules").glob("*.smk"):
+        rule = None
+        for line in smk.read_text().splitlines():
+            if m := re.match(r"rule (\w+):", line):
+                rule = m.group(1)
+            if m := re.search(r'"\.\./scripts/(\w+)\.py"', line):
+                rules[m.group(1)] = rule
+    return rules
+
+
+def test_every_rule_that_runs_a_network_on_the_device_gets_the_gpu():
+    device_scripts = [p.stem for p in (ROOT / "workflow" / "scripts").glob("*.py") if "device=device" in p.read_text()]
+    rules = _rules_of_scripts()
+    network_rules = {rules[s] for s in device_scripts}
+    assert {"sample", "symmetry_probe", "uq_coverage"} <= network_rules
+    gpu = yaml.safe_load((ROOT / "profiles" / "gpu" / "config.yaml").read_text())["set-resources"]
+    slurm = yaml.safe_load((ROOT / "profiles" / "slurm" / "config.yaml").read_text())["set-resources"]
+    for rule in sorted(network_rules):
+        assert gpu.get(rule, {}).get("gpu") == 1, f"profiles/gpu: rule {rule} runs a network but holds no gpu"
+        settings = slurm.get(rule, {})
+        asks = "gres" in settings or "--gres=gpu" in str(settings.get("slurm_extra", ""))
+        assert asks, f"profiles/slurm: rule {rule} runs a network but requests no GPU"
