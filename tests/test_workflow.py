@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import yaml
@@ -157,3 +158,47 @@ def test_generators_and_eta_sweep(workdir):
     )
     assert sweep.loc[sweep["model"] == "affine-odd", "pn_standard_mean"].to_numpy() == pytest.approx(-1.0, abs=1e-6)
     assert (workdir / "figures" / "eta_sweep" / "eta_sweep.png").stat().st_size > 0
+
+
+def _small_config():
+    """Table 1 of the affine model only: no training, a handful of short jobs."""
+    config = tiny_config()
+    config["models"] = {"affine-odd": config["models"]["affine-odd"]}
+    config["correlation"]["runs"] = {"affine-odd": ["ddim"]}
+    for section in ("eta_sweep", "symmetry", "uq"):
+        config.pop(section, None)
+    return config
+
+
+@pytest.mark.slow
+def test_rerun_after_a_killed_run_gives_the_same_outputs(workdir, tmp_path):
+    import signal
+    import time
+
+    from antithetic.io import load_samples
+
+    killed = tmp_path / "killed"
+    killed.mkdir()
+    (killed / "config.yaml").write_text(yaml.safe_dump(_small_config()))
+
+    # kill -9 the whole process group (Snakemake and its jobs) while the first job runs
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    cmd = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(killed), "--cores", "2"]
+    proc = subprocess.Popen(cmd, cwd=killed, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not list((killed / "logs").glob("sample/**/*.log")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    locked = run(killed, check=False)  # a run (not a dry run) takes the lock
+    assert locked.returncode != 0 and "cannot be locked" in locked.stdout + locked.stderr  # the README says: --unlock
+    run(killed, "--unlock")
+    run(killed)
+    # the same numbers as the uninterrupted run of the full tiny config (same seeds, same settings)
+    for design in ("antithetic", "iid"):
+        rel = f"results/samples/affine-odd/ddim/{design}_n12_seed0.npz"
+        assert np.array_equal(load_samples(killed / rel).samples, load_samples(workdir / rel).samples), rel
+    table = pd.read_csv(killed / "results" / "tables" / "table1.csv")
+    reference = pd.read_csv(workdir / "results" / "tables" / "table1.csv").set_index(["model", "sampler"]).loc[[("affine-odd", "ddim")]]
+    pd.testing.assert_frame_equal(table.set_index(["model", "sampler"]), reference)
