@@ -202,3 +202,56 @@ def test_rerun_after_a_killed_run_gives_the_same_outputs(workdir, tmp_path):
     table = pd.read_csv(killed / "results" / "tables" / "table1.csv")
     reference = pd.read_csv(workdir / "results" / "tables" / "table1.csv").set_index(["model", "sampler"]).loc[[("affine-odd", "ddim")]]
     pd.testing.assert_frame_equal(table.set_index(["model", "sampler"]), reference)
+
+
+def _planned_jobs(workdir, tmp_path, mutate):
+    """Rule -> job count that `snakemake -n` plans on a finished run after ``mutate(config)``."""
+    import re
+    import shutil
+
+    edited = tmp_path / "edited"
+    if not edited.exists():  # one copy of the finished run (outputs, mtimes and Snakemake's metadata)
+        shutil.copytree(workdir, edited, symlinks=True)
+    config = tiny_config()
+    mutate(config)
+    (edited / "config.yaml").write_text(yaml.safe_dump(config))
+    out = run(edited, "--dry-run").stdout
+    if "Nothing to be done" in out:
+        return {}
+    stats = out.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    return {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE) if m.group(1) not in ("all", "total")}
+
+
+def _set(path, value):
+    def mutate(config):
+        *parents, key = path.split(".")
+        node = config
+        for p in parents:
+            node = node[p]
+        node[key] = value
+
+    return mutate
+
+
+# (edited key, new value, rules that must rerun, rules that must not)
+RERUNS = [
+    ("uq.level", 0.9, {"uq_estimates", "uq_coverage", "table2", "uq_figures"}, {"sample", "train_model", "pair_correlations", "symmetry_probe"}),
+    ("symmetry.directions", 3, {"symmetry_probe", "symmetry_table"}, {"sample", "train_model", "trajectory_correlations", "uq_estimates"}),
+    ("symmetry.corr_threshold", -0.8, {"symmetry_table"}, {"sample", "train_model", "trajectory_correlations"}),
+    ("symmetry.fisher.points", 5, {"theorem1_fisher"}, {"sample", "train_model", "symmetry_probe"}),
+    ("symmetry.partial.pairs", 5, {"sample", "partial_map"}, {"train_model", "symmetry_probe", "pair_correlations"}),
+    ("correlation.grid_pairs", 2, {"pair_figures"}, {"sample", "pair_correlations", "table1"}),
+    ("eta_sweep.pairs", 5, {"sample", "pair_correlations", "table1", "eta_sweep"}, {"train_model", "uq_estimates"}),
+    ("samplers.ddim-eta1.eta", 0.9, {"sample", "pair_correlations", "table1", "eta_sweep"}, {"train_model", "symmetry_probe"}),
+    ("designs.k-antithetic-8.k", 4, {"sample", "uq_estimates", "uq_coverage", "table2"}, {"train_model", "pair_correlations"}),
+    ("models.affine-odd.data", "relabelled", {"pair_correlations", "table1"}, {"sample", "train_model"}),
+    ("models.digits-ddpm.train.steps", 21, {"train_model", "sample", "pair_correlations", "symmetry_probe", "uq_estimates"}, set()),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("key,value,rerun,kept", RERUNS, ids=[r[0] for r in RERUNS])
+def test_a_config_edit_reruns_what_it_affects(workdir, tmp_path_factory, key, value, rerun, kept):
+    planned = _planned_jobs(workdir, tmp_path_factory.getbasetemp() / "reruns", _set(key, value))
+    assert rerun <= set(planned), f"{key}: expected {sorted(rerun)} to rerun, planned {planned}"
+    assert not kept & set(planned), f"{key}: {sorted(kept & set(planned))} should not rerun, planned {planned}"
