@@ -123,3 +123,26 @@ def guidance_sweep_inputs(wildcards):
         for w in GUIDANCE["scales"]
         for kind, design in (("pn", "antithetic"), ("rr", "iid"))
     }
+
+
+# ------------------------------------------------------------------ claims ledger
+from antithetic.claims import input_files, plan
+
+
+def load_claims():
+    """The claims file (config key `claims`, default the workflow's config/claims.yaml), validated."""
+    import yaml
+
+    path = Path(config.get("claims") or Path(workflow.basedir) / "config" / "claims.yaml")
+    if not path.is_file():
+        raise WorkflowError(f"Invalid config: 'claims' names {str(path)!r}, which does not exist; fix the path or remove the key")
+    claims = yaml.safe_load(path.read_text())
+    validate(claims, str(Path(workflow.basedir) / "workflow" / "schemas" / "claims.schema.yaml"))
+    ids = [c["id"] for c in claims["claims"]]
+    if len(set(ids)) != len(ids):
+        raise WorkflowError(f"Invalid claims file {str(path)!r}: duplicate ids {sorted({i for i in ids if ids.count(i) > 1})}")
+    return claims["claims"], path
+
+
+CLAIMS, CLAIMS_FILE = load_claims()
+CLAIM_TARGETS = {c["id"]: plan(c, config) for c in CLAIMS}

@@ -1,6 +1,11 @@
-"""Shared start-up of the workflow scripts: import path, log file, threads, execution settings."""
+"""Shared start-up of the workflow scripts: import path, log file, threads, execution settings.
+
+Importing torch costs more than a table or plot job does, so start-up never imports it: the thread
+count reaches torch through ``OMP_NUM_THREADS`` (read when a job first imports torch).
+"""
 
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -8,22 +13,24 @@ from pathlib import Path
 def start(snakemake):
     """Make ``antithetic`` importable, log to the rule's log file, honour ``threads``.
 
-    Returns the execution settings of the profile: ``(device, batch_size)``.
+    Returns the execution settings of the profile: ``(device, batch_size, log)``.
     """
     src = Path(snakemake.scriptdir).resolve().parents[1] / "src"
     if str(src) not in sys.path:
         sys.path.insert(0, str(src))
-    import torch
+    threads = max(1, int(snakemake.threads))
+    os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(threads)
 
     handlers = [logging.StreamHandler(sys.stderr)]
     if snakemake.log:
         Path(snakemake.log[0]).parent.mkdir(parents=True, exist_ok=True)
         handlers.append(logging.FileHandler(snakemake.log[0], mode="w"))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s", handlers=handlers, force=True)
-    torch.set_num_threads(max(1, int(snakemake.threads)))
     resources = snakemake.resources
     device = str(getattr(resources, "device", "auto") or "auto")
     batch_size = int(getattr(resources, "batch_size", 500) or 500)
     log = logging.getLogger(f"antithetic.{snakemake.rule}")
-    log.info("rule %s wildcards=%s threads=%d device=%s batch_size=%d", snakemake.rule, dict(snakemake.wildcards), snakemake.threads, device, batch_size)
+    log.info("rule %s wildcards=%s threads=%d device=%s batch_size=%d", snakemake.rule, dict(snakemake.wildcards), threads, device, batch_size)
     return device, batch_size, log

@@ -1,0 +1,618 @@
+"""The reviewer's ledger: every claim of the paper, measured by the workflow, with a verdict.
+
+A claim (``config/claims.yaml``, schema ``workflow/schemas/claims.schema.yaml``) names a *measure*
+(which workflow output, which quantity, with which uncertainty), a *test* (the decision rule, fixed
+before looking at the results) and, where the paper reports one, the paper's value. :func:`plan`
+turns a claim and the experiment config into *targets*: one per (model, sampler) it applies to,
+with the output files it reads (the rule's inputs). :func:`evaluate` reads those files and returns
+one :class:`Row` per target with the measured value, its CI and a verdict from :data:`VERDICTS`.
+
+Decision rules (``test``) never compare bare point estimates where an uncertainty exists:
+
+* ``{ci_below: x}``: the CI's upper end is below ``x``; ``{ci_above: x}``: its lower end is above ``x``.
+* ``{ci_contains_target: true}``: the CI contains the row's theoretical target (e.g. 1/(1 + rho)).
+* ``{ci_not_above: x}``: for an inequality ``value <= x`` (a bound): it holds unless the CI's lower
+  end lies above ``x`` (without a CI: unless the value does).
+* ``{at_most: x}`` / ``{at_least: x}``: for measures that are themselves worst cases or proportions
+  without a sampling CI (stated in the measure's docstring).
+
+Verdicts: ``reproduced``; ``reproduced, weaker than the paper`` (the test passes, but the measured
+value lies on the weak side of the paper's value or range, ``stronger: lower|higher`` saying which
+side is strong); ``not reproduced``; ``not run here (needs ...)``.
+
+This module imports only the standard library at import time (the Snakefile calls :func:`plan`
+while it builds the DAG); numpy, scipy and pandas are imported by the measures that use them.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .config import runs, section
+
+__all__ = ["MEASURES", "RULES", "VERDICTS", "Row", "evaluate", "input_files", "ledger_tables", "measured_text", "plan", "verdict"]
+
+VERDICTS = ("reproduced", "reproduced, weaker than the paper", "not reproduced", "not run here")
+
+#: decision rules and how the ledger states them
+RULES = {
+    "ci_below": "CI < {:g}",
+    "ci_above": "CI > {:g}",
+    "ci_not_above": "CI not above {:g}",
+    "ci_contains_target": "CI contains target",
+    "at_most": "value <= {:g}",
+    "at_least": "value >= {:g}",
+}
+
+
+@dataclass
+class Row:
+    """One measured row of the ledger."""
+
+    id: str
+    claim: str
+    source: str
+    model: str
+    sampler: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    paper: str
+    test: str
+    verdict: str
+    file: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# ------------------------------------------------------------------------------------ statistics helpers
+def _t_ci(values, level: float = 0.95) -> tuple[float, float, float]:
+    """Mean and t-interval of iid values (NaN dropped)."""
+    import numpy as np
+    from scipy import stats
+
+    v = np.asarray(values, dtype=np.float64)
+    v = v[np.isfinite(v)]
+    mean = float(v.mean())
+    half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
+    return mean, mean - half, mean + half
+
+
+def _welch_ci(a, b, level: float = 0.95) -> tuple[float, float, float]:
+    """Difference of means ``mean(a) - mean(b)`` of two independent samples with Welch's interval."""
+    import numpy as np
+    from scipy import stats
+
+    a = np.asarray(a, np.float64)
+    b = np.asarray(b, np.float64)
+    a, b = a[np.isfinite(a)], b[np.isfinite(b)]
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    diff = float(a.mean() - b.mean())
+    half = float(stats.t.ppf(0.5 + level / 2, dof) * math.sqrt(va + vb))
+    return diff, diff - half, diff + half
+
+
+# ------------------------------------------------------------------------------------ measures
+@dataclass(frozen=True)
+class Measure:
+    """How a measure finds its targets (``targets``, no heavy imports) and measures one (``measure``)."""
+
+    targets: Callable[[dict[str, Any], dict[str, Any]], list[dict[str, Any]]]
+    measure: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
+
+
+def _table1_runs(config: dict[str, Any]) -> list[tuple[str, str, int]]:
+    corr = section(config, "correlation")
+    sweep = section(config, "eta_sweep")
+    rows = [(m, s, corr.get("pairs", 500)) for m, s in runs(config, "correlation.runs")]
+    listed = {(m, s) for m, s, _ in rows}
+    for m in sweep.get("models") or []:
+        for s in sweep.get("samplers") or []:
+            if (m, s) not in listed:
+                rows.append((m, s, sweep.get("pairs") or corr.get("pairs", 500)))
+    return rows
+
+
+def _pairs_csv(m: str, s: str, p: int) -> str:
+    return f"results/correlation/{m}/{s}/pairs_{p}.csv"
+
+
+def _pair_targets(spec, config):
+    return [{"model": m, "sampler": s, "files": {"pairs": _pairs_csv(m, s, p)}} for m, s, p in _table1_runs(config)]
+
+
+def _pair_values(path: str, kind: str, variant: str):
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    return frame.loc[frame["kind"] == kind, variant].to_numpy()
+
+
+def _pair_mean(spec, target):
+    """Mean over pairs of the per-pair correlation (``pair``: PN or RR; ``variant``), t-interval over pairs."""
+    value, low, high = _t_ci(_pair_values(target["files"]["pairs"], spec.get("pair", "PN"), spec["variant"]))
+    return {"value": value, "low": low, "high": high, "file": target["files"]["pairs"]}
+
+
+def _pair_difference(spec, target):
+    """PN minus RR mean pair correlation (``variant``); PN and RR pairs are independent: Welch interval."""
+    path = target["files"]["pairs"]
+    value, low, high = _welch_ci(_pair_values(path, "PN", spec["variant"]), _pair_values(path, "RR", spec["variant"]))
+    return {"value": value, "low": low, "high": high, "file": path}
+
+
+def _gap_targets(spec, config):
+    table = {(m, s): p for m, s, p in _table1_runs(config)}
+    out = []
+    for base, other in spec["compare"]:
+        for (m, s), p in table.items():
+            if s == other and (m, base) in table:
+                files = {"base": _pairs_csv(m, base, table[(m, base)]), "other": _pairs_csv(m, other, p)}
+                out.append({"model": m, "sampler": f"{other} vs {base}", "files": files})
+    return out
+
+
+def _sampler_gap(spec, target):
+    """PN mean correlation under the more stochastic sampler minus under the base sampler (Welch)."""
+    files = target["files"]
+    value, low, high = _welch_ci(_pair_values(files["other"], "PN", spec["variant"]), _pair_values(files["base"], "PN", spec["variant"]))
+    return {"value": value, "low": low, "high": high, "file": files["other"]}
+
+
+def _trajectory_targets(spec, config):
+    pairs = section(config, "symmetry.trajectories").get("pairs", 64)
+    return [
+        {"model": m, "sampler": s, "files": {"trajectory": f"results/symmetry/{m}/{s}/trajectory_{pairs}.csv"}}
+        for m, s in runs(config, "symmetry.trajectories.runs")
+    ]
+
+
+def _trajectory_rows(spec, target):
+    import pandas as pd
+
+    frame = pd.read_csv(target["files"]["trajectory"])
+    keep = (frame["quantity"] == spec.get("quantity", "x")) & (frame["kind"] == "PN") & (frame["variant"] == spec["variant"])
+    return frame[keep].sort_values("step")
+
+
+def _trajectory_start(spec, target):
+    """PN correlation of the trajectories at the first step (``x_T``: the pair (z, -z))."""
+    from scipy import stats
+
+    row = _trajectory_rows(spec, target).iloc[0]
+    half = stats.t.ppf(0.975, row["pairs"] - 1) * row["sd"] / math.sqrt(row["pairs"])
+    return {"value": float(row["mean"]), "low": float(row["mean"] - half), "high": float(row["mean"] + half), "file": target["files"]["trajectory"]}
+
+
+def _trajectory_max(spec, target):
+    """Largest PN correlation along the trajectory; CI: the largest per-step upper and lower t-bounds."""
+    import numpy as np
+    from scipy import stats
+
+    rows = _trajectory_rows(spec, target)
+    half = stats.t.ppf(0.975, rows["pairs"] - 1) * rows["sd"] / np.sqrt(rows["pairs"])
+    worst = int(np.argmax(rows["mean"].to_numpy()))
+    return {
+        "value": float(rows["mean"].max()),
+        "low": float((rows["mean"] - half).max()),
+        "high": float((rows["mean"] + half).max()),
+        "file": target["files"]["trajectory"],
+        "detail": {"worst_step": int(rows["step"].iloc[worst]), "steps": int(len(rows))},
+    }
+
+
+def _symmetry_targets(spec, config):
+    models = section(config, "symmetry").get("models") or []
+    return [{"model": m, "sampler": "", "files": {"table": "results/tables/symmetry_as.csv"}} for m in models]
+
+
+def _as_at_noise(spec, target):
+    """AS-score statistic (``column``) at the highest (``at: high``) or lowest noise level probed.
+
+    The CI is the table's bootstrap interval over directions (``<column>_low``/``_high``) where it has one.
+    """
+    import pandas as pd
+
+    frame = pd.read_csv(target["files"]["table"])
+    frame = frame[frame["model"] == target["model"]].sort_values("sigma")
+    row = frame.iloc[-1] if spec.get("at", "high") == "high" else frame.iloc[0]
+    col = spec["column"]
+    low = row.get(f"{col}_low", float("nan"))
+    high = row.get(f"{col}_high", float("nan"))
+    return {"value": float(row[col]), "low": float(low), "high": float(high), "file": target["files"]["table"],
+            "detail": {"t": int(row["t"]), "sigma": float(row["sigma"])}}
+
+
+def _as_drop(spec, target):
+    """AS-score statistic at the lowest noise minus at the highest (negative: symmetry weakens near the data)."""
+    low_noise = _as_at_noise({**spec, "at": "low"}, target)
+    high_noise = _as_at_noise({**spec, "at": "high"}, target)
+    value = low_noise["value"] - high_noise["value"]
+    lo = low_noise["low"] - high_noise["high"]
+    hi = low_noise["high"] - high_noise["low"]
+    return {"value": value, "low": lo, "high": hi, "file": target["files"]["table"]}
+
+
+def _fisher_targets(spec, config):
+    models = section(config, "symmetry.fisher").get("models") or []
+    analytic = {name for name, m in (config.get("models") or {}).items() if m.get("kind") in ("affine_odd", "gaussian_mixture")}
+    chosen = [m for m in models if (m in analytic) == (spec.get("scores", "exact") == "exact")]
+    return [{"model": m, "sampler": "", "files": {"fisher": "results/symmetry/fisher.csv"}} for m in chosen]
+
+
+def _fisher_ratio(spec, target):
+    """Largest ratio of the measured relative Fisher information to Theorem 1's bound over the noise levels.
+
+    Where the table gives a Monte Carlo interval of the measured information (``fisher_low/high``) the
+    ratio's CI is built from it at the worst level.
+    """
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.read_csv(target["files"]["fisher"])
+    frame = frame[(frame["model"] == target["model"]) & (frame["bound"] > 0)]
+    ratio = (frame["fisher"] / frame["bound"]).to_numpy()
+    worst = int(np.argmax(ratio))
+    row = frame.iloc[worst]
+    low = row["fisher_low"] / row["bound"] if "fisher_low" in frame else float("nan")
+    high = row["fisher_high"] / row["bound"] if "fisher_high" in frame else float("nan")
+    return {"value": float(ratio.max()), "low": float(low), "high": float(high), "file": target["files"]["fisher"],
+            "detail": {"worst_tau": float(row["tau"]), "levels": int(len(frame))}}
+
+
+def _partial_targets(spec, config):
+    partial = section(config, "symmetry.partial")
+    design = partial.get("design", "partial-top")
+    seed = config.get("seed", 0)
+    pairs = partial.get("pairs", 500)
+    return [
+        {"model": m, "sampler": s, "files": {"samples": f"results/samples/{m}/{s}/{design}_n{2 * pairs}_seed{seed}.npz"},
+         "region": (config.get("designs") or {}).get(design, {}).get("region", "top_half")}
+        for m, s in runs(config, "symmetry.partial.runs")
+    ]
+
+
+def _partial_region(spec, target):
+    """Mean per-pixel PN correlation over the negated (``part: negated``) or kept region of a partial design.
+
+    The per-pixel correlation is taken across pairs; the CI is a percentile bootstrap over pairs
+    (1000 resamples, seed 0). Pixels that are constant across pairs are left out.
+    """
+    import numpy as np
+
+    from .correlation import pn_pairs
+    from .io import load_samples
+    from .noise import PartialAntitheticNoise
+    from .pearson import pearson
+
+    pairs = pn_pairs(load_samples(target["files"]["samples"])).astype(np.float64)
+    mask = PartialAntitheticNoise(region=target["region"]).mask(pairs.shape[2:]).numpy().astype(bool)
+    region = mask if spec["part"] == "negated" else ~mask
+
+    def region_mean(p):
+        with np.errstate(invalid="ignore"):
+            r = pearson(p[:, 0], p[:, 1], axis=0)
+        return float(np.nanmean(r[region]))
+
+    rng = np.random.default_rng(0)
+    boot = [region_mean(pairs[rng.integers(0, len(pairs), len(pairs))]) for _ in range(1000)]
+    low, high = np.nanpercentile(boot, [2.5, 97.5])
+    return {"value": region_mean(pairs), "low": float(low), "high": float(high), "file": target["files"]["samples"]}
+
+
+def _uq_targets(spec, config):
+    return [{"model": m, "sampler": s, "files": {"table": "results/tables/table2.csv"}} for m, s in runs(config, "uq.runs")]
+
+
+def _table2_row(target, statistic: str, method: str):
+    import pandas as pd
+
+    frame = pd.read_csv(target["files"]["table"])
+    keep = (frame["model"] == target["model"]) & (frame["sampler"] == target["sampler"]) & (frame["statistic"] == statistic) & (frame["method"] == method)
+    if not keep.any():
+        raise KeyError(f"Table 2 has no row model={target['model']} sampler={target['sampler']} statistic={statistic} method={method}")
+    return frame[keep].iloc[0]
+
+
+def _efficiency(spec, target):
+    """A method's efficiency for a statistic with its CI (Table 2 columns ``efficiency_low``/``_high``)."""
+    row = _table2_row(target, spec["statistic"], spec["method"])
+    return {"value": float(row["efficiency"]), "low": float(row.get("efficiency_low", float("nan"))),
+            "high": float(row.get("efficiency_high", float("nan"))), "file": target["files"]["table"],
+            "detail": {"rho": float(row.get("rho", float("nan")))}}
+
+
+def _efficiency_vs_rho(spec, target):
+    """AMC efficiency and its CI against the prediction 1/(1 + rho) (rho: Table 2's variance-weighted ``rho_w`` if present)."""
+    out = _efficiency(spec, target)
+    row = _table2_row(target, spec["statistic"], spec["method"])
+    rho = float(row["rho_w"]) if "rho_w" in row.index else float(row["rho"])
+    out["detail"] = {"rho": rho, "target": 1.0 / (1.0 + rho)}
+    return out
+
+
+def _efficiency_ratio(spec, target):
+    """Efficiency of ``method`` over that of ``baseline``; CI from the two CIs on the log scale (independent runs)."""
+    from scipy import stats
+
+    a = _efficiency({**spec, "method": spec["method"]}, target)
+    b = _efficiency({**spec, "method": spec["baseline"]}, target)
+    z = stats.norm.ppf(0.975)
+    value = a["value"] / b["value"]
+    se = [(math.log(x["high"]) - math.log(x["low"])) / (2 * z) if x["low"] > 0 else float("nan") for x in (a, b)]
+    half = z * math.hypot(*se)
+    return {"value": value, "low": value * math.exp(-half), "high": value * math.exp(half), "file": target["files"]["table"]}
+
+
+def _overhead(spec, target):
+    """Largest sampling time per sample of the antithetic designs relative to MC (one timing each; no CI)."""
+    mc = _table2_row(target, spec["statistic"], "mc")["seconds_per_sample"]
+    ratios = {m: float(_table2_row(target, spec["statistic"], m)["seconds_per_sample"] / mc) for m in spec["methods"]}
+    worst = max(ratios, key=ratios.get)
+    return {"value": ratios[worst], "low": float("nan"), "high": float("nan"), "file": target["files"]["table"], "detail": ratios}
+
+
+def _cv_subsumed(spec, target):
+    """1 if the linear control variate on AMC is degenerate (its feature cancels in every pair), else 0."""
+    row = _table2_row(target, spec["statistic"], "amc+cv:linear")
+    return {"value": float(bool(row["degenerate"])), "low": float("nan"), "high": float("nan"), "file": target["files"]["table"]}
+
+
+def _coverage_targets(spec, config):
+    return [{"model": m, "sampler": s, "files": {"table": "results/tables/coverage.csv"}} for m, s in runs(config, "uq.coverage.runs")]
+
+
+def _coverage(spec, target):
+    """Share of (statistic, method) cells whose exact binomial 99% interval of the coverage excludes the nominal target.
+
+    A proportion of cells, no sampling CI. Under correct CIs about 1% of cells miss by chance.
+    """
+    import pandas as pd
+    from scipy import stats
+
+    frame = pd.read_csv(target["files"]["table"])
+    frame = frame[(frame["model"] == target["model"]) & (frame["sampler"] == target["sampler"])]
+    if "statistic_kind" in frame:
+        frame = frame[frame["statistic_kind"] != "vector"]
+    misses = []
+    for row in frame.itertuples():
+        hits = round(row.coverage * row.repetitions)
+        ci = stats.binomtest(int(hits), int(row.repetitions)).proportion_ci(0.99, method="exact")
+        if not ci.low <= row.target <= ci.high:
+            misses.append(f"{row.statistic}/{row.method}: {row.coverage:.3f}")
+    return {"value": len(misses) / max(len(frame), 1), "low": float("nan"), "high": float("nan"), "file": target["files"]["table"],
+            "detail": {"cells": int(len(frame)), "outside": misses}}
+
+
+def _not_run(spec, config):
+    return []
+
+
+MEASURES: dict[str, Measure] = {
+    "pair_mean": Measure(_pair_targets, _pair_mean),
+    "pair_difference": Measure(_pair_targets, _pair_difference),
+    "sampler_gap": Measure(_gap_targets, _sampler_gap),
+    "trajectory_start": Measure(_trajectory_targets, _trajectory_start),
+    "trajectory_max": Measure(_trajectory_targets, _trajectory_max),
+    "as_at_noise": Measure(_symmetry_targets, _as_at_noise),
+    "as_drop": Measure(_symmetry_targets, _as_drop),
+    "fisher_ratio": Measure(_fisher_targets, _fisher_ratio),
+    "partial_region": Measure(_partial_targets, _partial_region),
+    "efficiency": Measure(_uq_targets, _efficiency),
+    "efficiency_vs_rho": Measure(_uq_targets, _efficiency_vs_rho),
+    "efficiency_ratio": Measure(_uq_targets, _efficiency_ratio),
+    "overhead": Measure(_uq_targets, _overhead),
+    "cv_subsumed": Measure(_uq_targets, _cv_subsumed),
+    "coverage": Measure(_coverage_targets, _coverage),
+}
+
+
+# ------------------------------------------------------------------------------------ plan and verdicts
+def plan(claim: dict[str, Any], config: dict[str, Any]) -> list[dict[str, Any]]:
+    """The targets of ``claim`` under ``config``: ``{model, sampler, files, ...}`` each (empty if not run here).
+
+    ``claim["models"]``, if given, keeps only the targets of those models.
+    """
+    if "needs" in claim:  # a paper row that needs what this machine lacks
+        return []
+    measure = claim["measure"]
+    if measure["kind"] not in MEASURES:
+        raise ValueError(f"claim {claim['id']}: measure kind {measure['kind']!r} unknown; known: {sorted(MEASURES)}")
+    targets = MEASURES[measure["kind"]].targets(measure, config)
+    if claim.get("models"):
+        targets = [t for t in targets if t["model"] in claim["models"]]
+    return targets
+
+
+def _passes(test: dict[str, Any], value: float, low: float, high: float, detail: dict[str, Any]) -> bool:
+    (rule, threshold), = test.items()
+    if rule == "ci_below":
+        return math.isfinite(high) and high < threshold
+    if rule == "ci_above":
+        return math.isfinite(low) and low > threshold
+    if rule == "ci_contains_target":
+        return math.isfinite(low) and low <= detail["target"] <= high
+    if rule == "ci_not_above":  # an inequality that holds unless the data show it violated
+        return not (math.isfinite(low) and low > threshold) and (math.isfinite(low) or value <= threshold)
+    if rule == "at_most":
+        return value <= threshold
+    if rule == "at_least":
+        return value >= threshold
+    raise ValueError(f"unknown decision rule {rule!r}; known: {sorted(RULES)}")
+
+
+def _paper_text(paper: dict[str, Any] | None) -> str:
+    if not paper:
+        return ""
+    if "range" in paper:
+        return f"{paper['range'][0]:g} to {paper['range'][1]:g}" + (f" ({paper['note']})" if paper.get("note") else "")
+    if "value" in paper:
+        return f"{paper['value']:g}" + (f" ({paper['note']})" if paper.get("note") else "")
+    return paper.get("note", "")
+
+
+def verdict(claim: dict[str, Any], value: float, low: float, high: float, detail: dict[str, Any]) -> str:
+    """The verdict of one measured row (see the module docstring)."""
+    if not _passes(claim["test"], value, low, high, detail):
+        return "not reproduced"
+    paper, stronger = claim.get("paper") or {}, claim.get("stronger")
+    bounds = paper.get("range") or ([paper["value"]] if "value" in paper else [])
+    if bounds and stronger:
+        weak_end = max(bounds) if stronger == "lower" else min(bounds)
+        if (value > weak_end) if stronger == "lower" else (value < weak_end):
+            return "reproduced, weaker than the paper"
+    return "reproduced"
+
+
+def _test_text(test: dict[str, Any]) -> str:
+    (rule, threshold), = test.items()
+    return RULES[rule].format(threshold)
+
+
+def evaluate(claim: dict[str, Any], targets: list[dict[str, Any]]) -> list[Row]:
+    """Measure every target of ``claim`` and decide its verdict; a claim that needs more gives one 'not run here' row."""
+    common = {"id": claim["id"], "claim": claim["claim"], "source": claim["source"], "paper": _paper_text(claim.get("paper"))}
+    if "needs" in claim or not targets:
+        needs = claim.get("needs") or "a config that runs it (no target in this config)"
+        return [Row(**common, model=claim.get("model", ""), sampler="", value=None, ci_low=None, ci_high=None,
+                    test=_test_text(claim["test"]) if "test" in claim else "", verdict=f"not run here (needs {needs})",
+                    file="", detail={"command": claim.get("command", "")})]
+    rows = []
+    for target in targets:
+        m = MEASURES[claim["measure"]["kind"]].measure(claim["measure"], target)
+        detail = m.get("detail", {})
+        rows.append(Row(**common, model=target["model"], sampler=target["sampler"], value=m["value"], ci_low=m["low"],
+                        ci_high=m["high"], test=_test_text(claim["test"]), file=m["file"], detail=detail,
+                        verdict=verdict(claim, m["value"], m["low"], m["high"], detail)))
+    return rows
+
+
+def input_files(targets: list[dict[str, Any]]) -> list[str]:
+    """The distinct files the targets read, in order (a rule's inputs)."""
+    return list(dict.fromkeys(path for t in targets for path in t["files"].values()))
+
+
+def _fmt(x: float | None) -> str:
+    if x is None or not math.isfinite(x):
+        return ""
+    return f"{x:.3g}" if abs(x) < 1000 else f"{x:.0f}"
+
+
+def measured_text(row: dict[str, Any]) -> str:
+    """``value [low, high]`` (or the value alone where the measure has no CI)."""
+    if row["value"] is None:
+        return ""
+    if row["ci_low"] is None or not math.isfinite(row["ci_low"]):
+        return _fmt(row["value"])
+    return f"{_fmt(row['value'])} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]"
+
+
+def ledger_tables(records: list[dict[str, Any]]):
+    """The ledger as a numeric frame (CSV) and a formatted one (Markdown, LaTeX), one row per measured row."""
+    import pandas as pd
+
+    numeric = pd.DataFrame(records)
+    numeric["detail"] = [json.dumps(d, sort_keys=True) for d in numeric["detail"]]
+    formatted = pd.DataFrame(
+        {
+            "id": numeric["id"],
+            "claim": numeric["claim"],
+            "source": numeric["source"],
+            "model": numeric["model"],
+            "sampler": numeric["sampler"],
+            "measured [95% CI]": [measured_text(r) for r in records],
+            "paper": numeric["paper"],
+            "test": numeric["test"],
+            "verdict": numeric["verdict"],
+        }
+    )
+    return numeric, formatted
+
+
+def write_rows(rows: list[Row], path: str | Path) -> None:
+    from .io import write_json
+
+    write_json(path, {"rows": [r.to_dict() for r in rows]})
+
+
+def read_rows(paths: list[str | Path]) -> list[dict[str, Any]]:
+    return [row for p in paths for row in json.loads(Path(p).read_text())["rows"]]
+
+
+# ------------------------------------------------------------------------------------ the guard in CI
+EXPECTED_COLUMNS = ["id", "model", "sampler", "verdict", "measured"]
+
+
+def expected_rows(records: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """The committed expectation of a ledger: each row's key, verdict and measured text."""
+    return [{"id": r["id"], "model": r["model"], "sampler": r["sampler"], "verdict": r["verdict"], "measured": measured_text(r)} for r in records]
+
+
+def compare_verdicts(records: list[dict[str, Any]], expected: list[dict[str, str]]) -> list[str]:
+    """One message per row whose verdict differs from the expectation, or that is new or gone."""
+    def key(r):
+        return (r["id"], r["model"] or "", r["sampler"] or "")
+
+    now = {key(r): r for r in expected_rows(records)}
+    before = {key(r): r for r in expected}
+    messages = []
+    for k in sorted(set(now) | set(before)):
+        where = f"{k[0]} ({' '.join(filter(None, k[1:])) or '-'})"
+        if k not in before:
+            messages.append(f"{where}: new row, verdict {now[k]['verdict']!r} at {now[k]['measured'] or '-'}")
+        elif k not in now:
+            messages.append(f"{where}: row gone (was {before[k]['verdict']!r} at {before[k]['measured'] or '-'})")
+        elif now[k]["verdict"] != before[k]["verdict"]:
+            messages.append(
+                f"{where}: verdict changed from {before[k]['verdict']!r} at {before[k]['measured'] or '-'} "
+                f"to {now[k]['verdict']!r} at {now[k]['measured'] or '-'}"
+            )
+    return messages
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m antithetic.claims check|expect LEDGER.json EXPECTED.csv``.
+
+    ``check`` exits 1 and names every row whose verdict changed; ``expect`` rewrites the expectation
+    from the ledger (commit it with the change that moved the verdict).
+    """
+    import argparse
+    import csv
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m antithetic.claims", description=main.__doc__)
+    parser.add_argument("action", choices=["check", "expect"])
+    parser.add_argument("ledger", help="results/claims.json")
+    parser.add_argument("expected", help="the committed expected verdicts (CSV)")
+    args = parser.parse_args(argv)
+    records = json.loads(Path(args.ledger).read_text())["rows"]
+    if args.action == "expect":
+        with open(args.expected, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=EXPECTED_COLUMNS, lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(expected_rows(records))
+        print(f"wrote {len(records)} expected verdicts to {args.expected}")
+        return 0
+    with open(args.expected, newline="") as f:
+        expected = list(csv.DictReader(f))
+    messages = compare_verdicts(records, expected)
+    for m in messages:
+        print(f"claims: {m}", file=sys.stderr)
+    if messages:
+        print(f"claims: {len(messages)} verdict(s) differ from {args.expected}; if the change is intended, run "
+              f"`make expected-verdicts` and commit the file with the change", file=sys.stderr)
+        return 1
+    print(f"claims: all {len(records)} verdicts as expected")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

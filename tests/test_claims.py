@@ -1,0 +1,142 @@
+"""The claims ledger: decision rules, measures on files with known answers, and the CI guard."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from snakemake.utils import validate
+
+from antithetic.claims import compare_verdicts, evaluate, main, plan, verdict
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _claim(**kw):
+    return {"id": "X1", "claim": "a claim", "source": "Table 1", **kw}
+
+
+@pytest.mark.parametrize(
+    "test,value,low,high,expected",
+    [
+        ({"ci_below": 0}, -0.5, -0.6, -0.4, "reproduced"),
+        ({"ci_below": 0}, -0.5, -0.6, 0.1, "not reproduced"),  # the point is below, the CI is not
+        ({"ci_above": 1}, 3.0, 2.0, 4.0, "reproduced"),
+        ({"ci_above": 1}, 3.0, float("nan"), float("nan"), "not reproduced"),  # no CI, no verdict of significance
+        ({"ci_not_above": 1}, 1.02, 0.98, 1.06, "reproduced"),  # a bound that the data do not show violated
+        ({"ci_not_above": 1}, 1.3, 1.1, 1.5, "not reproduced"),
+        ({"at_most": 1.1}, 1.05, float("nan"), float("nan"), "reproduced"),
+    ],
+)
+def test_decision_rules(test, value, low, high, expected):
+    assert verdict(_claim(test=test), value, low, high, {}) == expected
+
+
+def test_ci_contains_target():
+    claim = _claim(test={"ci_contains_target": True})
+    assert verdict(claim, 2.0, 1.8, 2.2, {"target": 2.1}) == "reproduced"
+    assert verdict(claim, 2.0, 1.8, 2.2, {"target": 2.5}) == "not reproduced"
+
+
+def test_weaker_than_the_paper_depends_on_which_side_is_strong():
+    lower = _claim(test={"ci_below": 0}, paper={"range": [-0.9, -0.4]}, stronger="lower")
+    assert verdict(lower, -0.58, -0.6, -0.56, {}) == "reproduced"  # inside the paper's range
+    assert verdict(lower, -0.2, -0.3, -0.1, {}) == "reproduced, weaker than the paper"
+    higher = _claim(test={"ci_above": 1}, paper={"range": [26, 131]}, stronger="higher")
+    assert verdict(higher, 4.6, 4.0, 5.2, {}) == "reproduced, weaker than the paper"
+    assert verdict(higher, 40, 35, 45, {}) == "reproduced"
+
+
+def _pairs_csv(path, pn, rr):
+    frame = pd.concat([
+        pd.DataFrame({"pair": range(len(pn)), "kind": "PN", "standard": pn, "centered": pn}),
+        pd.DataFrame({"pair": range(len(rr)), "kind": "RR", "standard": rr, "centered": rr}),
+    ])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(path, index=False)
+
+
+def test_pair_measures_have_t_and_welch_intervals(tmp_path):
+    rng = np.random.default_rng(0)
+    pn, rr = rng.normal(-0.5, 0.1, 400), rng.normal(0.0, 0.3, 300)
+    path = tmp_path / "pairs.csv"
+    _pairs_csv(path, pn, rr)
+    target = [{"model": "m", "sampler": "s", "files": {"pairs": str(path)}}]
+    (row,) = evaluate(_claim(measure={"kind": "pair_mean", "pair": "PN", "variant": "centered"}, test={"ci_below": 0}), target)
+    half = 1.9659 * pn.std(ddof=1) / np.sqrt(400)  # t quantile, 399 dof
+    assert row.value == pytest.approx(pn.mean()) and row.ci_high - row.value == pytest.approx(half, rel=1e-3)
+    (diff,) = evaluate(_claim(measure={"kind": "pair_difference", "variant": "centered"}, test={"ci_below": 0}), target)
+    se = np.sqrt(pn.var(ddof=1) / 400 + rr.var(ddof=1) / 300)
+    assert diff.value == pytest.approx(pn.mean() - rr.mean()) and (diff.ci_high - diff.value) / se == pytest.approx(1.966, abs=0.01)
+    assert diff.verdict == "reproduced" and diff.file == str(path)
+
+
+def test_welch_interval_covers_at_the_nominal_rate():
+    from antithetic.claims import _welch_ci
+
+    rng = np.random.default_rng(1)
+    hits = 0
+    for _ in range(2000):
+        lo_hi = _welch_ci(rng.normal(0.3, 1.0, 12), rng.normal(0.0, 3.0, 30))
+        hits += lo_hi[1] <= 0.3 <= lo_hi[2]
+    assert 0.935 <= hits / 2000 <= 0.965
+
+
+def test_partial_region_on_an_exactly_linear_generator(tmp_path):
+    # x = z (a linear, odd generator): negated pixels give correlation -1, kept ones +1
+    from antithetic.io import save_samples
+    from antithetic.noise import PartialAntitheticNoise
+    from antithetic.sample_set import SampleSet
+
+    design = PartialAntitheticNoise(region="top_half", seed=0)
+    z = design.initial_noise(range(64), (1, 4, 4)).numpy()
+    groups, members = np.arange(64) // 2, np.arange(64) % 2
+    samples = SampleSet(samples=z, indices=np.arange(64), groups=groups, members=members, design=design.describe(), sampler={"kind": "decode"})
+    save_samples(tmp_path / "partial.npz", samples)
+    target = [{"model": "lin", "sampler": "decode", "files": {"samples": str(tmp_path / "partial.npz")}, "region": "top_half"}]
+    (neg,) = evaluate(_claim(measure={"kind": "partial_region", "part": "negated"}, test={"ci_below": 0}), target)
+    (kept,) = evaluate(_claim(measure={"kind": "partial_region", "part": "kept"}, test={"ci_above": 0}), target)
+    assert neg.value == pytest.approx(-1.0) and kept.value == pytest.approx(1.0)
+    assert neg.verdict == kept.verdict == "reproduced"
+
+
+def test_the_ledger_file_is_valid_and_plans_every_measured_claim_on_the_default_config():
+    claims = yaml.safe_load((ROOT / "config" / "claims.yaml").read_text())
+    validate(claims, str(ROOT / "workflow" / "schemas" / "claims.schema.yaml"))
+    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    for claim in claims["claims"]:
+        targets = plan(claim, config)
+        if "needs" in claim:
+            assert targets == [] and claim["command"]
+        else:
+            assert targets, f"{claim['id']} has no target in config.yaml"
+            assert all(Path(p).parts[0] == "results" for t in targets for p in t["files"].values())
+    table1 = plan(next(c for c in claims["claims"] if c["id"] == "C1"), config)
+    assert ("digits-vae", "decode") in {(t["model"], t["sampler"]) for t in table1}  # generators are Table 1 rows too
+
+
+def test_ci_guard_fails_on_a_changed_verdict_and_names_the_numbers(tmp_path):
+    """Perturb one input: the PN correlations turn positive, the verdict flips, the guard names it."""
+    rng = np.random.default_rng(2)
+    path = tmp_path / "pairs.csv"
+    claim = _claim(measure={"kind": "pair_mean", "pair": "PN", "variant": "centered"}, test={"ci_below": 0})
+    target = [{"model": "m", "sampler": "s", "files": {"pairs": str(path)}}]
+
+    _pairs_csv(path, rng.normal(-0.5, 0.1, 100), rng.normal(0, 0.3, 100))
+    ledger = tmp_path / "claims.json"
+    ledger.write_text(json.dumps({"rows": [r.to_dict() for r in evaluate(claim, target)]}))
+    expected = tmp_path / "expected.csv"
+    assert main(["expect", str(ledger), str(expected)]) == 0
+    assert main(["check", str(ledger), str(expected)]) == 0
+
+    _pairs_csv(path, rng.normal(0.2, 0.1, 100), rng.normal(0, 0.3, 100))  # the perturbed input
+    rows = [r.to_dict() for r in evaluate(claim, target)]
+    ledger.write_text(json.dumps({"rows": rows}))
+    assert main(["check", str(ledger), str(expected)]) == 1
+    import csv
+
+    (message,) = compare_verdicts(rows, list(csv.DictReader(open(expected))))
+    assert message.startswith("X1 (m s): verdict changed from 'reproduced' at -0.")
+    assert "to 'not reproduced' at 0.1" in message

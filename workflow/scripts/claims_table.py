@@ -1,0 +1,9 @@
+from _job import start
+
+device, batch_size, log = start(snakemake)
+from antithetic.experiments.claims import run_ledger  # noqa: E402
+
+out = snakemake.output
+records = run_ledger(rows=list(snakemake.input.rows), out_csv=out.csv, out_markdown=out.markdown, out_latex=out.latex,
+                     out_json=out.json, out_figure=out.figure)
+log.info("%d ledger rows", len(records))
