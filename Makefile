@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test env report clean
+.PHONY: run test env report check readme expected-verdicts claim slurm-check clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -28,6 +28,21 @@ test: $(STAMP)
 
 envs/antithetic.yaml: requirements.txt envs/sync.py
 	$(PYTHON) envs/sync.py
+
+# After `make run`: the verdicts are the committed ones and the README's results block is this run's.
+check: $(STAMP)
+	$(BIN)/python -m antithetic.claims check results/claims.json config/expected_verdicts.csv
+	$(BIN)/python -m antithetic.readme check README.md results/README.results.md
+
+readme: $(STAMP)
+	$(BIN)/python -m antithetic.readme write README.md results/README.results.md
+
+expected-verdicts: $(STAMP)
+	$(BIN)/python -m antithetic.claims expect results/claims.json config/expected_verdicts.csv
+
+# One claim and only what it needs, e.g. `make claim ID=C13`.
+claim: $(STAMP)
+	$(BIN)/snakemake claim_$(ID)
 
 clean:
 	rm -rf results/* figures/* logs .snakemake

@@ -140,3 +140,25 @@ def test_ci_guard_fails_on_a_changed_verdict_and_names_the_numbers(tmp_path):
     (message,) = compare_verdicts(rows, list(csv.DictReader(open(expected))))
     assert message.startswith("X1 (m s): verdict changed from 'reproduced' at -0.")
     assert "to 'not reproduced' at 0.1" in message
+
+
+def test_readme_block_is_spliced_between_markers_and_checked(tmp_path):
+    from antithetic.readme import BEGIN, END, claims_summary, splice
+    from antithetic.readme import main as readme_main
+
+    records = [
+        {"id": "C1", "claim": "PN < 0", "source": "Table 1", "value": -0.58, "paper": "-0.91 to -0.41", "verdict": "reproduced"},
+        {"id": "C1", "claim": "PN < 0", "source": "Table 1", "value": -0.46, "paper": "-0.91 to -0.41", "verdict": "reproduced, weaker than the paper"},
+    ]
+    summary = claims_summary(records)
+    assert "| C1 | PN < 0 | Table 1 | -0.58 to -0.46 | -0.91 to -0.41 | reproduced: 1/2; reproduced, weaker than the paper: 1/2 |" in summary
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# title\n\n{BEGIN}\nold numbers\n{END}\n\nmore text\n")
+    block = tmp_path / "block.md"
+    block.write_text(summary + "\n")
+    assert readme_main(["check", str(readme), str(block)]) == 1  # stale block
+    assert readme_main(["write", str(readme), str(block)]) == 0
+    assert readme_main(["check", str(readme), str(block)]) == 0
+    text = readme.read_text()
+    assert text.startswith("# title\n") and text.endswith("more text\n") and "old numbers" not in text
+    assert splice(text, summary) == text

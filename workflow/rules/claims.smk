@@ -47,3 +47,22 @@ rule claims:
 
 
 TARGETS["claims"] = rules.claims.output
+
+
+rule readme_results:
+    input:
+        claims="results/claims.json",
+        table1="results/tables/table1.md",
+    output:
+        "results/README.results.md",
+    log:
+        "logs/readme_results.log",
+    localrule: True
+    conda:
+        "../../envs/antithetic.yaml"
+    script:
+        "../scripts/readme_results.py"
+
+
+if CORRELATION_RUNS:
+    TARGETS["readme"] = rules.readme_results.output

@@ -1,0 +1,9 @@
+from _job import start
+
+device, batch_size, log = start(snakemake)
+from antithetic.io import atomic_path  # noqa: E402
+from antithetic.readme import results_block  # noqa: E402
+
+with atomic_path(snakemake.output[0]) as tmp:
+    tmp.write_text(results_block(claims_json=snakemake.input.claims, table1_md=snakemake.input.table1))
+log.info("wrote %s", snakemake.output[0])
