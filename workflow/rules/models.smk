@@ -6,6 +6,8 @@ rule train_model:
         directory("results/models/{model}"),
     log:
         "logs/train_model/{model}.log",
+    benchmark:
+        "results/benchmarks/train_model/{model}.tsv"
     params:
         spec=model_spec,
     # the small MLP generators (vae, flow) train fastest on one thread and can run side by side

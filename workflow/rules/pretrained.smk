@@ -34,6 +34,8 @@ rule guided_sample:
         provenance="results/guidance/{model}/{sampler}/w{scale}/{design}_n{n}_seed{seed}.json",
     log:
         "logs/guided_sample/{model}/{sampler}/w{scale}/{design}_n{n}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/guided_sample/{model}/{sampler}/w{scale}/{design}_n{n}_seed{seed}.tsv"
     params:
         model=model_spec,
         sampler=sampler_spec,

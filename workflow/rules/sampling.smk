@@ -10,6 +10,8 @@ rule sample:
         provenance="results/samples/{model}/{sampler}/{design}_n{n}_seed{seed}.json",
     log:
         "logs/sample/{model}/{sampler}/{design}_n{n}_seed{seed}.log",
+    benchmark:
+        "results/benchmarks/sample/{model}/{sampler}/{design}_n{n}_seed{seed}.tsv"
     params:
         model=model_spec,
         sampler=sampler_spec,

@@ -1,39 +1,49 @@
 """Workflow jobs: each function is one Snakemake rule's work, called by a thin script.
 
-Jobs take the validated config and explicit paths, write their outputs atomically and record
-provenance next to them (resolved parameters, seeds, package versions, device, weights hash).
-One module per workflow stage.
+Jobs load their inputs, call the tested library and write their outputs atomically, with provenance
+next to them (resolved parameters, seeds, package versions, device, weights hash). They take the
+values their rule declares as ``params`` (resolved config entries), never the whole config. One
+module per workflow stage; importing this package imports none of them, so a job pays only for the
+stage it runs (a table job never imports torch or diffusers).
 """
 
-from .correlation import run_correlation, run_pair_figures, run_table1
-from .eta_sweep import run_eta_sweep
-from .generators import run_generator_training
-from .guidance import run_fetch_model, run_guidance_sweep, run_guided_sampling
-from .sampling import design_from_config, model_from_config, run_sampling, run_training, sampler_from_config
-from .symmetry import run_fisher, run_partial_map, run_symmetry_probe, run_symmetry_table, run_trajectories
-from .uq import run_table2, run_uq_coverage, run_uq_estimates, run_uq_figures
+from __future__ import annotations
 
-__all__ = [
-    "design_from_config",
-    "model_from_config",
-    "run_correlation",
-    "run_eta_sweep",
-    "run_fetch_model",
-    "run_guidance_sweep",
-    "run_guided_sampling",
-    "run_fisher",
-    "run_generator_training",
-    "run_partial_map",
-    "run_pair_figures",
-    "run_sampling",
-    "run_symmetry_probe",
-    "run_symmetry_table",
-    "run_table1",
-    "run_training",
-    "run_uq_coverage",
-    "run_uq_estimates",
-    "run_uq_figures",
-    "run_table2",
-    "run_trajectories",
-    "sampler_from_config",
-]
+from importlib import import_module
+from typing import Any
+
+#: job function -> the stage module that defines it
+_JOBS = {
+    "run_claim": "claims",
+    "run_ledger": "claims",
+    "run_correlation": "correlation",
+    "run_pair_figures": "correlation",
+    "run_table1": "correlation",
+    "run_eta_sweep": "eta_sweep",
+    "run_generator_training": "generators",
+    "run_fetch_model": "guidance",
+    "run_guidance_sweep": "guidance",
+    "run_guided_sampling": "guidance",
+    "design_from_spec": "sampling",
+    "load_model": "sampling",
+    "run_sampling": "sampling",
+    "run_training": "sampling",
+    "sampler_from_spec": "sampling",
+    "run_fisher": "symmetry",
+    "run_partial_map": "symmetry",
+    "run_symmetry_probe": "symmetry",
+    "run_symmetry_table": "symmetry",
+    "run_trajectories": "symmetry",
+    "run_table2": "uq",
+    "run_uq_coverage": "uq",
+    "run_uq_estimates": "uq",
+    "run_uq_figures": "uq",
+}
+
+__all__ = sorted(_JOBS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _JOBS:
+        return getattr(import_module(f".{_JOBS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

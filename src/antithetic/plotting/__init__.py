@@ -14,13 +14,15 @@ import matplotlib
 matplotlib.use("agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import seaborn as sns  # noqa: E402
 
 from ..io import atomic_path  # noqa: E402
 
 __all__ = ["PALETTE", "plt", "save_figure", "to_display"]
 
-sns.set_theme(context="paper", style="whitegrid", font_scale=1.1)
+# seaborn's "whitegrid" theme in its "paper" context, from the style sheets matplotlib ships: importing
+# seaborn itself costs a plot job seconds of start-up for nothing else
+plt.style.use(["seaborn-v0_8-whitegrid", "seaborn-v0_8-paper"])
+plt.rcParams.update({"font.size": 10.5, "axes.titlesize": 11, "axes.labelsize": 10.5, "legend.fontsize": 9.5})
 
 PALETTE = {"PN": "#c0392b", "RR": "#2c3e50"}
 
