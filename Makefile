@@ -6,7 +6,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test env report check readme expected-verdicts claim slurm-check clean
+.PHONY: run test env report check readme expected-verdicts claim bench clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,6 +39,10 @@ readme: $(STAMP)
 
 expected-verdicts: $(STAMP)
 	$(BIN)/python -m antithetic.claims expect results/claims.json config/expected_verdicts.csv
+
+# Speed ratios, job start-up, no-op rerun and per-rule wall times: results/bench/bench.{json,md}.
+bench: $(STAMP)
+	$(BIN)/python -m antithetic.bench
 
 # One claim and only what it needs, e.g. `make claim ID=C13`.
 claim: $(STAMP)

@@ -1,0 +1,205 @@
+"""Benchmark: ratios measured in one process, job start-up, no-op rerun, wall time per stage.
+
+``make bench`` (``python -m antithetic.bench``) writes ``results/bench/bench.{json,md}``:
+
+* ``ratios``: interleaved repeats in one process, median ratio (absolute times vary from machine
+  to machine, ratios much less): our DDIM sampler vs the raw UNet forwards it makes; ``generate``
+  under the antithetic design vs iid; our DDIM loop vs diffusers' ``DDIMPipeline`` with the same
+  UNet. The UNet has the architecture of ``models.digits-ddpm.train`` in ``config.yaml`` (weights do
+  not change the cost). On CUDA the fp16/fp32 time ratio of the sampler is added.
+* ``startup``: seconds to start each kind of workflow job (a fresh Python importing what the job's
+  script imports), median of repeats.
+* ``noop_rerun_seconds``: ``snakemake`` on a finished run (when ``results/`` holds one).
+* ``stages``: wall seconds per rule of the last run, from the rules' ``benchmark:`` files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+__all__ = ["job_startup", "main", "noop_rerun", "sampler_ratios", "stage_times"]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+#: job kind -> what its script imports (see workflow/scripts/)
+JOB_IMPORTS = {
+    "table (table1, table2, symmetry_table)": "from antithetic.experiments import run_table1",
+    "correlation (pair_correlations)": "from antithetic.experiments import run_correlation",
+    "plot (pair_figures, eta_sweep)": "from antithetic.experiments import run_pair_figures; import antithetic.plotting.correlation",
+    "claim (claim_<id>, claims)": "from antithetic.experiments import run_claim",
+    "network (sample, probes)": "from antithetic.experiments import run_sampling",
+}
+
+
+def _median_seconds(fn, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)
+
+
+def job_startup(repeats: int = 3) -> dict[str, float]:
+    """Median seconds of a fresh ``python -c <imports>`` per job kind."""
+    out = {}
+    for kind, code in JOB_IMPORTS.items():
+        cmd = [sys.executable, "-c", code]
+        out[kind] = _median_seconds(lambda cmd=cmd: subprocess.run(cmd, check=True, cwd=ROOT), repeats)
+    return out
+
+
+def _interleaved_ratio(numerator, denominator, repeats: int) -> dict[str, float]:
+    """Median of the per-repeat time ratios, numerator and denominator timed alternately."""
+    ratios, num_times, den_times = [], [], []
+    numerator(), denominator()  # warm-up (allocator, kernels)
+    for _ in range(repeats):
+        a = _median_seconds(numerator, 1)
+        b = _median_seconds(denominator, 1)
+        ratios.append(a / b)
+        num_times.append(a)
+        den_times.append(b)
+    return {"ratio": statistics.median(ratios), "numerator_seconds": statistics.median(num_times),
+            "denominator_seconds": statistics.median(den_times), "repeats": repeats}
+
+
+def sampler_ratios(*, batch: int = 500, steps: int = 50, repeats: int = 5, device: str = "cpu") -> dict[str, Any]:
+    """The sampler ratios of the module docstring on the digits UNet architecture."""
+    import torch
+    import yaml
+    from diffusers import DDIMPipeline, DDIMScheduler
+
+    from .models.pretrained import unet_model
+    from .noise import AntitheticNoise, IIDNoise
+    from .samplers import sample_ddim
+    from .sampling import generate
+    from .training import TrainConfig, build_unet
+
+    train = yaml.safe_load((ROOT / "config.yaml").read_text())["models"]["digits-ddpm"]["train"]
+    cfg = TrainConfig(**train)
+    torch.manual_seed(0)
+    unet = build_unet(cfg, sample_size=8, channels=1).eval()
+    scheduler = DDIMScheduler(num_train_timesteps=cfg.num_train_timesteps, beta_schedule=cfg.beta_schedule)
+    model = unet_model(unet, scheduler, name="bench").to(device)
+    x = torch.randn(batch, 1, 8, 8, device=device)
+    timesteps = DDIMScheduler.from_config(scheduler.config)
+    timesteps.set_timesteps(steps)
+
+    @torch.no_grad()
+    def raw_forwards():
+        for t in timesteps.timesteps:
+            unet(x, t).sample
+        _sync(device)
+
+    def ours():
+        sample_ddim(model, x, num_steps=steps)
+        _sync(device)
+
+    pipe = DDIMPipeline(unet=unet, scheduler=DDIMScheduler.from_config(scheduler.config)).to(device)
+    pipe.set_progress_bar_config(disable=True)
+
+    def diffusers_pipeline():
+        pipe(batch_size=batch, num_inference_steps=steps, eta=0.0, output_type="np", generator=torch.Generator(device).manual_seed(0))
+        _sync(device)
+
+    def gen(design):
+        return lambda: generate(model, design=design, num_samples=batch, sampler="ddim", sampler_options={"num_steps": steps},
+                                batch_size=batch, progress=False)
+
+    out = {
+        "sampler_vs_raw_unet_forwards": _interleaved_ratio(ours, raw_forwards, repeats),
+        "generate_antithetic_vs_iid": _interleaved_ratio(gen(AntitheticNoise(seed=0)), gen(IIDNoise(seed=0)), repeats),
+        "ddim_loop_vs_diffusers_pipeline": _interleaved_ratio(ours, diffusers_pipeline, repeats),
+        "setup": {"batch": batch, "steps": steps, "device": device, "threads": torch.get_num_threads(),
+                  "unet": {"block_out_channels": cfg.block_out_channels, "layers_per_block": cfg.layers_per_block}},
+    }
+    if device.startswith("cuda"):
+        half = unet_model(build_unet(cfg, sample_size=8, channels=1).eval(), scheduler, name="bench16").to(device, torch.float16)
+
+        def ours_fp16():
+            sample_ddim(half, x, num_steps=steps)
+            _sync(device)
+
+        out["fp16_vs_fp32_sampler"] = _interleaved_ratio(ours_fp16, ours, repeats)
+    return out
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        import torch
+
+        torch.cuda.synchronize()
+
+
+def noop_rerun(repeats: int = 3) -> float | None:
+    """Median seconds of ``snakemake`` on the finished run in the project directory (None if there is none)."""
+    cmd = [sys.executable, "-m", "snakemake", "--cores", "1", "--quiet", "all"]
+    dry = subprocess.run([*cmd, "--dry-run"], cwd=ROOT, capture_output=True, text=True)
+    if dry.returncode != 0 or "Nothing to be done" not in dry.stdout + dry.stderr:
+        return None
+    return _median_seconds(lambda: subprocess.run(cmd, cwd=ROOT, check=True, capture_output=True), repeats)
+
+
+def stage_times(benchmarks: Path = ROOT / "results" / "benchmarks") -> dict[str, dict[str, float]]:
+    """Per rule: job count and summed wall seconds, from the ``benchmark:`` TSV files of the last run."""
+    import csv
+
+    out: dict[str, dict[str, float]] = {}
+    for tsv in sorted(benchmarks.glob("**/*.tsv")):
+        rule = tsv.relative_to(benchmarks).parts[0]
+        with tsv.open() as f:
+            seconds = float(next(csv.DictReader(f, delimiter="\t"))["s"])
+        entry = out.setdefault(rule, {"jobs": 0, "seconds": 0.0})
+        entry["jobs"] += 1
+        entry["seconds"] += seconds
+    return out
+
+
+def to_markdown(report: dict[str, Any]) -> str:
+    lines = ["# Benchmark", "", "Ratios (median of interleaved repeats, one process):", "", "| what | ratio | numerator s | denominator s |", "|:--|--:|--:|--:|"]
+    for name, r in report["ratios"].items():
+        if isinstance(r, dict) and "ratio" in r:
+            lines.append(f"| {name} | {r['ratio']:.3f} | {r['numerator_seconds']:.3f} | {r['denominator_seconds']:.3f} |")
+    lines += ["", f"Setup: {json.dumps(report['ratios']['setup'])}", "", "Job start-up (median s):", "", "| job kind | s |", "|:--|--:|"]
+    lines += [f"| {k} | {v:.2f} |" for k, v in report["startup"].items()]
+    noop = report["noop_rerun_seconds"]
+    lines += ["", f"No-op rerun: {'not measured (no finished run in results/)' if noop is None else f'{noop:.2f} s'}", ""]
+    lines += ["Wall time per rule of the last run (benchmark files):", "", "| rule | jobs | s |", "|:--|--:|--:|"]
+    lines += [f"| {k} | {v['jobs']} | {v['seconds']:.1f} |" for k, v in report["stages"].items()]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m antithetic.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", default=str(ROOT / "results" / "bench"))
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    from .device import resolve_device
+    from .io import atomic_path, environment_info, write_json
+
+    device = str(resolve_device(args.device))
+    report = {
+        "ratios": sampler_ratios(repeats=args.repeats, device=device),
+        "startup": job_startup(),
+        "noop_rerun_seconds": noop_rerun(),
+        "stages": stage_times(),
+        **environment_info(),
+    }
+    out = Path(args.out)
+    write_json(out / "bench.json", report)
+    with atomic_path(out / "bench.md") as tmp:
+        tmp.write_text(to_markdown(report))
+    print(to_markdown(report))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
