@@ -156,3 +156,42 @@ def test_example_factory_is_the_digits_mixture_in_vp_sde_form(monkeypatch):
         # samples land near the digit class means (components have s = 0.3 around them)
         dist = ((samples.samples[:, None] - exact.mixture.means.numpy()[None]) ** 2).mean(axis=(2, 3, 4)).min(1)
         assert float(dist.max()) < 0.3**2 * 2.5, sampler
+
+
+# the models:/samplers: entries of README "Your own model", as the schema and the checker see them
+README_MODELS = {
+    "vpsde-digits-mixture": {
+        "kind": "python", "factory": "vpsde_mixture:build", "options": {"std": 0.3, "beta_min": 0.1, "beta_max": 20.0},
+        "parametrization": "vp_sde_score", "data": "GMM on digit class means (VP-SDE)",
+    }
+}
+README_SAMPLERS = {"edm-heun": {"kind": "edm_heun", "num_steps": 18}, "edm-churn": {"kind": "edm_stochastic", "num_steps": 18}}
+
+
+def test_schema_takes_python_models_and_edm_samplers_and_fills_their_defaults():
+    from snakemake.exceptions import WorkflowError
+    from snakemake.utils import validate
+    from test_config import SCHEMA, default_config
+
+    config = default_config()
+    config["models"].update(copy.deepcopy(README_MODELS))
+    config["samplers"].update(copy.deepcopy(README_SAMPLERS))
+    config["correlation"]["runs"]["vpsde-digits-mixture"] = ["ddim", "ddpm-100", "edm-heun", "edm-churn"]
+    validate(config, SCHEMA)
+    check_references(config)
+    assert config["samplers"]["edm-heun"] == {"kind": "edm_heun", "num_steps": 18, "rho": 7}
+    assert config["samplers"]["edm-churn"] == {"kind": "edm_stochastic", "num_steps": 18, "rho": 7, "S_churn": 40,
+                                               "S_min": 0.05, "S_max": 50, "S_noise": 1.003}
+    assert config["samplers"]["ddim"] == {"kind": "ddim", "num_steps": 50, "eta": 0.0}  # no EDM keys leak in
+    for section, name, entry, fragment in [
+        ("models", "x", {"kind": "python"}, "'factory' is a required property"),
+        ("models", "x", {"kind": "python", "factory": "no-colon"}, "does not match"),
+        ("models", "x", {"kind": "affine_odd", "mean": 0, "std": 1, "factory": "a:b"}, "should not be valid"),
+        ("samplers", "x", {"kind": "ddim", "rho": 7}, "'rho' is not one of"),
+        ("samplers", "x", {"kind": "edm_heun", "S_churn": 1}, "'S_churn' is not one of"),
+        ("samplers", "x", {"kind": "edm_stochastic", "num_steps": 1}, "less than the minimum of 2"),
+    ]:
+        bad = copy.deepcopy(config)
+        bad[section][name] = entry
+        with pytest.raises(WorkflowError, match=fragment):
+            validate(bad, SCHEMA)
