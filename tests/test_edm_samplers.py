@@ -181,3 +181,10 @@ def test_requested_noise_range_is_clamped_to_the_models():
     seen = []
     sample_edm_heun(model, torch.randn(2, 1, 2, 2), num_steps=5, sigma_min=0.001, sigma_max=500.0, callback=seen.append)
     assert seen[0]["t"] == pytest.approx(20.0) and seen[-1]["t"] == pytest.approx(0.01)
+
+
+def test_sigma_samplers_refuse_a_one_shot_generator():
+    from test_generators import _linear_generator
+
+    with pytest.raises(TypeError, match="need a diffusion model with a continuous noise scale"):
+        sample_edm_heun(_linear_generator(), torch.zeros(2, 5))

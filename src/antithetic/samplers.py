@@ -79,7 +79,9 @@ def check_model_fits_sampler(model: Any, kind: str) -> None:
     ``kind: python`` model states its parametrization only when its factory runs, so this is its check.
     """
     name = getattr(model, "parametrization", None)
-    if name is None or name not in PARAMETRIZATIONS:
+    if name is None:  # not a diffusion model (a one-shot generator): the sampler's own checks say what it is
+        return
+    if name not in PARAMETRIZATIONS:
         raise ValueError(
             f"model {getattr(model, 'name', model)!r} states no known parametrization ({name!r}); a diffusion "
             f"sampler needs one of {sorted(PARAMETRIZATIONS)} (see antithetic.models.base)"
@@ -279,6 +281,11 @@ def _edm_loop(
 
 
 def _edm_schedule(model, x_T, num_steps, sigma_min, sigma_max, rho):
+    if not isinstance(model, ContinuousDiffusionModel):
+        raise TypeError(
+            f"model {getattr(model, 'name', model)!r} is a {type(model).__name__}; the EDM samplers need a diffusion "
+            "model with a continuous noise scale (VPSDEModel or EDMModel)"
+        )
     # like edm_sampler: clamp the requested range to the levels the network supports
     lo = model.sigma_min if sigma_min is None else max(float(sigma_min), model.sigma_min)
     hi = model.sigma_max if sigma_max is None else min(float(sigma_max), model.sigma_max)
