@@ -86,6 +86,39 @@ def test_ddpm_matches_diffusers_ddpm_scheduler():
     torch.testing.assert_close(ours, x, rtol=0, atol=2e-3)
 
 
+@pytest.mark.parametrize("num_steps", [200, 40])
+def test_ddpm_uses_the_checkpoints_fixed_large_variance(num_steps):
+    # google/ddpm-cifar10-32 samples with sigma_t^2 = beta_t (variance_type fixed_large); the ddpm sampler
+    # must be that checkpoint's ancestral sampler, step by step, given the same noise (respaced too)
+    torch.manual_seed(0)
+    scheduler = DDPMScheduler(num_train_timesteps=200, clip_sample=True, variance_type="fixed_large")
+    model = gaussian_mixture_model(means=0.5 * torch.randn(3, 1, 4, 4), std=0.3, scheduler=scheduler)
+    x_T = torch.randn(4, 1, 4, 4)
+    noises = [torch.randn(4, 1, 4, 4, generator=torch.Generator().manual_seed(i)) for i in range(num_steps)]
+    seen = []
+    ours = sample_ddpm(model, x_T, num_steps=num_steps, step_noise=lambda i: noises[i], callback=seen.append)
+
+    reference = DDPMScheduler.from_config(model.scheduler.config)
+    reference.set_timesteps(num_steps)
+    x = x_T
+    for i, t in enumerate(reference.timesteps):
+        torch.testing.assert_close(seen[i]["x"], x, rtol=0, atol=2e-3)
+        gen = torch.Generator().manual_seed(i)  # DDPMScheduler draws its noise from this generator
+        x = reference.step(model.eps(x, t), t, x, generator=gen).prev_sample
+    torch.testing.assert_close(ours, x, rtol=0, atol=2e-3)
+    # and it differs from the fixed_small sampler on the same noise
+    small = gaussian_mixture_model(means=model.mixture.means.float(), std=0.3,
+                                   scheduler=DDPMScheduler(num_train_timesteps=200, clip_sample=True))
+    assert (sample_ddpm(small, x_T, num_steps=num_steps, step_noise=lambda i: noises[i]) - ours).abs().max() > 0.01
+
+
+def test_ddpm_refuses_a_learned_variance():
+    model = gaussian_mixture_model(means=torch.zeros(1, 1, 2, 2), std=0.3,
+                                   scheduler=DDPMScheduler(num_train_timesteps=10, variance_type="learned_range"))
+    with pytest.raises(ValueError, match="variance_type is 'learned_range'.*kind ddim"):
+        sample_ddpm(model, torch.randn(2, 1, 2, 2), step_noise=lambda i: torch.randn(2, 1, 2, 2))
+
+
 def test_sampler_argument_errors(affine):
     with pytest.raises(ValueError, match="needs step_noise"):
         sample_ddim(affine, torch.randn(2, 1, 8, 8), num_steps=5, eta=0.5)

@@ -15,7 +15,16 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .kinds import MODEL_KINDS, SAMPLER_KINDS, UnknownKindError, kinds_where, model_kind, sampler_kind
+from .kinds import (
+    MODEL_KINDS,
+    SAMPLER_KINDS,
+    UnknownKindError,
+    fitting_samplers,
+    kinds_where,
+    model_kind,
+    parametrization,
+    sampler_kind,
+)
 
 __all__ = ["ConfigError", "check_references", "check_sampler_fits", "require", "runs", "section"]
 
@@ -50,17 +59,26 @@ def runs(config: dict[str, Any], dotted: str) -> list[tuple[str, str]]:
 
 
 def check_sampler_fits(config: dict[str, Any], model: str, sampler: str, *, used_at: str) -> None:
-    """Raise :class:`ConfigError` unless ``sampler``'s kind can sample ``model``'s kind (kind registry)."""
+    """Raise :class:`ConfigError` unless ``sampler``'s kind can sample ``model``'s kind and parametrization.
+
+    The parametrization is the kind's own or, for ``kind: python``, the optional
+    ``models.<model>.parametrization``; without it the check of a python model's parametrization
+    happens when the model object is loaded (:func:`antithetic.samplers.check_model_fits_sampler`).
+    """
+    spec = config["models"][model]
+    declared = spec.get("parametrization")
     try:
-        mkind = model_kind(config["models"][model].get("kind"), config_key=f"models.{model}.kind")
+        mkind = model_kind(spec.get("kind"), config_key=f"models.{model}.kind")
         skind = sampler_kind(config["samplers"][sampler].get("kind"), config_key=f"samplers.{sampler}.kind")
+        fits = fitting_samplers(mkind, declared)
     except UnknownKindError as err:
         raise ConfigError(str(err)) from None
-    if skind.name not in mkind.samplers:
+    if skind.name not in fits:
+        what = f"kind {mkind.name!r}" + (f", parametrization {declared!r}" if declared else "")
         raise ConfigError(
-            f"config key {used_at!r} pairs model {model!r} (kind {mkind.name!r}) with sampler {sampler!r} "
-            f"(kind {skind.name!r}); a {mkind.name!r} model needs a sampler of kind "
-            + " or ".join(repr(k) for k in sorted(mkind.samplers))
+            f"config key {used_at!r} pairs model {model!r} ({what}) with sampler {sampler!r} "
+            f"(kind {skind.name!r}); that model needs a sampler of kind "
+            + " or ".join(repr(k) for k in sorted(fits))
         )
 
 
@@ -93,6 +111,16 @@ def check_references(config: dict[str, Any]) -> None:
     for name, spec in (config.get("models") or {}).items():
         if spec.get("kind") not in MODEL_KINDS:
             raise ConfigError(f"config key 'models.{name}.kind' is {spec.get('kind')!r}; known: {sorted(MODEL_KINDS)}")
+        if "parametrization" in spec:
+            if spec["kind"] != "python":
+                raise ConfigError(
+                    f"config key 'models.{name}.parametrization' applies to kind 'python' only (kind {spec['kind']!r} "
+                    "states its own); remove the key"
+                )
+            try:
+                parametrization(spec["parametrization"], config_key=f"models.{name}.parametrization")
+            except UnknownKindError as err:
+                raise ConfigError(str(err)) from None
     for name, spec in (config.get("samplers") or {}).items():
         if spec.get("kind") not in SAMPLER_KINDS:
             raise ConfigError(f"config key 'samplers.{name}.kind' is {spec.get('kind')!r}; known: {sorted(SAMPLER_KINDS)}")

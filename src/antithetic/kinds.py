@@ -16,13 +16,17 @@ __all__ = [
     "DIFFUSION",
     "GENERATOR",
     "MODEL_KINDS",
+    "PARAMETRIZATIONS",
     "SAMPLER_KINDS",
     "ModelKind",
+    "Parametrization",
     "SamplerKind",
     "UnknownKindError",
     "is_hub_id",
+    "fitting_samplers",
     "kinds_where",
     "model_kind",
+    "parametrization",
     "sampler_kind",
 ]
 
@@ -64,6 +68,9 @@ class ModelKind:
         half_precision: its network runs in float16 on CUDA under ``dtype: auto``.
         trainable: the workflow can train it from a ``train:`` block (rule ``train_model``).
         analytic: its noise predictor is exact and closed-form (no weights).
+        parametrization: what its network predicts and on which noise scale (a key of
+            :data:`PARAMETRIZATIONS`); ``None`` for kinds whose model object states it (``python``) or
+            that have none (one-shot generators, consistency models).
     """
 
     name: str
@@ -74,6 +81,27 @@ class ModelKind:
     half_precision: bool = False
     trainable: bool = False
     analytic: bool = False
+    parametrization: str | None = None
+
+
+@dataclass(frozen=True)
+class Parametrization:
+    """What a diffusion network predicts and on which noise scale (conversions: :mod:`antithetic.parametrization`).
+
+    Attributes:
+        name: the value of ``models.<name>.parametrization`` and of a model object's ``parametrization``.
+        predicts: ``eps`` (the noise), ``score`` (``grad log p_t``), ``x0`` (the clean sample) or
+            ``denoiser`` (EDM's ``D(x; sigma)``, an x0 prediction in variance-exploding coordinates).
+        noise_scale: ``ddpm`` (integer timesteps of a discrete alpha-bar table), ``vp_sde`` (continuous
+            ``t`` of a VP-SDE with linear or constant beta) or ``edm`` (the noise level ``sigma`` of
+            ``x = x_0 + sigma n``).
+        samplers: the sampler kinds that can integrate it.
+    """
+
+    name: str
+    predicts: str
+    noise_scale: str
+    samplers: frozenset[str]
 
 
 SAMPLER_KINDS: dict[str, SamplerKind] = {
@@ -83,21 +111,42 @@ SAMPLER_KINDS: dict[str, SamplerKind] = {
         SamplerKind("ddpm", DIFFUSION, stochastic=True),
         SamplerKind("consistency", DIFFUSION, stochastic=True),
         SamplerKind("decode", GENERATOR),
+        # sigma-space samplers of Karras et al. (2022), Algorithms 1 and 2 (NVlabs/edm `edm_sampler`)
+        SamplerKind("edm_heun", DIFFUSION),
+        SamplerKind("edm_stochastic", DIFFUSION, stochastic=True),
     )
 }
 
 _EPS_SAMPLERS = frozenset({"ddim", "ddpm"})
+_SIGMA_SAMPLERS = frozenset({"edm_heun", "edm_stochastic"})
+
+#: every parametrization the samplers understand. A discrete DDPM table has no noise level between its
+#: timesteps, so only the DDIM/DDPM samplers fit it; continuous noise scales fit every diffusion sampler
+#: (DDIM/DDPM on a fine grid of their own, whose alpha-bars map exactly onto the continuous scale).
+PARAMETRIZATIONS: dict[str, Parametrization] = {
+    p.name: p
+    for p in (
+        Parametrization("ddpm_eps", "eps", "ddpm", _EPS_SAMPLERS),
+        Parametrization("vp_sde_eps", "eps", "vp_sde", _EPS_SAMPLERS | _SIGMA_SAMPLERS),
+        Parametrization("vp_sde_score", "score", "vp_sde", _EPS_SAMPLERS | _SIGMA_SAMPLERS),
+        Parametrization("vp_sde_x0", "x0", "vp_sde", _EPS_SAMPLERS | _SIGMA_SAMPLERS),
+        Parametrization("edm_denoiser", "denoiser", "edm", _EPS_SAMPLERS | _SIGMA_SAMPLERS),
+    )
+}
 
 MODEL_KINDS: dict[str, ModelKind] = {
     k.name: k
     for k in (
-        ModelKind("unet", DIFFUSION, _EPS_SAMPLERS, fetchable=True, half_precision=True, trainable=True),
-        ModelKind("stable_diffusion", DIFFUSION, _EPS_SAMPLERS, guided=True, fetchable=True, half_precision=True),
-        ModelKind("dit", DIFFUSION, _EPS_SAMPLERS, guided=True, fetchable=True, half_precision=True),
+        ModelKind("unet", DIFFUSION, _EPS_SAMPLERS, fetchable=True, half_precision=True, trainable=True, parametrization="ddpm_eps"),
+        ModelKind("stable_diffusion", DIFFUSION, _EPS_SAMPLERS, guided=True, fetchable=True, half_precision=True, parametrization="ddpm_eps"),
+        ModelKind("dit", DIFFUSION, _EPS_SAMPLERS, guided=True, fetchable=True, half_precision=True, parametrization="ddpm_eps"),
         ModelKind("consistency", DIFFUSION, frozenset({"consistency"}), fetchable=True, half_precision=True),
-        ModelKind("affine_odd", DIFFUSION, _EPS_SAMPLERS, analytic=True),
-        ModelKind("gaussian_mixture", DIFFUSION, _EPS_SAMPLERS, analytic=True),
-        ModelKind("class_gaussian_mixture", DIFFUSION, _EPS_SAMPLERS, guided=True, analytic=True),
+        ModelKind("affine_odd", DIFFUSION, _EPS_SAMPLERS, analytic=True, parametrization="ddpm_eps"),
+        ModelKind("gaussian_mixture", DIFFUSION, _EPS_SAMPLERS, analytic=True, parametrization="ddpm_eps"),
+        ModelKind("class_gaussian_mixture", DIFFUSION, _EPS_SAMPLERS, guided=True, analytic=True, parametrization="ddpm_eps"),
+        # a model object built by the user's `factory: package.module:function`; it states its own
+        # parametrization (optionally declared in the config so the DAG build can check the samplers)
+        ModelKind("python", DIFFUSION, _EPS_SAMPLERS | _SIGMA_SAMPLERS),
         ModelKind("vae", GENERATOR, frozenset({"decode"}), trainable=True),
         ModelKind("flow", GENERATOR, frozenset({"decode"}), trainable=True),
     )
@@ -116,6 +165,19 @@ def sampler_kind(name: str | None, *, config_key: str = "samplers.<name>.kind") 
     if name not in SAMPLER_KINDS:
         raise UnknownKindError(f"config key {config_key!r} is {name!r}; known sampler kinds: {sorted(SAMPLER_KINDS)}")
     return SAMPLER_KINDS[name]
+
+
+def parametrization(name: str | None, *, config_key: str = "models.<name>.parametrization") -> Parametrization:
+    """The registered :class:`Parametrization` ``name``, or an error naming ``config_key`` and the known ones."""
+    if name not in PARAMETRIZATIONS:
+        raise UnknownKindError(f"config key {config_key!r} is {name!r}; known parametrizations: {sorted(PARAMETRIZATIONS)}")
+    return PARAMETRIZATIONS[name]
+
+
+def fitting_samplers(kind: ModelKind, declared: str | None = None) -> frozenset[str]:
+    """Sampler kinds that can sample a model of ``kind`` whose parametrization is ``declared`` (or the kind's own)."""
+    name = declared or kind.parametrization
+    return kind.samplers if name is None else kind.samplers & parametrization(name).samplers
 
 
 def kinds_where(**capabilities: object) -> list[str]:

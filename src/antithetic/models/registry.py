@@ -9,6 +9,8 @@ Kinds:
 * ``gaussian_mixture``: the exact noise predictor of an isotropic Gaussian mixture; ``means: digits``
   puts one component on each digit class mean, ``means: random`` draws ``components`` means from
   N(0, 0.5^2 I) with ``seed``.
+* ``python``: the user's own model, returned by ``factory: "package.module:function"`` called with the
+  keyword arguments ``options`` (:mod:`antithetic.models.python`).
 * ``vae``, ``flow``: one-shot generators ``x = G(z)`` (:mod:`antithetic.models.generator`), loaded from
   the folder the workflow trained them into (or a local ``pretrained`` folder); sampler kind ``decode``.
 """
@@ -28,6 +30,7 @@ from .analytic import default_schedule, gaussian_mixture_model, gaussian_model
 from .base import DiffusionModel
 from .generator import GENERATOR_KINDS, load_generator
 from .pretrained import load_unet_model
+from .python import load_python_model
 
 __all__ = ["build_model"]
 
@@ -86,6 +89,7 @@ BUILDERS: dict[str, Callable[..., Any]] = {
     "unet": _unet,
     "affine_odd": _affine_odd,
     "gaussian_mixture": _gaussian_mixture,
+    "python": lambda name, spec, weights_dir: load_python_model(name, spec),
     **{kind: lambda name, spec, weights_dir: build_adapter_model(name, spec, weights_dir=weights_dir) for kind in ADAPTER_KINDS},
     **{kind: _generator for kind in GENERATOR_KINDS},
 }
