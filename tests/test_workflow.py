@@ -108,11 +108,15 @@ def test_symmetry_outputs(workdir):
     assert sorted(set(table["t"])) == [20, 300, 900]
     affine = table[table["model"] == "affine-odd"]
     assert (affine["as_mean"] > 1 - 1e-6).all() and (affine["corr_mean"] < -1 + 1e-6).all()
+    assert (table["as_q10_lo"] <= table["as_q10"] + 1e-9).all() and (table["as_q10"] <= table["as_q10_hi"] + 1e-9).all()
+    assert (affine["cor1_holds_fraction"] == 1).all() and table.loc[table["model"] == "digits-ddpm", "cor1_holds_fraction"].isna().all()
     breaks = json.loads((workdir / "results" / "symmetry" / "breaks.json").read_text())
     assert breaks["models"]["affine-odd"]["as_q10"]["break_sigma"] is None
     trajectory = pd.read_csv(workdir / "results" / "symmetry" / "affine-odd" / "ddim" / "trajectory_3.csv")
     pn = trajectory[(trajectory["kind"] == "PN") & (trajectory["variant"] == "standard")]
     assert len(pn) == 6 + 5 and (pn["mean"] < -1 + 1e-5).all()
+    centered = trajectory[(trajectory["kind"] == "PN") & (trajectory["variant"] == "centered")]
+    assert (centered["mean"] < -1 + 1e-5).all()  # held-out mean: exact for the affine model even with 3 pairs
     fisher = json.loads((workdir / "results" / "symmetry" / "fisher.json").read_text())
     assert set(fisher["models"]) == {"digits-gmm", "affine-odd", "digits-ddpm"}
     assert fisher["models"]["affine-odd"]["bound_holds"]

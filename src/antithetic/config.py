@@ -106,6 +106,27 @@ def _need_designs(config: dict[str, Any], names: tuple[str, ...], *, used_at: st
         require(config, "designs", name, used_at=used_at)
 
 
+def _check_symmetry_models(config: dict[str, Any]) -> None:
+    """Probed models need a noise predictor eps_t; those without data need ``symmetry.data_sampler``."""
+    own_samples = []
+    for dotted in ("symmetry.models", "symmetry.fisher.models"):
+        _check_models(config, dotted, family="diffusion")
+        for model in section(config, dotted):
+            kind = model_kind(config["models"][model].get("kind"), config_key=f"models.{model}.kind")
+            if "ddim" not in kind.samplers:
+                raise ConfigError(
+                    f"config key {dotted!r} lists {model!r} of kind {kind.name!r}, which predicts no noise eps_t; "
+                    f"use a model of kind {sorted(k for k, v in MODEL_KINDS.items() if 'ddim' in v.samplers)}"
+                )
+            if not kind.analytic and "train" not in config["models"][model]:
+                own_samples.append(model)
+    if own_samples:
+        sampler = section(config, "symmetry").get("data_sampler", "ddim")
+        require(config, "samplers", sampler, used_at="symmetry.data_sampler")
+        for model in own_samples:
+            check_sampler_fits(config, model, sampler, used_at="symmetry.data_sampler")
+
+
 def check_references(config: dict[str, Any]) -> None:
     """Raise :class:`ConfigError` for a dangling or ill-fitting name in any section of ``config``."""
     for name, spec in (config.get("models") or {}).items():
@@ -158,8 +179,7 @@ def check_references(config: dict[str, Any]) -> None:
         _need_designs(config, ("iid", "antithetic"), used_at="guidance (RR and PN pairs)")
 
     # score symmetry
-    _check_models(config, "symmetry.models", family="diffusion")
-    _check_models(config, "symmetry.fisher.models", family="diffusion")
+    _check_symmetry_models(config)
     if list(_check_runs(config, "symmetry.trajectories.runs")):
         _need_designs(config, ("iid", "antithetic"), used_at="symmetry.trajectories (RR and PN pairs)")
     if list(_check_runs(config, "symmetry.partial.runs")):

@@ -1,40 +1,25 @@
-# Score symmetry (paper, Conjecture, Lemma 1, Theorem 1, Figures 3-4, Table 10): AS scores of eps_t slices,
-# on-distribution antisymmetry, trajectory correlations, Theorem 1's Fisher-information bound, and the
-# partial-negation ablation.
+# Score symmetry (paper, Conjecture, Lemma 1, Theorem 1, Corollary 1, Figures 3-4, Table 10): AS scores of
+# eps_t slices, on-distribution antisymmetry, trajectory correlations, Theorem 1's Fisher-information bound,
+# and the partial-negation ablation. Cross references are checked by antithetic.config.check_references.
 
-SYMMETRY = config.get("symmetry") or {}
-SYMMETRY_MODELS = list(SYMMETRY.get("models") or [])
-TRAJECTORY = SYMMETRY.get("trajectories") or {}
-TRAJECTORY_RUNS = [(m, s) for m, samplers in (TRAJECTORY.get("runs") or {}).items() for s in samplers]
-FISHER = SYMMETRY.get("fisher") or {}
-FISHER_MODELS = list(FISHER.get("models") or [])
-PARTIAL = SYMMETRY.get("partial") or {}
-PARTIAL_RUNS = [(m, s) for m, samplers in (PARTIAL.get("runs") or {}).items() for s in samplers]
+from antithetic.kinds import model_kind
 
-
-def _symmetry_check(kind, name, used_at):
-    if name not in (config.get(kind) or {}):
-        raise WorkflowError(
-            f"Invalid config: '{used_at}' refers to {kind[:-1]} {name!r}, which is not defined under '{kind}:' "
-            f"(defined: {sorted(config.get(kind) or {})}). Add it there or fix the name."
-        )
+SYMMETRY = config["symmetry"]
+SYMMETRY_MODELS = list(SYMMETRY["models"])
+TRAJECTORY = SYMMETRY["trajectories"]
+TRAJECTORY_RUNS = [(m, s) for m, samplers in TRAJECTORY["runs"].items() for s in samplers]
+FISHER = SYMMETRY["fisher"]
+FISHER_MODELS = list(FISHER["models"])
+PARTIAL = SYMMETRY["partial"]
+PARTIAL_RUNS = [(m, s) for m, samplers in PARTIAL["runs"].items() for s in samplers]
+PROBE_KEYS = ("timesteps", "directions", "coordinates", "grid_points", "slice_examples", "probe_samples", "bootstrap", "ci_level")
 
 
-for _m in SYMMETRY_MODELS:
-    _symmetry_check("models", _m, "symmetry.models")
-for _m in FISHER_MODELS:
-    _symmetry_check("models", _m, "symmetry.fisher.models")
-for _m, _s in TRAJECTORY_RUNS:
-    _symmetry_check("models", _m, f"symmetry.trajectories.runs.{_m}")
-    _symmetry_check("samplers", _s, f"symmetry.trajectories.runs.{_m}")
-for _m, _s in PARTIAL_RUNS:
-    _symmetry_check("models", _m, f"symmetry.partial.runs.{_m}")
-    _symmetry_check("samplers", _s, f"symmetry.partial.runs.{_m}")
-if PARTIAL_RUNS:
-    _symmetry_check("designs", PARTIAL["design"], "symmetry.partial.design")
-    if config["designs"][PARTIAL["design"]]["kind"] != "partial":
-        raise WorkflowError(f"Invalid config: 'symmetry.partial.design' must name a design of kind 'partial', got {PARTIAL['design']!r}")
-    _symmetry_check("designs", "antithetic", "symmetry.partial (full-negation reference)")
+def symmetry_data_sampler(models):
+    """The sampler that draws x_0 for models without data (not analytic, not trained here), else None."""
+    spec = lambda m: config["models"][m]
+    own = [m for m in models if not model_kind(spec(m)["kind"]).analytic and "train" not in spec(m)]
+    return config["samplers"][SYMMETRY["data_sampler"]] if own else None
 
 
 rule symmetry_probe:
@@ -51,6 +36,11 @@ rule symmetry_probe:
         ),
     log:
         "logs/symmetry_probe/{model}.log",
+    params:
+        spec=lambda wc: config["models"][wc.model],
+        probe={key: SYMMETRY[key] for key in PROBE_KEYS},
+        seed=config["seed"],
+        data_sampler=lambda wc: symmetry_data_sampler([wc.model]),
     threads: min(2, workflow.cores)
     conda:
         "../../envs/antithetic.yaml"
@@ -73,6 +63,9 @@ rule symmetry_table:
         ),
     log:
         "logs/symmetry_table.log",
+    params:
+        as_threshold=SYMMETRY["as_threshold"],
+        corr_threshold=SYMMETRY["corr_threshold"],
     conda:
         "../../envs/antithetic.yaml"
     script:
@@ -91,6 +84,12 @@ rule trajectory_correlations:
         ),
     log:
         "logs/trajectory_correlations/{model}/{sampler}/{pairs}.log",
+    params:
+        spec=lambda wc: config["models"][wc.model],
+        sampler=lambda wc: config["samplers"][wc.sampler],
+        designs={"PN": config["designs"].get("antithetic"), "RR": config["designs"].get("iid")},
+        pairs=TRAJECTORY["pairs"],
+        seed=config["seed"],
     threads: min(2, workflow.cores)
     conda:
         "../../envs/antithetic.yaml"
@@ -100,7 +99,9 @@ rule trajectory_correlations:
 
 def fisher_weights(wildcards):
     return {
-        f"weights_{m}": f"results/models/{m}" for m in FISHER_MODELS if "train" in config["models"][m]
+        f"weights_{m}": f"results/models/{m}"
+        for m in FISHER_MODELS
+        if "train" in config["models"][m] or m in FETCHED_MODELS
     }
 
 
@@ -118,7 +119,10 @@ rule theorem1_fisher:
     log:
         "logs/theorem1_fisher.log",
     params:
-        models=FISHER_MODELS,
+        models={m: config["models"][m] for m in FISHER_MODELS},
+        fisher={"samples": FISHER["samples"], "points": FISHER["points"]},
+        seed=config["seed"],
+        data_sampler=symmetry_data_sampler(FISHER_MODELS),
     threads: min(2, workflow.cores)
     conda:
         "../../envs/antithetic.yaml"
@@ -151,6 +155,7 @@ rule partial_map:
     log:
         "logs/partial_map/{model}/{sampler}/{pairs}.log",
     params:
+        # the design and pair count reach this job through its input files (their names and contents)
         title=lambda wc: f"{wc.model}, {wc.sampler}",
     conda:
         "../../envs/antithetic.yaml"

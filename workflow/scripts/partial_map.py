@@ -4,7 +4,6 @@ device, batch_size, log = start(snakemake)
 from antithetic.experiments import run_partial_map  # noqa: E402
 
 summary = run_partial_map(
-    snakemake.config,
     partial_path=snakemake.input.partial,
     antithetic_path=snakemake.input.antithetic,
     out_npz=snakemake.output.npz,

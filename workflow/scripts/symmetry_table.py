@@ -4,8 +4,9 @@ device, batch_size, log = start(snakemake)
 from antithetic.experiments import run_symmetry_table  # noqa: E402
 
 breaks = run_symmetry_table(
-    snakemake.config,
     summaries=list(snakemake.input.summaries),
+    as_threshold=float(snakemake.params.as_threshold),
+    corr_threshold=float(snakemake.params.corr_threshold),
     out_csv=snakemake.output.csv,
     out_markdown=snakemake.output.markdown,
     out_latex=snakemake.output.latex,

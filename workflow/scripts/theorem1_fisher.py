@@ -3,10 +3,12 @@ from _job import start
 device, batch_size, log = start(snakemake)
 from antithetic.experiments import run_fisher  # noqa: E402
 
-weights = {m: snakemake.input.get(f"weights_{m}") for m in snakemake.params.models}
 record = run_fisher(
-    snakemake.config,
-    weights=weights,
+    models=snakemake.params.models,
+    fisher=snakemake.params.fisher,
+    seed=int(snakemake.params.seed),
+    data_sampler=snakemake.params.data_sampler,
+    weights={m: snakemake.input.get(f"weights_{m}") for m in snakemake.params.models},
     out_csv=snakemake.output.csv,
     out_json=snakemake.output.json,
     out_figure=snakemake.output.figure,

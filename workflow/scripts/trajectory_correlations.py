@@ -4,9 +4,13 @@ device, batch_size, log = start(snakemake)
 from antithetic.experiments import run_trajectories  # noqa: E402
 
 frame = run_trajectories(
-    snakemake.config,
     model=snakemake.wildcards.model,
+    spec=snakemake.params.spec,
     sampler=snakemake.wildcards.sampler,
+    sampler_spec=snakemake.params.sampler,
+    designs=snakemake.params.designs,
+    pairs=int(snakemake.params.pairs),
+    seed=int(snakemake.params.seed),
     weights_dir=snakemake.input.get("weights"),
     out_csv=snakemake.output.csv,
     out_figure=snakemake.output.figure,

@@ -1,7 +1,8 @@
 """Jobs of the symmetry stage: AS scores and slices, trajectory correlations, Theorem 1, partial negation.
 
-Config section ``symmetry:`` (documented in ``workflow/schemas/config.schema.yaml``); see
-:mod:`antithetic.symmetry` and :mod:`antithetic.trajectories` for the definitions.
+Each job loads its inputs, calls :mod:`antithetic.symmetry` / :mod:`antithetic.trajectories` and
+writes tables, JSON and figures. Jobs receive the resolved config values they read (the rules'
+``params:``), never the whole config.
 """
 
 from __future__ import annotations
@@ -12,104 +13,45 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from ..config import ConfigError, require
 from ..correlation import pn_pairs
-from ..data import load_dataset
 from ..io import atomic_path, environment_info, load_samples, write_json
-from ..models.analytic import GaussianMixtureScore
-from ..models.base import DiffusionModel
-from ..noise import PartialAntitheticNoise, derive_seed
+from ..noise import PartialAntitheticNoise
 from ..plotting.symmetry import plot_as_vs_noise, plot_fisher, plot_partial, plot_slices, plot_trajectories
 from ..symmetry import (
     antisymmetry_probe,
     as_distribution,
     break_level,
-    gaussian_relative_fisher,
-    mixture_fisher_upper_bound,
+    corollary1_check,
     mixture_score,
-    model_score,
+    reference_data,
     relative_fisher_information,
-    sample_mixture,
     summarize_as,
     symmetric_grid,
+    theorem1_curve,
 )
 from ..trajectories import pixel_correlation_map, trajectory_correlations
-from .sampling import model_from_config, sampler_from_config
+from .sampling import design_from_spec, load_model, sampler_from_spec
 
-__all__ = [
-    "reference_data",
-    "run_fisher",
-    "run_partial_map",
-    "run_symmetry_probe",
-    "run_symmetry_table",
-    "run_trajectories",
-]
+__all__ = ["run_fisher", "run_partial_map", "run_symmetry_probe", "run_symmetry_table", "run_trajectories"]
 
-#: defaults of the ``symmetry:`` section (the schema fills the same ones in the workflow)
-DEFAULTS: dict[str, Any] = {
-    "models": [],
-    "timesteps": [999, 900, 800, 700, 600, 500, 400, 300, 200, 150, 100, 70, 50, 30, 20, 10, 5, 1],
-    "directions": 16,
-    "grid_points": 101,
-    "slice_examples": 6,
-    "probe_samples": 256,
-    "as_threshold": 0.9,
-    "corr_threshold": -0.9,
-    "trajectories": {"pairs": 64, "runs": {}},
-    "fisher": {"models": [], "samples": 512, "points": 25},
-    "partial": {"design": "partial-top", "pairs": 500, "runs": {}},
-}
-DATA_STREAM = 1004
+#: the quantile of the AS scores that the table and the break criterion use
+AS_QUANTILE = 0.1
 
 
-def _section(config: dict[str, Any]) -> dict[str, Any]:
-    sec = {**DEFAULTS, **(config.get("symmetry") or {})}
-    for key in ("trajectories", "fisher", "partial"):
-        sec[key] = {**DEFAULTS[key], **(sec.get(key) or {})}
-    return sec
-
-
-# ------------------------------------------------------------------------------------ data
-def reference_data(
-    config: dict[str, Any], name: str, model: DiffusionModel, *, num: int, seed: int
-) -> tuple[torch.Tensor, GaussianMixtureScore | None, str]:
-    """Data ``x_0`` to noise for the on-distribution probes, and the exact data law if known.
-
-    * ``gaussian_mixture``: exact draws of the mixture (returned as the exact law);
-    * ``affine_odd``: exact draws of ``N(mean, std^2 I)`` (a one-component mixture);
-    * ``unet`` trained by the workflow: ``num`` real training images drawn without replacement;
-    * other models: a :class:`~antithetic.config.ConfigError` (no offline data to noise).
-    """
-    spec = require(config, "models", name, used_at=f"symmetry.models.{name}")
-    gen = torch.Generator().manual_seed(derive_seed(seed, DATA_STREAM))
-    kind = spec.get("kind")
-    if kind == "gaussian_mixture":
-        exact = model.mixture
-        return sample_mixture(exact, num, generator=gen).float(), exact, "exact mixture draws"
-    if kind == "affine_odd":
-        mean = torch.full((1, *model.sample_shape), float(spec["mean"]), dtype=torch.float64)
-        exact = GaussianMixtureScore(mean, float(spec["std"]))
-        return sample_mixture(exact, num, generator=gen).float(), exact, "exact Gaussian draws"
-    if "train" in spec:
-        dataset = spec["train"].get("dataset", "digits")
-        images, _ = load_dataset(dataset)
-        if num > len(images):
-            raise ConfigError(f"symmetry.probe_samples={num} exceeds the {len(images)} images of {dataset!r}; lower it")
-        pick = torch.randperm(len(images), generator=gen)[:num]
-        return images[pick].float(), None, f"real {dataset} images"
-    raise ConfigError(
-        f"symmetry.models lists {name!r}, a model without packaged data to noise for the on-distribution "
-        f"probe (only analytic models and models trained by the workflow have one); remove it from symmetry.models"
-    )
+def _data(net, spec: dict[str, Any], *, num: int, seed: int, data_sampler: dict[str, Any] | None, batch_size: int, progress: bool):
+    kind, options = sampler_from_spec(data_sampler) if data_sampler else (None, None)
+    return reference_data(net, spec, num=num, seed=seed, sampler=kind, sampler_options=options, batch_size=batch_size, progress=progress)
 
 
 # ------------------------------------------------------------------------------------ AS probe
 def run_symmetry_probe(
-    config: dict[str, Any],
     *,
     model: str,
+    spec: dict[str, Any],
+    probe: dict[str, Any],
+    seed: int,
+    data_sampler: dict[str, Any] | None,
     out_scores: str | Path,
     out_summary: str | Path,
     out_slices: str | Path,
@@ -119,31 +61,48 @@ def run_symmetry_probe(
     batch_size: int = 1024,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """AS scores of ``eps_t`` slices (Table 10, Figure 4) and the on-distribution probe of one model."""
-    sec = _section(config)
-    seed = int(config.get("seed", 0))
-    net = model_from_config(config, model, weights_dir=weights_dir, device=device)
-    timesteps = [int(t) for t in sec["timesteps"]]
+    """AS scores of ``eps_t`` slices (Table 10, Figure 4), the on-distribution probe and, for a model with a
+    known data law, Corollary 1 of one model.
+
+    Args:
+        spec: the resolved ``models.<model>`` entry.
+        probe: the resolved ``symmetry`` keys ``timesteps, directions, coordinates, grid_points,
+            slice_examples, probe_samples, bootstrap, ci_level``.
+        data_sampler: the resolved ``samplers.<symmetry.data_sampler>`` entry, used to draw the model's own
+            samples as ``x_0`` when it has no data (pretrained models); None otherwise.
+    """
+    net = load_model(model, spec, weights_dir=weights_dir, device=device)
+    timesteps = [int(t) for t in probe["timesteps"]]
     train_steps = net.scheduler.config.num_train_timesteps
     bad = [t for t in timesteps if not 0 <= t < train_steps]
     if bad:
-        raise ConfigError(f"symmetry.timesteps {bad} lie outside [0, {train_steps - 1}] of model {model!r}")
-    # 1. AS scores over random directions and every coordinate
+        raise ValueError(f"symmetry.timesteps {bad} lie outside [0, {train_steps - 1}] of model {model!r}")
+    # 1. AS scores over random directions and output coordinates, with a bootstrap CI over directions
     scores, examples = as_distribution(
-        net, timesteps=timesteps, num_directions=int(sec["directions"]), grid_points=int(sec["grid_points"]),
-        seed=seed, batch_size=batch_size, examples=int(sec["slice_examples"]), progress=progress,
+        net, timesteps=timesteps, num_directions=int(probe["directions"]), grid_points=int(probe["grid_points"]),
+        coordinates=int(probe["coordinates"]), seed=seed, batch_size=batch_size, examples=int(probe["slice_examples"]),
+        progress=progress,
     )
-    # 2. the on-distribution probe at noised data
-    data, _, source = reference_data(config, model, net, num=int(sec["probe_samples"]), seed=seed)
-    probe = antisymmetry_probe(net, data=data, timesteps=timesteps, seed=seed, batch_size=batch_size, progress=progress)
-    summary = summarize_as(scores).merge(probe, on=["t", "abar", "sigma", "tau"])
+    summary = summarize_as(scores, quantile=AS_QUANTILE, bootstrap=int(probe["bootstrap"]), level=float(probe["ci_level"]), seed=seed)
+    # 2. the on-distribution probe at noised data (or noised model samples)
+    data, exact, source = _data(net, spec, num=int(probe["probe_samples"]), seed=seed, data_sampler=data_sampler,
+                                batch_size=batch_size, progress=progress)
+    found = antisymmetry_probe(net, data=data, timesteps=timesteps, seed=seed, batch_size=batch_size, progress=progress)
+    summary = summary.merge(found, on=["t", "abar", "sigma", "tau"])
+    # 3. Corollary 1 where the score is exact (network error eta_t = 0) and I(mu_0 | gamma) is known
+    if exact is not None:
+        i0 = float(relative_fisher_information(score=mixture_score(exact), x0=data, abars=[1.0], seed=seed)["fisher"].iloc[0])
+        cor = corollary1_check(net, data=data, timesteps=timesteps, i0=i0, seed=seed, batch_size=batch_size)
+        cor = cor[["t", "t_next", "gap_max", "rhs_min", "holds_fraction", "informative_fraction"]].add_prefix("cor1_")
+        summary = summary.merge(cor.rename(columns={"cor1_t": "t"}), on="t", how="left")
+        summary["cor1_I0"] = i0
     summary.insert(0, "model", model)
     summary["data"] = source
     with atomic_path(out_scores) as tmp:
         scores.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_path(out_summary) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.6g")
-    grid = symmetric_grid(int(sec["grid_points"]))
+    grid = symmetric_grid(int(probe["grid_points"]))
     with atomic_path(out_slices, suffix=".npz") as tmp:
         np.savez_compressed(tmp, grid=grid, timesteps=np.array(list(examples)), slices=np.stack(list(examples.values())))
     sigmas = {t: math.sqrt(1 - float(net.scheduler.alphas_cumprod[t])) for t in examples}
@@ -151,59 +110,79 @@ def run_symmetry_probe(
     return summary
 
 
+def _fmt(v: float, digits: int = 3) -> str:
+    return "-" if v is None or not np.isfinite(v) else f"{v:.{digits}f}"
+
+
 def run_symmetry_table(
-    config: dict[str, Any],
     *,
     summaries: list[str | Path],
+    as_threshold: float,
+    corr_threshold: float,
     out_csv: str | Path,
     out_markdown: str | Path,
     out_latex: str | Path,
     out_breaks: str | Path,
     out_figure: str | Path,
 ) -> dict[str, Any]:
-    """Table 10 (AS mean and 10% quantile per t, per model), the break levels, and the AS-vs-noise figure."""
+    """Table 10 (AS mean and 10% quantile with its CI per t, per model), the break levels, and the
+    AS-vs-noise figure."""
     from ..tables import write_table
 
-    sec = _section(config)
     frame = pd.concat([pd.read_csv(p) for p in summaries], ignore_index=True)
+    for column in ("cor1_holds_fraction", "cor1_informative_fraction"):
+        if column not in frame:
+            frame[column] = np.nan
     formatted = pd.DataFrame(
         {
             "model": frame["model"],
             "t": frame["t"],
-            "sigma_t": frame["sigma"].map(lambda v: f"{v:.3f}"),
-            "AS mean": frame["as_mean"].map(lambda v: f"{v:.3f}"),
-            "AS 10% q.": frame["as_q10"].map(lambda v: f"{v:.3f}"),
-            "corr(eps(x), eps(-x))": frame["corr_mean"].map(lambda v: f"{v:.3f}"),
-            "residual (median)": frame["residual_median"].map(lambda v: f"{v:.3f}"),
+            "sigma_t": frame["sigma"].map(_fmt),
+            "AS mean": frame["as_mean"].map(_fmt),
+            "AS 10% q. [CI]": [f"{_fmt(q)} [{_fmt(lo)}, {_fmt(hi)}]" for q, lo, hi in zip(frame["as_q10"], frame["as_q10_lo"], frame["as_q10_hi"])],
+            "corr on {x_t, -x_t}": frame["corr_mean"].map(_fmt),
+            "residual (median)": frame["residual_median"].map(_fmt),
+            "Cor. 1 holds (informative)": [
+                "-" if not np.isfinite(h) else f"{h:.2f} ({i:.2f})"
+                for h, i in zip(frame["cor1_holds_fraction"], frame["cor1_informative_fraction"])
+            ],
         }
     )
+    level = frame["as_q10_hi"].notna().any()
     write_table(
         frame, formatted, csv=out_csv, markdown=out_markdown, latex=out_latex,
         caption=(
             "Affine antisymmetry of eps_t per timestep t (sigma_t = sqrt(1 - abar_t)): AS score of 1-D slices "
-            "(mean and 10% quantile over random directions x ~ N(0, I) and all output coordinates), and at noised "
-            "data the per-coordinate correlation of eps_t(x) and eps_t(-x) and the residual "
-            "||eps_t(x) + eps_t(-x) - 2 c_t|| / ||eps_t(x) - eps_t(-x)||."
+            "(mean and 10% quantile over random directions x ~ N(0, I) and output coordinates"
+            + (", with a percentile-bootstrap CI resampling directions" if level else "")
+            + "); at noised data the per-coordinate correlation of eps_t(X) and eps_t(-X) over the symmetrised "
+            "sample {x_t, -x_t} (Lemma 1) and the residual ||eps_t(x) + eps_t(-x) - 2 c_t|| / ||eps_t(x) - eps_t(-x)||; "
+            "for exact scores, the share of coordinates where Corollary 1 holds for the DDIM step to the next probed t "
+            "(in brackets: the share where its bound is below 2, i.e. says something)."
         ),
         label="tab:symmetry",
     )
     breaks = {}
     for model, group in frame.groupby("model", sort=False):
         breaks[model] = {
-            "as_q10": break_level(group, column="as_q10", threshold=float(sec["as_threshold"]), holds_above=True),
-            "corr_mean": break_level(group, column="corr_mean", threshold=float(sec["corr_threshold"]), holds_above=False),
+            "as_q10": break_level(group, column="as_q10", threshold=as_threshold, holds_above=True),
+            "corr_mean": break_level(group, column="corr_mean", threshold=corr_threshold, holds_above=False),
         }
-    write_json(out_breaks, {"criteria": {"as_threshold": sec["as_threshold"], "corr_threshold": sec["corr_threshold"]}, "models": breaks})
-    plot_as_vs_noise(frame, breaks, sec, path=out_figure)
+    write_json(out_breaks, {"criteria": {"as_threshold": as_threshold, "corr_threshold": corr_threshold}, "models": breaks})
+    plot_as_vs_noise(frame, breaks, as_threshold=as_threshold, corr_threshold=corr_threshold, path=out_figure)
     return breaks
 
 
 # ------------------------------------------------------------------------------------ trajectories
 def run_trajectories(
-    config: dict[str, Any],
     *,
     model: str,
+    spec: dict[str, Any],
     sampler: str,
+    sampler_spec: dict[str, Any],
+    designs: dict[str, dict[str, Any]],
+    pairs: int,
+    seed: int,
     out_csv: str | Path,
     out_figure: str | Path,
     weights_dir: str | Path | None = None,
@@ -211,13 +190,16 @@ def run_trajectories(
     batch_size: int = 512,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Per-step PN / RR correlation of ``x_t`` and ``eps_t`` along the sampler's trajectories (Figure 3)."""
-    sec = _section(config)
-    net = model_from_config(config, model, weights_dir=weights_dir, device=device)
-    kind, options = sampler_from_config(config, sampler)
+    """Per-step PN / RR correlation of ``x_t`` and ``eps_t`` along the sampler's trajectories (Figure 3).
+
+    Args:
+        designs: ``{"PN": designs.antithetic, "RR": designs.iid}`` (resolved entries).
+    """
+    net = load_model(model, spec, weights_dir=weights_dir, device=device)
+    kind, options = sampler_from_spec(sampler_spec)
     frame = trajectory_correlations(
-        net, sampler=kind, sampler_options=options, pairs=int(sec["trajectories"]["pairs"]),
-        seed=int(config.get("seed", 0)), batch_size=batch_size, progress=progress,
+        net, pn_design=design_from_spec(designs["PN"], seed=seed), rr_design=design_from_spec(designs["RR"], seed=seed),
+        sampler=kind, sampler_options=options, pairs=int(pairs), batch_size=batch_size, progress=progress,
     )
     frame.insert(0, "sampler", sampler)
     frame.insert(0, "model", model)
@@ -229,57 +211,33 @@ def run_trajectories(
 
 # ------------------------------------------------------------------------------------ Theorem 1
 def run_fisher(
-    config: dict[str, Any],
     *,
+    models: dict[str, dict[str, Any]],
+    fisher: dict[str, Any],
+    seed: int,
+    data_sampler: dict[str, Any] | None,
     weights: dict[str, str | Path | None],
     out_csv: str | Path,
     out_json: str | Path,
     out_figure: str | Path,
     device: str = "auto",
     batch_size: int = 1024,
+    progress: bool = True,
 ) -> dict[str, Any]:
-    """Relative Fisher information ``I(mu_tau | gamma)`` vs OU time against Theorem 1's bound.
+    """Relative Fisher information ``I(mu_tau | gamma)`` vs OU time against Theorem 1's bound
+    (:func:`antithetic.symmetry.theorem1_curve`), for each of ``models`` (name -> resolved spec).
 
-    For models with a known data law (analytic models) the bound ``e^{-2 tau} I(mu_0 | gamma)`` uses a
-    Monte Carlo estimate of ``I(mu_0 | gamma)`` from the exact score at ``abar = 1`` (the data law
-    itself; finite for a Gaussian mixture with ``s > 0``, see :func:`mixture_fisher_upper_bound`); the
-    affine model also gets its closed form. A learned model has no known ``I(mu_0 | gamma)`` (the data
-    are quantised, the empirical law has infinite Fisher information); its curve is shown with the
-    semigroup form of the bound anchored at the smallest probed level, ``e^{-2 (tau - tau_0)} I(mu_tau_0 | gamma)``,
-    which any true score satisfies.
+    Args:
+        fisher: the resolved ``symmetry.fisher`` keys ``samples, points``.
+        weights: model name -> weights folder (None for analytic models).
     """
-    sec = _section(config)["fisher"]
-    seed = int(config.get("seed", 0))
     frames, record = [], {"models": {}, "env": environment_info()}
-    for name, weights_dir in weights.items():
-        net = model_from_config(config, name, weights_dir=weights_dir, device=device)
-        train_steps = net.scheduler.config.num_train_timesteps
-        ts = np.unique(np.round(np.linspace(0, train_steps - 1, int(sec["points"]))).astype(int))
-        abars = net.scheduler.alphas_cumprod.double().numpy()[ts]
-        x0, exact, source = reference_data(config, name, net, num=int(sec["samples"]), seed=seed)
-        # 1. the curve along the model's own score at its training levels
-        curve = relative_fisher_information(score=model_score(net, batch_size=batch_size), x0=x0, abars=abars, seed=seed)
-        curve.insert(0, "t", ts)
-        curve.insert(0, "score", "learned" if exact is None else "exact")
-        entry: dict[str, Any] = {"data": source, "samples": int(sec["samples"])}
-        if exact is not None:
-            # 2. I(mu_0 | gamma) from the exact score at abar = 1 (tau = 0) and the bound of Theorem 1
-            zero = relative_fisher_information(score=mixture_score(exact), x0=x0, abars=[1.0], seed=seed).iloc[0]
-            i0, i0_se = float(zero["fisher"]), float(zero["fisher_se"])
-            curve["bound"] = np.exp(-2 * curve["tau"]) * i0
-            entry.update(I0=i0, I0_se=i0_se, I0_convexity_upper_bound=mixture_fisher_upper_bound(exact), bound="e^{-2 tau} I(mu_0|gamma)")
-            if len(exact.means) == 1:
-                d = int(np.prod(net.sample_shape))
-                curve["closed_form"] = gaussian_relative_fisher(mean=exact.means[0].numpy().reshape(-1), std=exact.std, dim=d, tau=curve["tau"])
-                entry["I0_closed_form"] = float(gaussian_relative_fisher(mean=exact.means[0].numpy().reshape(-1), std=exact.std, dim=d, tau=0.0))
-        else:
-            tau0, i_tau0 = float(curve["tau"].iloc[0]), float(curve["fisher"].iloc[0])
-            curve["bound"] = np.exp(-2 * (curve["tau"] - tau0)) * i_tau0
-            entry.update(anchor_tau=tau0, anchor_fisher=i_tau0, bound="e^{-2 (tau - tau_0)} I(mu_tau_0|gamma)")
-        slack = curve["bound"] + 3 * curve["fisher_se"] - curve["fisher"]
-        entry["bound_holds"] = bool((slack >= 0).all())
-        entry["max_ratio_to_bound"] = float((curve["fisher"] / curve["bound"]).max())
-        record["models"][name] = entry
+    for name, spec in models.items():
+        net = load_model(name, spec, weights_dir=weights.get(name), device=device)
+        x0, exact, source = _data(net, spec, num=int(fisher["samples"]), seed=seed, data_sampler=data_sampler,
+                                  batch_size=batch_size, progress=progress)
+        curve, entry = theorem1_curve(net, x0=x0, exact=exact, points=int(fisher["points"]), seed=seed, batch_size=batch_size)
+        record["models"][name] = {"data": source, **entry}
         curve.insert(0, "model", name)
         frames.append(curve)
     frame = pd.concat(frames, ignore_index=True)
@@ -293,7 +251,6 @@ def run_fisher(
 
 # ------------------------------------------------------------------------------------ partial negation
 def run_partial_map(
-    config: dict[str, Any],
     *,
     partial_path: str | Path,
     antithetic_path: str | Path,
@@ -306,7 +263,7 @@ def run_partial_map(
     partial = load_samples(partial_path)
     full = load_samples(antithetic_path)
     if partial.design.get("name") != "partial":
-        raise ConfigError(f"symmetry.partial.design must name a design of kind 'partial', got {partial.design}")
+        raise ValueError(f"symmetry.partial.design must name a design of kind 'partial', got {partial.design}")
     maps = {"full": pixel_correlation_map(pn_pairs(full)), "partial": pixel_correlation_map(pn_pairs(partial))}
     design = PartialAntitheticNoise(region=partial.design["region"])
     mask = design.mask(maps["partial"].shape).numpy()

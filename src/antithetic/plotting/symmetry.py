@@ -28,29 +28,31 @@ def plot_slices(grid: np.ndarray, examples: dict[int, np.ndarray], sigmas: dict[
     save_figure(fig, path)
 
 
-def plot_as_vs_noise(frame: pd.DataFrame, breaks: dict, sec: dict, *, path) -> None:
+def plot_as_vs_noise(frame: pd.DataFrame, breaks: dict, *, as_threshold: float, corr_threshold: float, path) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.6))
     for i, (model, group) in enumerate(frame.groupby("model", sort=False)):
         g = group.sort_values("sigma")
         color = f"C{i}"
         axes[0].plot(g["sigma"], g["as_mean"], "-o", ms=3, color=color, label=f"{model} mean")
         axes[0].plot(g["sigma"], g["as_q10"], "--", color=color, label=f"{model} 10% q.")
+        if "as_q10_lo" in g and g["as_q10_lo"].notna().any():
+            axes[0].fill_between(g["sigma"], g["as_q10_lo"], g["as_q10_hi"], color=color, alpha=0.15, lw=0)
         axes[1].plot(g["sigma"], g["corr_mean"], "-o", ms=3, color=color, label=model)
         axes[2].plot(g["sigma"], g["residual_median"], "-o", ms=3, color=color, label=model)
         b = breaks[model]["as_q10"]["break_sigma"]
         if b is not None:
             axes[0].axvline(b, color=color, lw=0.8, ls=":")
-    axes[0].axhline(float(sec["as_threshold"]), color="grey", lw=0.8)
-    axes[1].axhline(float(sec["corr_threshold"]), color="grey", lw=0.8)
+    axes[0].axhline(float(as_threshold), color="grey", lw=0.8)
+    axes[1].axhline(float(corr_threshold), color="grey", lw=0.8)
     axes[0].set_ylabel("AS score of slices")
-    axes[1].set_ylabel("corr(eps_t(x), eps_t(-x)) at noised data")
+    axes[1].set_ylabel("corr(eps_t(X), eps_t(-X)), X in {x_t, -x_t}")
     axes[2].set_ylabel("||eps(x)+eps(-x)-2c|| / ||eps(x)-eps(-x)||")
     for ax in axes:
         ax.set_xscale("log")
         ax.set_xlabel("noise level sigma_t = sqrt(1 - abar_t)")
     axes[0].legend(frameon=False, fontsize=7)
     axes[1].legend(frameon=False, fontsize=7)
-    fig.suptitle("Affine antisymmetry of eps_t vs noise level (dotted: break level of the AS criterion)", y=1.02)
+    fig.suptitle("Affine antisymmetry of eps_t vs noise level (band: CI of the 10% quantile; dotted: AS break level)", y=1.02)
     save_figure(fig, path)
 
 
