@@ -5,7 +5,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from antithetic.config import ConfigError, check_references, runs
-from antithetic.kinds import MODEL_KINDS, is_hub_id
+from antithetic.kinds import MODEL_KINDS, is_hub_id, model_kind
 
 try:
     check_references(config)
@@ -146,3 +146,41 @@ def load_claims():
 
 CLAIMS, CLAIMS_FILE = load_claims()
 CLAIM_TARGETS = {c["id"]: plan(c, config) for c in CLAIMS}
+
+
+# ------------------------------------------------------------------ score symmetry
+SYMMETRY = config["symmetry"]
+SYMMETRY_MODELS = list(SYMMETRY["models"])
+TRAJECTORY = SYMMETRY["trajectories"]
+TRAJECTORY_RUNS = [(m, s) for m, samplers in TRAJECTORY["runs"].items() for s in samplers]
+FISHER = SYMMETRY["fisher"]
+FISHER_MODELS = list(FISHER["models"])
+PARTIAL = SYMMETRY["partial"]
+PARTIAL_RUNS = [(m, s) for m, samplers in PARTIAL["runs"].items() for s in samplers]
+PROBE_KEYS = ("timesteps", "directions", "coordinates", "grid_points", "slice_examples", "probe_samples", "bootstrap", "ci_level")
+
+
+def symmetry_data_sampler(models):
+    """The sampler that draws x_0 for models without data (not analytic, not trained here), else None."""
+    spec = lambda m: config["models"][m]
+    own = [m for m in models if not model_kind(spec(m)["kind"]).analytic and "train" not in spec(m)]
+    return config["samplers"][SYMMETRY["data_sampler"]] if own else None
+
+
+def fisher_weights(wildcards):
+    return {
+        f"weights_{m}": f"results/models/{m}"
+        for m in FISHER_MODELS
+        if "train" in config["models"][m] or m in FETCHED_MODELS
+    }
+
+
+def partial_inputs(wildcards):
+    pairs = int(wildcards.pairs)
+    full = pairs
+    if (wildcards.model, wildcards.sampler) in CORRELATION_RUNS:
+        full = int(CORRELATION["pairs"])  # reuse the correlation stage's PN samples
+    return {
+        "partial": samples_path(wildcards.model, wildcards.sampler, PARTIAL["design"], 2 * pairs),
+        "antithetic": samples_path(wildcards.model, wildcards.sampler, "antithetic", 2 * full),
+    }

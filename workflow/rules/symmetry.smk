@@ -2,25 +2,6 @@
 # eps_t slices, on-distribution antisymmetry, trajectory correlations, Theorem 1's Fisher-information bound,
 # and the partial-negation ablation. Cross references are checked by antithetic.config.check_references.
 
-from antithetic.kinds import model_kind
-
-SYMMETRY = config["symmetry"]
-SYMMETRY_MODELS = list(SYMMETRY["models"])
-TRAJECTORY = SYMMETRY["trajectories"]
-TRAJECTORY_RUNS = [(m, s) for m, samplers in TRAJECTORY["runs"].items() for s in samplers]
-FISHER = SYMMETRY["fisher"]
-FISHER_MODELS = list(FISHER["models"])
-PARTIAL = SYMMETRY["partial"]
-PARTIAL_RUNS = [(m, s) for m, samplers in PARTIAL["runs"].items() for s in samplers]
-PROBE_KEYS = ("timesteps", "directions", "coordinates", "grid_points", "slice_examples", "probe_samples", "bootstrap", "ci_level")
-
-
-def symmetry_data_sampler(models):
-    """The sampler that draws x_0 for models without data (not analytic, not trained here), else None."""
-    spec = lambda m: config["models"][m]
-    own = [m for m in models if not model_kind(spec(m)["kind"]).analytic and "train" not in spec(m)]
-    return config["samplers"][SYMMETRY["data_sampler"]] if own else None
-
 
 rule symmetry_probe:
     input:
@@ -97,14 +78,6 @@ rule trajectory_correlations:
         "../scripts/trajectory_correlations.py"
 
 
-def fisher_weights(wildcards):
-    return {
-        f"weights_{m}": f"results/models/{m}"
-        for m in FISHER_MODELS
-        if "train" in config["models"][m] or m in FETCHED_MODELS
-    }
-
-
 rule theorem1_fisher:
     input:
         unpack(fisher_weights),
@@ -128,17 +101,6 @@ rule theorem1_fisher:
         "../../envs/antithetic.yaml"
     script:
         "../scripts/theorem1_fisher.py"
-
-
-def partial_inputs(wildcards):
-    pairs = int(wildcards.pairs)
-    full = pairs
-    if (wildcards.model, wildcards.sampler) in CORRELATION_RUNS:
-        full = int(CORRELATION["pairs"])  # reuse the correlation stage's PN samples
-    return {
-        "partial": samples_path(wildcards.model, wildcards.sampler, PARTIAL["design"], 2 * pairs),
-        "antithetic": samples_path(wildcards.model, wildcards.sampler, "antithetic", 2 * full),
-    }
 
 
 rule partial_map:
