@@ -286,23 +286,31 @@ def test_affine_model_truth(affine):
 
 
 @pytest.mark.parametrize(
-    "design,n",
-    [(IIDNoise(seed=0), 32), (AntitheticNoise(seed=0), 32), (KAntitheticNoise(k=8, seed=0), 32), (RQMCNoise(m=3, seed=0), 32)],
-    ids=["mc", "amc", "k_amc", "rqmc"],
+    "design,n,as_iid",
+    [(IIDNoise(seed=0), 32, False), (AntitheticNoise(seed=0), 32, False), (KAntitheticNoise(k=8, seed=0), 32, False),
+     (RQMCNoise(m=3, seed=0), 32, False), (AntitheticNoise(seed=0), 32, True)],
+    ids=["mc", "amc", "k_amc", "rqmc", "amc-treated-as-iid"],
 )
-def test_ci_coverage_on_the_affine_model(affine, design, n):
-    """Over 200 repetitions, every method's 95% CI covers the closed-form truth within binomial error."""
+def test_ci_coverage_on_the_affine_model(affine, design, n, as_iid):
+    """Over 200 repetitions, every method's 95% CI covers the closed-form truth within binomial error
+    *and* is calibrated: mean SE^2 / Var(estimates) near 1. Coverage alone passes CIs that are too long;
+    treating the 32 AMC samples as iid gives CIs ~10x too long, coverage 1.000, and fails calibration."""
     model, options, truth = affine
     reps = 200
     s = generate(model, design=design, num_samples=reps * n, sampler="ddim", sampler_options=options, batch_size=reps * n, progress=False)
     values = brightness(s.samples[np.lexsort((s.members, s.groups))]).reshape(reps, -1, design.group_size)
-    ests = [group_estimate(v) for v in values]
+    ests = [mc_estimate(v.reshape(-1)) if as_iid else group_estimate(v) for v in values]
     summary = coverage_summary(
         np.array([e.estimate for e in ests]), np.array([e.ci_low for e in ests]), np.array([e.ci_high for e in ests]),
         np.array([e.std_error for e in ests]), truth=truth,
     )
     assert summary["target"] == 0.95
-    assert abs(summary["coverage"] - 0.95) <= 3 * summary["binomial_se"] + 1 / reps
+    calibrated = abs(math.log(summary["se_calibration"])) < math.log(1.5)  # Var ratio of 200 reps: ~10% SD
+    covers = abs(summary["coverage"] - 0.95) <= 3 * summary["binomial_se"] + 1 / reps
+    if as_iid:
+        assert covers and summary["coverage"] > 0.99 and not calibrated and summary["se_calibration"] > 10
+    else:
+        assert covers and calibrated
     assert abs(summary["bias"]) <= 4 * summary["bias_se"]
 
 

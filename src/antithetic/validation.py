@@ -83,7 +83,9 @@ def coverage_summary(
     """Bias and empirical coverage of ``R`` repeated estimates of a scalar with known ``truth``.
 
     Returns ``coverage`` with its exact (Clopper-Pearson) 95% interval, ``bias`` with its standard
-    error (including the reference's error ``truth_se``), the mean CI length, and ``target``: the coverage expected when the truth is itself a
+    error (including the reference's error ``truth_se``), the mean CI length, ``se_calibration`` = mean
+    ``SE^2`` / variance of the estimates (1 for a calibrated CI; coverage alone misses CIs that are too
+    long, which cover every time), and ``target``: the coverage expected when the truth is itself a
     reference estimate with standard error ``truth_se`` (equal to ``level`` when ``truth_se = 0``).
     """
     est = np.asarray(estimates, np.float64)
@@ -104,6 +106,7 @@ def coverage_summary(
         "bias": float(est.mean() - truth),
         "bias_se": float(math.sqrt(est.var(ddof=1) / reps + truth_se**2)),
         "mean_ci_length": float(np.mean(np.asarray(ci_high) - np.asarray(ci_low))),
+        "se_calibration": se2 / float(est.var(ddof=1)) if est.var(ddof=1) > 0 else float("nan"),
         "truth": float(truth),
         "truth_se": float(truth_se),
     }
