@@ -88,8 +88,10 @@ class RQMCNoise(NoiseDesign):
 
     name = "rqmc"
 
-    def __init__(self, *, m: int, high_dim: str = "error", max_sobol_dim: int = SOBOL_MAX_DIM, seed: int = 0) -> None:
-        super().__init__(seed=seed)
+    def __init__(
+        self, *, m: int, high_dim: str = "error", max_sobol_dim: int = SOBOL_MAX_DIM, seed: int = 0, offset: int = 0
+    ) -> None:
+        super().__init__(seed=seed, offset=offset)
         if not isinstance(m, int) or not 0 <= m <= 20:
             raise ValueError(f"rqmc needs an integer m in [0, 20] (2^m points per replicate), got m={m!r}")
         if high_dim not in HIGH_DIM_STRATEGIES:
@@ -100,6 +102,7 @@ class RQMCNoise(NoiseDesign):
         self.high_dim = high_dim
         self.max_sobol_dim = max_sobol_dim
         self.group_size = self.draws_per_group = 2**m
+        self._check_offset()
 
     def couple(self, w: torch.Tensor) -> torch.Tensor:
         # only used for the per-step noise of stochastic samplers: iid per sample
