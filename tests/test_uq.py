@@ -317,3 +317,97 @@ def test_ci_coverage_on_the_affine_model(affine, design, n, as_iid):
 def test_coverage_target_accounts_for_reference_error():
     s = coverage_summary(np.zeros(10), -np.ones(10), np.ones(10), np.ones(10), truth=0.0, truth_se=1.0)
     assert s["coverage"] == 1.0 and s["target"] == pytest.approx(2 * stats.norm.cdf(1.959963984540054 / math.sqrt(2)) - 1)
+
+
+# ------------------------------------------------------------------------------------ noise shape, jobs
+def _vae_like(latent=(8,)):
+    """A one-shot generator with an 8-d latent and 1x6x6 images (like a VAE decoder), even and odd parts."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(36, latent[0], generator=gen)
+
+    def decode(z):
+        return torch.tanh(z @ a.T + 0.3 * (z**2).sum(1, keepdim=True)).view(len(z), 1, 6, 6)
+
+    from antithetic.models import GeneratorModel
+
+    seen = []
+    model = GeneratorModel(decode=lambda z: (seen.append(z.clone()), decode(z))[1], sample_shape=latent, image_shape=(1, 6, 6), name="vae-like", info={"kind": "test"})
+    return model, seen
+
+
+def test_control_variate_features_use_the_recorded_noise_shape(tmp_path):
+    """The features are phi of the latent the generator decoded (8-d), not of noise shaped like the output."""
+    from antithetic.io import load_samples, save_samples
+    from antithetic.validation import group_noise_features
+
+    model, seen = _vae_like()
+    samples = generate(model, design=AntitheticNoise(seed=3), num_samples=40, sampler="decode", batch_size=40, progress=False)
+    save_samples(tmp_path / "s.npz", samples)
+    loaded = load_samples(tmp_path / "s.npz")
+    assert loaded.noise_shape == (8,) and loaded.samples.shape[1:] == (1, 6, 6)
+    features = group_noise_features(loaded, ["quadratic", "linear"])
+    latent = seen[0].double().numpy()
+    np.testing.assert_allclose(features["quadratic"], noise_feature(latent, "quadratic").reshape(20, 2), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(features["linear"].sum(1), 0, atol=1e-5)  # odd feature: cancels in pairs
+    loaded.noise_shape = None
+    with pytest.raises(ValueError, match="re-run the sampling"):
+        group_noise_features(loaded, ["quadratic"])
+
+
+def test_uq_estimates_job_on_a_vae_like_generator(tmp_path):
+    """The job runs the tested estimators: its AMC row equals estimate_summary of amc_estimate, its
+    control variates see the 8-d latent, every efficiency has a CI."""
+    import pandas as pd
+
+    from antithetic.estimators import estimate_summary
+    from antithetic.experiments.uq import run_uq_estimates
+    from antithetic.io import save_samples
+
+    model, _ = _vae_like()
+    inputs = {}
+    for method, design in (("mc", IIDNoise(seed=0, offset=200)), ("amc", AntitheticNoise(seed=0)), ("rqmc", RQMCNoise(m=3, seed=0))):
+        s = generate(model, design=design, num_samples=200, sampler="decode", batch_size=200, progress=False)
+        save_samples(tmp_path / f"{method}.npz", s)
+        inputs[method] = tmp_path / f"{method}.npz"
+    uq = {"level": 0.95, "quantile": "t", "statistics": {"brightness": "antithetic.statistics.brightness", "mean_image": "antithetic.statistics.mean_image"}, "control_variates": ["linear", "quadratic"]}
+    frame = run_uq_estimates(uq, model="vae-like", sampler="decode", inputs=inputs, out_estimates=tmp_path / "e.csv", out_ci_vs_n=tmp_path / "c.csv", out_pixels=tmp_path / "p.npz")
+    frame = pd.read_csv(tmp_path / "e.csv").set_index(["statistic", "method"])
+    mc = brightness(generate(model, design=IIDNoise(seed=0, offset=200), num_samples=200, sampler="decode", progress=False).samples)
+    amc_set = generate(model, design=AntitheticNoise(seed=0), num_samples=200, sampler="decode", progress=False)
+    expected = estimate_summary(amc_estimate(brightness(amc_set.grouped().reshape(200, 1, 6, 6)).reshape(100, 2)), sample_variance=mc.var(ddof=1), mc_num_samples=200)
+    row = frame.loc[("brightness", "amc")]
+    for key in ("estimate", "ci_length", "efficiency", "efficiency_low", "efficiency_high", "rho", "rho_w"):
+        assert row[key] == pytest.approx(expected[key], rel=1e-4), key
+    assert frame.loc[("brightness", "mc"), "efficiency"] == pytest.approx(1.0)
+    assert frame.loc[("brightness", "amc+cv:linear"), "degenerate"]
+    assert not frame.loc[("brightness", "amc+cv:quadratic"), "degenerate"]
+    ci = frame[["efficiency_low", "efficiency_high"]]
+    assert ci.notna().all().all() and (frame["efficiency_low"] <= frame["efficiency"]).all() and (frame["efficiency"] <= frame["efficiency_high"]).all()
+    assert {"rho_w", "ci_ratio_squared", "seconds_per_sample", "efficiency_per_time"} <= set(frame.columns)
+
+
+def test_jackknife_efficiency_interval_of_control_variates_on_the_mc_samples():
+    """y = 2 phi + e, Var(e) = 1: the control variate on the same iid samples has efficiency 5."""
+    from antithetic.estimators import efficiency_interval_jackknife
+
+    rng = np.random.default_rng(7)
+    reps, n, hits = 400, 400, 0
+    for _ in range(reps):
+        phi = rng.normal(size=(n, 1))
+        y = 2 * phi + rng.normal(size=(n, 1))
+        out = efficiency_interval_jackknife(y, phi)
+        hits += out["efficiency_low"] <= 5.0 <= out["efficiency_high"]
+    assert abs(hits / reps - 0.95) < 3 * math.sqrt(0.05 * 0.95 / reps) + 0.01
+
+
+def test_design_offset_addresses_later_noise():
+    base, shifted = IIDNoise(seed=2), IIDNoise(seed=2, offset=10)
+    np.testing.assert_array_equal(shifted.initial_noise(range(6), SHAPE), base.initial_noise(range(10, 16), SHAPE))
+    # batch-size invariance and the stream of stochastic samplers follow the offset
+    np.testing.assert_array_equal(torch.cat([shifted.initial_noise([k], SHAPE) for k in range(6)]), shifted.initial_noise(range(6), SHAPE))
+    np.testing.assert_array_equal(shifted.step_noise(range(3), SHAPE)(0), base.step_noise(range(10, 13), SHAPE)(0))
+    rq = RQMCNoise(m=2, seed=1, offset=8)
+    np.testing.assert_array_equal(rq.initial_noise(range(4), SHAPE), RQMCNoise(m=2, seed=1).initial_noise(range(8, 12), SHAPE))
+    assert make_design("antithetic", seed=0, offset=4).describe() == {"name": "antithetic", "seed": 0, "group_size": 2, "offset": 4}
+    with pytest.raises(ValueError, match="multiple of the group size 8"):
+        make_design("k_antithetic", k=8, offset=4)

@@ -53,12 +53,16 @@ from scipy import stats
 from .pearson import pearson
 
 __all__ = [
+    "ESTIMATOR_OF_DESIGN",
     "Estimate",
     "amc_estimate",
     "ci_quantile",
     "cv_estimate",
     "efficiency",
     "efficiency_interval",
+    "efficiency_interval_jackknife",
+    "estimate_groups",
+    "estimate_summary",
     "group_estimate",
     "kamc_estimate",
     "mc_estimate",
@@ -69,6 +73,8 @@ __all__ = [
 ]
 
 QUANTILES = ("t", "normal")
+#: which estimator the samples of a design kind feed
+ESTIMATOR_OF_DESIGN = {"iid": "mc", "antithetic": "amc", "k_antithetic": "k_amc", "rqmc": "rqmc"}
 
 
 @dataclass
@@ -324,4 +330,99 @@ def efficiency_interval(
         "efficiency_low": low,
         "efficiency_high": high,
         "ci_ratio_squared": eff * (q_mc / estimate.quantile) ** 2,
+    }
+
+
+def estimate_groups(estimator: str, values: np.ndarray, *, level: float = 0.95, quantile: str = "t") -> Estimate:
+    """The estimate of ``estimator`` (``"mc"``, ``"amc"``, ``"k_amc"``, ``"rqmc"``) from grouped values
+    ``(G, g, *stat_shape)`` (see :data:`ESTIMATOR_OF_DESIGN`)."""
+    if estimator == "mc":
+        return mc_estimate(values.reshape(-1, *values.shape[2:]), level=level, quantile=quantile)
+    if estimator == "amc":
+        return amc_estimate(values, level=level, quantile=quantile)
+    if estimator == "k_amc":
+        return kamc_estimate(values, level=level, quantile=quantile)
+    if estimator == "rqmc":
+        return rqmc_estimate(values, level=level, quantile=quantile)
+    raise ValueError(f"unknown estimator {estimator!r}; known: {sorted(set(ESTIMATOR_OF_DESIGN.values()))}")
+
+
+def efficiency_interval_jackknife(
+    values: np.ndarray, features: np.ndarray, *, level: float = 0.95, quantile: str = "t", blocks: int = 20
+) -> dict[str, float]:
+    """Efficiency of the control-variate estimator vs MC *on the same iid samples*, with a CI.
+
+    ``values (N, 1, *stat_shape)``, ``features (N, 1)``: both variances come from the same samples, so
+    the F interval of :func:`efficiency_interval` does not apply. The CI is a delete-a-block jackknife
+    of ``log(efficiency)`` over ``blocks`` blocks of consecutive groups (Student t, ``blocks - 1``
+    degrees of freedom). Returns the keys of :func:`efficiency_interval`.
+    """
+    values = np.asarray(values, dtype=np.float64)
+
+    def log_ratio(v: np.ndarray, f: np.ndarray) -> float:
+        mc = group_estimate(v, level=level, quantile=quantile)
+        cv = cv_estimate(v, f, level=level, quantile=quantile)
+        return math.log(float(np.sum(mc.variance)) / float(np.sum(cv.variance)))
+
+    num_groups = len(values)
+    blocks = min(blocks, num_groups)
+    if blocks < 3:
+        raise ValueError(f"a jackknife CI needs at least 3 groups, got {num_groups}")
+    full = log_ratio(values, features)
+    edges = np.linspace(0, num_groups, blocks + 1).astype(int)
+    keep = [np.r_[0:lo, hi:num_groups] for lo, hi in zip(edges[:-1], edges[1:])]
+    loo = np.array([log_ratio(values[k], features[k]) for k in keep])
+    se = math.sqrt((blocks - 1) / blocks * float(((loo - loo.mean()) ** 2).sum()))
+    q = ci_quantile(level, blocks - 1, "t")
+    eff = math.exp(full)
+    cv = cv_estimate(values, features, level=level, quantile=quantile)
+    q_mc = ci_quantile(level, cv.num_samples - 1, quantile)
+    return {
+        "efficiency": eff,
+        "efficiency_low": math.exp(full - q * se),
+        "efficiency_high": math.exp(full + q * se),
+        "ci_ratio_squared": eff * (q_mc / cv.quantile) ** 2,
+    }
+
+
+def estimate_summary(
+    est: Estimate,
+    *,
+    sample_variance: Any,
+    mc_num_samples: int,
+    level: float = 0.95,
+    quantile: str = "t",
+    same_samples: bool = False,
+    efficiency_ci: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """One Table-2 row of numbers for an estimate (vector statistics: pixel-averaged lengths).
+
+    Columns: sample counts, ``estimate`` (pixel mean for vectors), ``ci_low/ci_high`` (scalars),
+    ``ci_length``, ``std_error`` (root mean SE^2), ``mc_ci_length_equal_n`` (the MC CI of ``N`` samples),
+    ``efficiency`` with ``efficiency_low/high`` and ``ci_ratio_squared`` (:func:`efficiency_interval`, or
+    ``efficiency_ci`` when given), ``rho`` (mean per-component pair correlation, AMC) and ``rho_w``
+    (variance-weighted, AMC and K-AMC: ``efficiency = 1 / (1 + (K - 1) rho_w)`` with the sample's own
+    variance), ``degenerate`` (control variates).
+    """
+    scalar = np.ndim(est.estimate) == 0
+    n = est.num_samples
+    q_mc = ci_quantile(level, n - 1, quantile)
+    eff = efficiency_ci or efficiency_interval(
+        sample_variance, mc_num_samples, est, level=level, quantile=quantile, same_samples=same_samples
+    )
+    return {
+        "num_samples": n,
+        "num_groups": est.num_groups,
+        "group_size": est.group_size,
+        "components": int(np.size(est.estimate)),
+        "estimate": float(np.mean(est.estimate)),
+        "ci_low": float(est.ci_low) if scalar else float("nan"),
+        "ci_high": float(est.ci_high) if scalar else float("nan"),
+        "ci_length": float(np.mean(est.ci_length)),
+        "std_error": float(np.sqrt(np.mean(est.variance))),
+        "mc_ci_length_equal_n": float(np.mean(2 * q_mc * np.sqrt(np.asarray(sample_variance) / n))),
+        **eff,
+        "rho": float(np.nanmean(est.extras["rho"])) if "rho" in est.extras else float("nan"),
+        "rho_w": float(est.extras.get("rho_w", float("nan"))),
+        "degenerate": bool(est.extras.get("degenerate", False)),
     }
