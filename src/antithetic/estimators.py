@@ -31,8 +31,8 @@ Control variates (a reviewer's request): with a feature ``phi(z)`` of the initia
 known to be 0, regress the group means of ``S`` on the group means of ``phi`` and subtract
 ``beta * phibar``. The coefficient is *cross-fitted*: group ``g`` is corrected with the coefficient
 fitted on the other ``G - 1`` groups, so ``beta_{-g}`` is independent of ``phibar_g`` and the estimate
-is exactly unbiased; the in-sample coefficient made the CIs too short at small ``G`` (coverage
-0.92-0.94 at ``G = 16``). A *linear* feature is odd, so its mean over an antithetic pair is exactly 0:
+is exactly unbiased (the in-sample coefficient is biased when ``S`` depends non-linearly on the
+feature). At ``G = 16`` coverage can still fall below nominal for some statistics (README). A *linear* feature is odd, so its mean over an antithetic pair is exactly 0:
 antithetic pairing already removes every linear function of ``z`` and a linear control variate adds
 nothing to AMC (the combined estimator is returned equal to AMC, flagged ``degenerate``). An even
 feature such as ``||z||^2 - D`` complements it.
