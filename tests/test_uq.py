@@ -14,11 +14,13 @@ from antithetic.estimators import (
     ci_quantile,
     cv_estimate,
     efficiency,
+    efficiency_interval,
     group_estimate,
     kamc_estimate,
     mc_estimate,
     noise_feature,
     rqmc_estimate,
+    weighted_group_correlation,
 )
 from antithetic.models import build_model
 from antithetic.noise import AntitheticNoise, IIDNoise, KAntitheticNoise, derive_seed, make_design
@@ -78,6 +80,31 @@ def test_rqmc_high_dimension_strategies_are_explicit():
     assert not np.allclose(padded[:, :8], padded[:, 8:16])          # blocks scrambled independently
     with pytest.raises(ValueError, match="high_dim"):
         RQMCNoise(m=2, high_dim="silent")
+
+
+def test_rqmc_padded_is_latin_supercube_sampling():
+    """Blocks of the padded strategy are matched by independent random permutations (Latin supercube).
+
+    d = 16 in blocks of 8, 2^6 points, 400 replicates. With one point order shared by all blocks, a
+    product of coordinates of two blocks had 23x (indicator product) and 31x (z_j z_{j+8}) the
+    variance of plain MC; with independent permutations cross-block terms stay within 2x of MC and
+    an additive function keeps the RQMC gain.
+    """
+    design = RQMCNoise(m=6, high_dim="padded", max_sobol_dim=8, seed=11)
+    reps, n = 400, 64
+    z = design.initial_noise(range(reps * n), (16,)).double().numpy().reshape(reps, n, 16)
+    indicator_product = ((z[..., 0] > 0) & (z[..., 8] > 0)).astype(float)  # per sample: Var = 3/16
+    cross_product = (z[..., :8] * z[..., 8:]).sum(-1) / math.sqrt(8)     # per sample: Var = 1
+    additive = (z > 0).sum(-1).astype(float)                               # per sample: Var = 16/4
+    ratio = lambda f, var: f.mean(1).var(ddof=1) / (var / n)  # noqa: E731  (RQMC over MC variance)
+    assert ratio(indicator_product, 3 / 16) < 2.0
+    assert ratio(cross_product, 1.0) < 2.0
+    assert ratio(additive, 4.0) < 0.05
+    # the first block is the scrambled net in Sobol order; seed-addressed like every design
+    first = sobol_normal(8, 6, seed=derive_seed(11, 0, 0, 0))
+    np.testing.assert_allclose(z[0, :, :8], first, rtol=1e-6)
+    again = design.initial_noise(list(range(64, 128)), (16,)).double().numpy()
+    np.testing.assert_array_equal(again, z[1])
 
 
 def test_rqmc_step_noise_is_iid_per_sample():
@@ -153,6 +180,71 @@ def test_control_variates():
         noise_feature(z, "cubic")
 
 
+def test_cross_fitted_control_variate_is_unbiased_at_small_g():
+    """G = 16 antithetic pairs, y = q + 0.25 q^2 + noise with q the quadratic feature (E[y] = 0.25).
+
+    The in-sample coefficient is correlated with the feature mean it multiplies when E[y | q] is
+    non-linear: its estimate was biased by -0.031 (18 standard errors over 4000 repetitions).
+    Leave-one-group-out cross-fitting makes every corrected group mean exactly unbiased.
+    """
+    rng = np.random.default_rng(1)
+    reps, groups, d = 4000, 16, 64
+    w = rng.normal(size=(reps, groups, 1, d))
+    z = np.concatenate([w, -w], axis=2)
+    q = noise_feature(z.reshape(-1, d), "quadratic").reshape(reps, groups, 2)
+    y = q + 0.25 * q**2 + 0.3 * rng.normal(size=q.shape)
+    ests = [cv_estimate(y[r], q[r]) for r in range(reps)]
+    values = np.array([e.estimate for e in ests])
+    assert abs(values.mean() - 0.25) < 3 * values.std(ddof=1) / math.sqrt(reps)
+    # the CI is not too long either: mean SE^2 close to the variance of the estimates
+    assert 0.8 < np.mean([e.variance for e in ests]) / values.var(ddof=1) < 1.25
+
+
+def test_weighted_correlation_matches_efficiency_exactly():
+    rng = np.random.default_rng(5)
+    w = rng.normal(size=(300, 1, 3, 4))
+    pairs = np.concatenate([np.tanh(w) + 0.2 * w**2, np.tanh(-w) + 0.2 * w**2], axis=1)
+    pairs[:, :, 0, 0] = 7.0  # a constant pixel: weighs nothing, no NaN
+    amc = amc_estimate(pairs)
+    own_variance = pairs.var(axis=0, ddof=1).mean(axis=0)  # the pairs' own per-sample variance
+    rho_w = amc.extras["rho_w"]
+    assert np.isfinite(rho_w) and -1 < rho_w < 0
+    total = efficiency_interval(own_variance, 10**6, amc)["efficiency"]
+    assert total == pytest.approx(1 / (1 + rho_w), rel=1e-10)
+    # unweighted mean of per-pixel rho (the former column) does not satisfy it
+    assert abs(1 / (1 + np.nanmean(amc.extras["rho"])) - total) > 1e-3
+    # K groups: efficiency 1 / (1 + (K - 1) rho_w)
+    groups = np.stack([np.sin(v) for v in KAntitheticNoise(k=4, seed=0).couple(torch.randn(4, 200, 6, generator=torch.Generator().manual_seed(1))).double().numpy()], axis=1)
+    k = kamc_estimate(groups)
+    own = groups.var(axis=0, ddof=1).mean(axis=0)
+    assert efficiency_interval(own, 10**6, k)["efficiency"] == pytest.approx(1 / (1 + 3 * weighted_group_correlation(groups)), rel=1e-10)
+
+
+@pytest.mark.parametrize("groups,group_sd", [(500, 0.3), (16, 0.8)], ids=["amc-like", "rqmc-like"])
+def test_efficiency_interval_covers_the_true_efficiency(groups, group_sd):
+    """Gaussian model with known variances: MC per-sample SD 2 from 1000 samples, G group means of SD
+    ``group_sd`` (groups of 2): the true efficiency is (4 / 2G) / (group_sd^2 / G); the F interval covers it."""
+    rng = np.random.default_rng(6)
+    reps, n_mc, size = 2000, 1000, 2
+    truth = (4.0 / (groups * size)) / (group_sd**2 / groups)
+    hits, estimates = 0, []
+    for _ in range(reps):
+        sigma2 = rng.normal(0, 2.0, size=n_mc).var(ddof=1)
+        means = rng.normal(1.0, group_sd, size=groups)
+        est = group_estimate(np.stack([means, means], axis=1))  # group means of SD group_sd
+        out = efficiency_interval(sigma2, n_mc, est)
+        hits += out["efficiency_low"] <= truth <= out["efficiency_high"]
+        estimates.append(out["efficiency"])
+    coverage = hits / reps
+    assert abs(coverage - 0.95) < 3 * math.sqrt(0.95 * 0.05 / reps)
+    mc = mc_estimate(rng.normal(size=100))
+    same = efficiency_interval(mc.std_error**2 * 100, 100, mc, same_samples=True)
+    assert same["efficiency"] == pytest.approx(1) and same["efficiency_low"] == same["efficiency_high"] == pytest.approx(1)
+    # (CI_MC / CI)^2 differs from the variance ratio by the squared quantile ratio
+    out = efficiency_interval(4.0, n_mc, est)
+    assert out["ci_ratio_squared"] / out["efficiency"] == pytest.approx((stats.t.ppf(0.975, 2 * groups - 1) / stats.t.ppf(0.975, groups - 1)) ** 2)
+
+
 # ------------------------------------------------------------------------------------ statistics
 def test_statistics_and_dotted_paths():
     x = np.stack([np.full(SHAPE, -1.0), np.full(SHAPE, 1.0), np.full(SHAPE, 3.0)])
@@ -194,26 +286,128 @@ def test_affine_model_truth(affine):
 
 
 @pytest.mark.parametrize(
-    "design,n",
-    [(IIDNoise(seed=0), 32), (AntitheticNoise(seed=0), 32), (KAntitheticNoise(k=8, seed=0), 32), (RQMCNoise(m=3, seed=0), 32)],
-    ids=["mc", "amc", "k_amc", "rqmc"],
+    "design,n,as_iid",
+    [(IIDNoise(seed=0), 32, False), (AntitheticNoise(seed=0), 32, False), (KAntitheticNoise(k=8, seed=0), 32, False),
+     (RQMCNoise(m=3, seed=0), 32, False), (AntitheticNoise(seed=0), 32, True)],
+    ids=["mc", "amc", "k_amc", "rqmc", "amc-treated-as-iid"],
 )
-def test_ci_coverage_on_the_affine_model(affine, design, n):
-    """Over 200 repetitions, every method's 95% CI covers the closed-form truth within binomial error."""
+def test_ci_coverage_on_the_affine_model(affine, design, n, as_iid):
+    """Over 200 repetitions, every method's 95% CI covers the closed-form truth within binomial error
+    *and* is calibrated: mean SE^2 / Var(estimates) near 1. Coverage alone passes CIs that are too long;
+    treating the 32 AMC samples as iid gives CIs ~10x too long, coverage 1.000, and fails calibration."""
     model, options, truth = affine
     reps = 200
     s = generate(model, design=design, num_samples=reps * n, sampler="ddim", sampler_options=options, batch_size=reps * n, progress=False)
     values = brightness(s.samples[np.lexsort((s.members, s.groups))]).reshape(reps, -1, design.group_size)
-    ests = [group_estimate(v) for v in values]
+    ests = [mc_estimate(v.reshape(-1)) if as_iid else group_estimate(v) for v in values]
     summary = coverage_summary(
         np.array([e.estimate for e in ests]), np.array([e.ci_low for e in ests]), np.array([e.ci_high for e in ests]),
         np.array([e.std_error for e in ests]), truth=truth,
     )
     assert summary["target"] == 0.95
-    assert abs(summary["coverage"] - 0.95) <= 3 * summary["binomial_se"] + 1 / reps
+    calibrated = abs(math.log(summary["se_calibration"])) < math.log(1.5)  # Var ratio of 200 reps: ~10% SD
+    covers = abs(summary["coverage"] - 0.95) <= 3 * summary["binomial_se"] + 1 / reps
+    if as_iid:
+        assert covers and summary["coverage"] > 0.99 and not calibrated and summary["se_calibration"] > 10
+    else:
+        assert covers and calibrated
     assert abs(summary["bias"]) <= 4 * summary["bias_se"]
 
 
 def test_coverage_target_accounts_for_reference_error():
     s = coverage_summary(np.zeros(10), -np.ones(10), np.ones(10), np.ones(10), truth=0.0, truth_se=1.0)
     assert s["coverage"] == 1.0 and s["target"] == pytest.approx(2 * stats.norm.cdf(1.959963984540054 / math.sqrt(2)) - 1)
+
+
+# ------------------------------------------------------------------------------------ noise shape, jobs
+def _vae_like(latent=(8,)):
+    """A one-shot generator with an 8-d latent and 1x6x6 images (like a VAE decoder), even and odd parts."""
+    gen = torch.Generator().manual_seed(0)
+    a = torch.randn(36, latent[0], generator=gen)
+
+    def decode(z):
+        return torch.tanh(z @ a.T + 0.3 * (z**2).sum(1, keepdim=True)).view(len(z), 1, 6, 6)
+
+    from antithetic.models import GeneratorModel
+
+    seen = []
+    model = GeneratorModel(decode=lambda z: (seen.append(z.clone()), decode(z))[1], sample_shape=latent, image_shape=(1, 6, 6), name="vae-like", info={"kind": "test"})
+    return model, seen
+
+
+def test_control_variate_features_use_the_recorded_noise_shape(tmp_path):
+    """The features are phi of the latent the generator decoded (8-d), not of noise shaped like the output."""
+    from antithetic.io import load_samples, save_samples
+    from antithetic.validation import group_noise_features
+
+    model, seen = _vae_like()
+    samples = generate(model, design=AntitheticNoise(seed=3), num_samples=40, sampler="decode", batch_size=40, progress=False)
+    save_samples(tmp_path / "s.npz", samples)
+    loaded = load_samples(tmp_path / "s.npz")
+    assert loaded.noise_shape == (8,) and loaded.samples.shape[1:] == (1, 6, 6)
+    features = group_noise_features(loaded, ["quadratic", "linear"])
+    latent = seen[0].double().numpy()
+    np.testing.assert_allclose(features["quadratic"], noise_feature(latent, "quadratic").reshape(20, 2), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(features["linear"].sum(1), 0, atol=1e-5)  # odd feature: cancels in pairs
+    loaded.noise_shape = None
+    with pytest.raises(ValueError, match="re-run the sampling"):
+        group_noise_features(loaded, ["quadratic"])
+
+
+def test_uq_estimates_job_on_a_vae_like_generator(tmp_path):
+    """The job runs the tested estimators: its AMC row equals estimate_summary of amc_estimate, its
+    control variates see the 8-d latent, every efficiency has a CI."""
+    import pandas as pd
+
+    from antithetic.estimators import estimate_summary
+    from antithetic.experiments.uq import run_uq_estimates
+    from antithetic.io import save_samples
+
+    model, _ = _vae_like()
+    inputs = {}
+    for method, design in (("mc", IIDNoise(seed=0, offset=200)), ("amc", AntitheticNoise(seed=0)), ("rqmc", RQMCNoise(m=3, seed=0))):
+        s = generate(model, design=design, num_samples=200, sampler="decode", batch_size=200, progress=False)
+        save_samples(tmp_path / f"{method}.npz", s)
+        inputs[method] = tmp_path / f"{method}.npz"
+    uq = {"level": 0.95, "quantile": "t", "statistics": {"brightness": "antithetic.statistics.brightness", "mean_image": "antithetic.statistics.mean_image"}, "control_variates": ["linear", "quadratic"]}
+    frame = run_uq_estimates(uq, model="vae-like", sampler="decode", inputs=inputs, out_estimates=tmp_path / "e.csv", out_ci_vs_n=tmp_path / "c.csv", out_pixels=tmp_path / "p.npz")
+    frame = pd.read_csv(tmp_path / "e.csv").set_index(["statistic", "method"])
+    mc = brightness(generate(model, design=IIDNoise(seed=0, offset=200), num_samples=200, sampler="decode", progress=False).samples)
+    amc_set = generate(model, design=AntitheticNoise(seed=0), num_samples=200, sampler="decode", progress=False)
+    expected = estimate_summary(amc_estimate(brightness(amc_set.grouped().reshape(200, 1, 6, 6)).reshape(100, 2)), sample_variance=mc.var(ddof=1), mc_num_samples=200)
+    row = frame.loc[("brightness", "amc")]
+    for key in ("estimate", "ci_length", "efficiency", "efficiency_low", "efficiency_high", "rho", "rho_w"):
+        assert row[key] == pytest.approx(expected[key], rel=1e-4), key
+    assert frame.loc[("brightness", "mc"), "efficiency"] == pytest.approx(1.0)
+    assert frame.loc[("brightness", "amc+cv:linear"), "degenerate"]
+    assert not frame.loc[("brightness", "amc+cv:quadratic"), "degenerate"]
+    ci = frame[["efficiency_low", "efficiency_high"]]
+    assert ci.notna().all().all() and (frame["efficiency_low"] <= frame["efficiency"]).all() and (frame["efficiency"] <= frame["efficiency_high"]).all()
+    assert {"rho_w", "ci_ratio_squared", "seconds_per_sample", "efficiency_per_time"} <= set(frame.columns)
+
+
+def test_jackknife_efficiency_interval_of_control_variates_on_the_mc_samples():
+    """y = 2 phi + e, Var(e) = 1: the control variate on the same iid samples has efficiency 5."""
+    from antithetic.estimators import efficiency_interval_jackknife
+
+    rng = np.random.default_rng(7)
+    reps, n, hits = 400, 400, 0
+    for _ in range(reps):
+        phi = rng.normal(size=(n, 1))
+        y = 2 * phi + rng.normal(size=(n, 1))
+        out = efficiency_interval_jackknife(y, phi)
+        hits += out["efficiency_low"] <= 5.0 <= out["efficiency_high"]
+    assert abs(hits / reps - 0.95) < 3 * math.sqrt(0.05 * 0.95 / reps) + 0.01
+
+
+def test_design_offset_addresses_later_noise():
+    base, shifted = IIDNoise(seed=2), IIDNoise(seed=2, offset=10)
+    np.testing.assert_array_equal(shifted.initial_noise(range(6), SHAPE), base.initial_noise(range(10, 16), SHAPE))
+    # batch-size invariance and the stream of stochastic samplers follow the offset
+    np.testing.assert_array_equal(torch.cat([shifted.initial_noise([k], SHAPE) for k in range(6)]), shifted.initial_noise(range(6), SHAPE))
+    np.testing.assert_array_equal(shifted.step_noise(range(3), SHAPE)(0), base.step_noise(range(10, 13), SHAPE)(0))
+    rq = RQMCNoise(m=2, seed=1, offset=8)
+    np.testing.assert_array_equal(rq.initial_noise(range(4), SHAPE), RQMCNoise(m=2, seed=1).initial_noise(range(8, 12), SHAPE))
+    assert make_design("antithetic", seed=0, offset=4).describe() == {"name": "antithetic", "seed": 0, "group_size": 2, "offset": 4}
+    with pytest.raises(ValueError, match="multiple of the group size 8"):
+        make_design("k_antithetic", k=8, offset=4)

@@ -31,7 +31,7 @@ def tiny_config():
     config["symmetry"]["fisher"].update(samples=16, points=4)
     config["symmetry"]["partial"]["pairs"] = 6
     config["uq"]["methods"] = {
-        "mc": {"design": "iid", "num_samples": 12}, "amc": {"design": "antithetic", "num_samples": 12},
+        "mc": {"design": "iid-disjoint", "num_samples": 12}, "amc": {"design": "antithetic", "num_samples": 12},
         "k_amc": {"design": "k-antithetic-8", "num_samples": 16}, "rqmc": {"design": "rqmc-8", "num_samples": 16},
     }
     config["uq"]["coverage"].update(repetitions=10, num_samples=24, reference_samples=64)
@@ -133,6 +133,8 @@ def test_uq_outputs(workdir):
     assert set(table["model"]) == {"digits-ddpm", "affine-odd", "digits-gmm"}
     assert {"mc", "amc", "k_amc", "rqmc", "mc+cv:linear", "amc+cv:quadratic"} <= set(table["method"])
     assert table.loc[table["method"] == "mc", "efficiency"].to_numpy() == pytest.approx(1.0)
+    assert (table["efficiency_low"] <= table["efficiency"] + 1e-9).all() and (table["efficiency"] <= table["efficiency_high"] + 1e-9).all()
+    assert table["rho_w"].notna().sum() > 0 and "ci_ratio_squared" in table
     affine = table[(table["model"] == "affine-odd") & (table["statistic"] == "brightness")].set_index("method")
     assert affine.loc["amc", "rho"] < -0.9 and affine.loc["amc", "efficiency"] > 10
     assert table.loc[table["method"] == "amc+cv:linear", "degenerate"].all()  # linear features cancel in pairs
@@ -141,7 +143,7 @@ def test_uq_outputs(workdir):
     assert set(coverage["model"]) == {"affine-odd", "digits-gmm"} and (coverage["repetitions"] == 10).all()
     closed = coverage[(coverage["model"] == "affine-odd") & (coverage["statistic"] == "brightness")]
     assert (closed["truth_kind"] == "closed form").all() and (closed["target"] == 0.95).all()
-    assert coverage["coverage"].between(0, 1).all()
+    assert coverage["coverage"].between(0, 1).all() and "se_calibration" in coverage
     for name in ("ci_vs_n", "coverage", "ci_width_maps"):
         assert (workdir / "figures" / "uq" / f"{name}.png").stat().st_size > 0
 

@@ -3,9 +3,19 @@
 * PN pair: ``(DM(z), DM(-z))``, the two members of a group of the antithetic design.
 * RR pair: ``(DM(z_1), DM(z_2))``, consecutive samples ``(2g, 2g + 1)`` of the iid design.
 * *standard*: Pearson correlation across the D pixel values of the two raw samples.
-* *centered*: the same after subtracting the per-pixel mean image, which removes the layout shared by
-  all samples (e.g. the blank background of digits) that inflates RR correlation. The mean image is
-  taken over all samples of the PN and RR sets together (both are exact draws of the same law).
+* *centered*: the same after subtracting a per-pixel mean image, which removes the layout shared by
+  all samples (e.g. the blank background of digits) that inflates RR correlation. The mean image
+  must not contain the pair it centres, and the two members must not share it: with one in-sample
+  mean ``m``, ``a - m`` and ``b - m`` both contain ``-(a + b)/n`` (bias about ``-1/n``); with one
+  leave-pair-out mean both contain the same ``-m`` (bias about ``+1/n``). So the pairs of the PN and RR
+  sets are split into two halves by pair number (alternating), and member ``a`` of a pair is centred
+  with the mean image of one half, member ``b`` with that of the other, each without the pair itself.
+  Both means are then independent of the pair and of each other, and the centred RR correlation of
+  independent samples has mean zero (exactly, for laws symmetric about their mean).
+  This needs RR pairs whose noise is disjoint from the PN pairs': with the same seed, iid sample
+  ``g`` *is* the positive member of PN pair ``g``; give the iid design an ``offset`` of at least the
+  PN set's size (:mod:`antithetic.noise`). :func:`shared_noise` counts the overlap and
+  :func:`correlation_frame` warns about it.
 
 Correlations are computed on the sampler output in data space [-1, 1]; the usual map to pixels
 ``(x + 1) / 2`` is affine and leaves Pearson correlation unchanged.
@@ -13,13 +23,15 @@ Correlations are computed on the sampler output in data space [-1, 1]; the usual
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
 from .pearson import pearson
 from .sample_set import SampleSet
 
-__all__ = ["pair_correlations", "pn_pairs", "rr_pairs", "correlation_frame", "summarize"]
+__all__ = ["centering_means", "correlation_frame", "pair_correlations", "pn_pairs", "rr_pairs", "shared_noise", "summarize"]
 
 
 def pair_correlations(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -50,19 +62,56 @@ def rr_pairs(samples: SampleSet) -> np.ndarray:
     return x.reshape(-1, 2, *x.shape[1:])
 
 
+def shared_noise(pn: SampleSet, rr: SampleSet) -> int:
+    """Number of RR samples whose noise stream is also a PN pair's (same seed and noise group)."""
+    if int(pn.design.get("seed", 0)) != int(rr.design.get("seed", 0)):
+        return 0
+    return int(np.isin(np.asarray(rr.groups), np.asarray(pn.groups)).sum())
+
+
+def centering_means(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean images ``(m_a, m_b)``, each ``(P, ...)``, that centre the two members of each of the pairs
+    ``(P, 2, ...)``: pairs alternate between two halves; member ``a`` of pair ``p`` gets the mean of one
+    half, member ``b`` the mean of the other, both without pair ``p`` (see module docs)."""
+    num_pairs = len(pairs)
+    if num_pairs < 5:
+        raise ValueError(f"centered correlation needs at least 5 pairs in all, got {num_pairs}")
+    flat = pairs.reshape(num_pairs, 2, -1).astype(np.float64)
+    half = np.arange(num_pairs) % 2
+    sums = np.stack([flat[half == h].sum(axis=(0, 1)) for h in (0, 1)])      # (2, D)
+    counts = np.array([2 * np.sum(half == h) for h in (0, 1)], dtype=np.float64)
+    own = flat.sum(axis=1)                                                     # (P, D)
+    m_own = (sums[half] - own) / (counts[half] - 2)[:, None]                   # own half without the pair
+    m_other = sums[1 - half] / counts[1 - half][:, None]                       # the other half
+    shape = (num_pairs, *pairs.shape[2:])
+    return m_own.reshape(shape), m_other.reshape(shape)
+
+
 def correlation_frame(pn: SampleSet, rr: SampleSet) -> pd.DataFrame:
-    """Per-pair correlations, one row per pair: ``pair``, ``kind`` (PN/RR), ``standard``, ``centered``."""
+    """Per-pair correlations, one row per pair: ``pair``, ``kind`` (PN/RR), ``standard``, ``centered``.
+
+    The centering means of :func:`centering_means` are taken over the PN and RR pairs together (both
+    are exact draws of the same law).
+    """
     pn_x, rr_x = pn_pairs(pn), rr_pairs(rr)
-    mean_image = np.concatenate([pn_x.reshape(-1, *pn_x.shape[2:]), rr_x.reshape(-1, *rr_x.shape[2:])]).mean(0)
+    overlap = shared_noise(pn, rr)
+    if overlap:
+        warnings.warn(
+            f"{overlap} RR samples reuse the noise of PN pairs (same seed and noise index): RR and PN "
+            "correlations are not independent; give the iid design an offset (designs.<name>.offset) of at "
+            f"least {2 * len(pn_x)}",
+            stacklevel=2,
+        )
+    m_a, m_b = centering_means(np.concatenate([pn_x, rr_x]))
     frames = []
-    for kind, pairs in (("PN", pn_x), ("RR", rr_x)):
+    for kind, pairs, rows in (("PN", pn_x, slice(0, len(pn_x))), ("RR", rr_x, slice(len(pn_x), None))):
         frames.append(
             pd.DataFrame(
                 {
                     "pair": np.arange(len(pairs)),
                     "kind": kind,
                     "standard": pair_correlations(pairs[:, 0], pairs[:, 1]),
-                    "centered": pair_correlations(pairs[:, 0] - mean_image, pairs[:, 1] - mean_image),
+                    "centered": pair_correlations(pairs[:, 0] - m_a[rows], pairs[:, 1] - m_b[rows]),
                 }
             )
         )

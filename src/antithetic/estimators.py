@@ -11,14 +11,28 @@ with ``q`` the ``1 - (1 - level)/2`` quantile of Student's t with ``G - 1`` degr
 (``quantile="t"``, the default) or of the normal law (``quantile="normal"``, the paper's MC/AMC
 formula). For ``G >= 100`` the two differ by < 1.5%; for RQMC with few replicates only t is valid.
 
-Efficiency at equal sample count (paper: ``(CI_MC / CI)^2``) is computed as the variance ratio
-``(sigma^2 / N) / Var(estimator)``, where ``sigma^2`` is the per-sample variance of the statistic
-(estimated from an iid run) and ``N`` the estimator's sample count: the MC variance it would have
-had with the same ``N``. For AMC it is ``1 / (1 + rho)`` with ``rho = Corr(S(DM(z)), S(DM(-z)))``.
+Efficiency at equal sample count is the variance ratio ``E = (sigma^2 / N) / Var(estimator)``, where
+``sigma^2`` is the per-sample variance of the statistic (estimated from an iid run) and ``N`` the
+estimator's sample count: the MC variance it would have had with the same ``N``. It is *not* the
+squared ratio of CI lengths: the paper's ``(CI_MC / CI)^2`` also carries the ratio of the two
+quantiles, ``(q_MC / q)^2`` (Student t with ``N - 1`` and ``G - 1`` degrees of freedom; 0.85 for
+``G = 16``); :func:`efficiency_interval` returns both. Vector statistics use the total-variance ratio
+``sum_j sigma_j^2 / N / sum_j Var_j``. Both variances are estimates, so the efficiency gets a CI
+(:func:`efficiency_interval`): ``E_hat / E ~ F(N_MC - 1, G - 1)`` for Gaussian data (the MC
+per-sample variance has ``N_MC - 1`` degrees of freedom, the variance of ``G`` group means ``G - 1``).
+
+For AMC, ``E = 1 / (1 + rho)`` with ``rho = Corr(S(DM(z)), S(DM(-z)))``. For vector statistics the
+efficiency matches the *variance-weighted* correlation ``rho_w = sum_j Cov_j / sum_j Var_j``
+(:func:`weighted_group_correlation`), not the mean of the per-pixel correlations: with the pair
+sample's own per-sample variance the identity ``E = 1 / (1 + rho_w)`` is exact; constant pixels
+weigh nothing.
 
 Control variates (a reviewer's request): with a feature ``phi(z)`` of the initial noise whose mean is
 known to be 0, regress the group means of ``S`` on the group means of ``phi`` and subtract
-``beta * phibar``. A *linear* feature is odd, so its mean over an antithetic pair is exactly 0:
+``beta * phibar``. The coefficient is *cross-fitted*: group ``g`` is corrected with the coefficient
+fitted on the other ``G - 1`` groups, so ``beta_{-g}`` is independent of ``phibar_g`` and the estimate
+is exactly unbiased (the in-sample coefficient is biased when ``S`` depends non-linearly on the
+feature). At ``G = 16`` coverage can still fall below nominal for some statistics (README). A *linear* feature is odd, so its mean over an antithetic pair is exactly 0:
 antithetic pairing already removes every linear function of ``z`` and a linear control variate adds
 nothing to AMC (the combined estimator is returned equal to AMC, flagged ``degenerate``). An even
 feature such as ``||z||^2 - D`` complements it.
@@ -39,20 +53,28 @@ from scipy import stats
 from .pearson import pearson
 
 __all__ = [
+    "ESTIMATOR_OF_DESIGN",
     "Estimate",
     "amc_estimate",
     "ci_quantile",
     "cv_estimate",
     "efficiency",
+    "efficiency_interval",
+    "efficiency_interval_jackknife",
+    "estimate_groups",
+    "estimate_summary",
     "group_estimate",
     "kamc_estimate",
     "mc_estimate",
     "noise_feature",
     "pair_correlation",
     "rqmc_estimate",
+    "weighted_group_correlation",
 ]
 
 QUANTILES = ("t", "normal")
+#: which estimator the samples of a design kind feed
+ESTIMATOR_OF_DESIGN = {"iid": "mc", "antithetic": "amc", "k_antithetic": "k_amc", "rqmc": "rqmc"}
 
 
 @dataclass
@@ -70,6 +92,12 @@ class Estimate:
     num_groups: int
     group_size: int
     extras: dict[str, Any] = field(default_factory=dict)
+    #: degrees of freedom of the variance estimate (``G - 1`` for group means)
+    dof: int = 0
+
+    def __post_init__(self) -> None:
+        if self.dof <= 0:
+            self.dof = self.num_groups - 1
 
     @property
     def ci_length(self) -> Any:
@@ -137,19 +165,50 @@ def pair_correlation(pairs: np.ndarray) -> Any:
 def amc_estimate(pairs: np.ndarray, *, level: float = 0.95, quantile: str = "t") -> Estimate:
     """Antithetic MC from pairs ``(P, 2, *stat_shape)``: CI from the SD of the ``P`` pair means.
 
-    ``extras["rho"]`` is the sample pair correlation ``rho``; ``Var(AMC) = sigma^2 (1 + rho) / N``.
+    ``extras["rho"]`` is the sample pair correlation ``rho`` (component-wise) and ``extras["rho_w"]`` the
+    variance-weighted correlation of :func:`weighted_group_correlation`; ``Var(AMC) = sigma^2 (1 + rho) / N``.
     """
     pairs = np.asarray(pairs, dtype=np.float64)
     if pairs.ndim < 2 or pairs.shape[1] != 2:
         raise ValueError(f"AMC needs pairs of shape (P, 2, ...), got {pairs.shape}")
     est = group_estimate(pairs, level=level, quantile=quantile, method="amc")
     est.extras["rho"] = pair_correlation(pairs)
+    est.extras["rho_w"] = weighted_group_correlation(pairs)
     return est
 
 
 def kamc_estimate(groups: np.ndarray, *, level: float = 0.95, quantile: str = "t") -> Estimate:
-    """K-antithetic MC from groups ``(G, K, *stat_shape)``: CI from the SD of the ``G`` group means."""
-    return group_estimate(groups, level=level, quantile=quantile, method="k_amc")
+    """K-antithetic MC from groups ``(G, K, *stat_shape)``: CI from the SD of the ``G`` group means.
+
+    ``extras["rho_w"]`` is the variance-weighted within-group correlation (:func:`weighted_group_correlation`).
+    """
+    est = group_estimate(groups, level=level, quantile=quantile, method="k_amc")
+    est.extras["rho_w"] = weighted_group_correlation(groups)
+    return est
+
+
+def weighted_group_correlation(groups: np.ndarray) -> float:
+    """Variance-weighted within-group correlation ``rho_w`` of groups ``(G, K, *stat_shape)``.
+
+    ``rho_w = sum_j mean_{i != i'} C_j[i, i'] / sum_j mean_i C_j[i, i]`` with ``C_j`` the sample covariance
+    (``ddof = 1``) of the ``K`` members in component ``j``. With ``s^2 = sum_j mean_i C_j[i, i]`` the pooled
+    per-sample variance, the variance of the group means is exactly ``s^2 (1 + (K - 1) rho_w) / K`` (summed
+    over components), so the efficiency of :func:`group_estimate` measured with the sample's own ``s^2``
+    is ``1 / (1 + (K - 1) rho_w)``; for AMC (``K = 2``) ``1 / (1 + rho_w)``. Components with zero variance
+    (a constant pixel) weigh nothing; NaN only if every component is constant.
+    """
+    groups = np.asarray(groups, dtype=np.float64)
+    if groups.ndim < 2 or groups.shape[1] < 2:
+        raise ValueError(f"groups must have shape (G, K >= 2, ...), got {groups.shape}")
+    num_groups, k = groups.shape[:2]
+    centred = (groups - groups.mean(axis=0)).reshape(num_groups, k, -1)
+    member_var = (centred**2).sum(axis=0) / (num_groups - 1)                       # (K, D)
+    total = centred.sum(axis=1)                                                    # (G, D)
+    cross = ((total**2).sum(axis=0) / (num_groups - 1) - member_var.sum(axis=0))    # sum_{i != i'} C[i, i'], (D,)
+    variance = float(member_var.mean(axis=0).sum())
+    if variance <= 0:
+        return float("nan")
+    return float(cross.sum() / (k * (k - 1)) / variance)
 
 
 def rqmc_estimate(replicates: np.ndarray, *, level: float = 0.95, quantile: str = "t") -> Estimate:
@@ -175,45 +234,48 @@ def noise_feature(z: np.ndarray, kind: str) -> np.ndarray:
 def cv_estimate(
     values: np.ndarray, features: np.ndarray, *, level: float = 0.95, quantile: str = "t", method: str = "cv"
 ) -> Estimate:
-    """Control-variate estimate from groups ``values (G, g, *stat_shape)`` and features ``(G, g)``.
+    """Cross-fitted control-variate estimate from groups ``values (G, g, *stat_shape)`` and features ``(G, g)``.
 
-    Regresses the group means ``y_g`` on the feature group means ``f_g`` (known mean 0):
-    ``estimate = mean(y) - beta mean(f)``, ``beta = Cov(y, f) / Var(f)``, with a CI from the regression
-    residuals (``G - 2`` degrees of freedom). If the feature's group means vanish (a linear feature
-    under antithetic pairs), ``beta = 0`` and the estimate equals the group-mean estimate;
-    ``extras["degenerate"]`` is then True.
+    With group means ``y_g`` and feature group means ``f_g`` (known mean 0), group ``g`` is corrected as
+    ``a_g = y_g - beta_{-g} f_g`` where ``beta_{-g} = Cov(y, f) / Var(f)`` is fitted on the other ``G - 1``
+    groups (leave-one-group-out cross-fitting). ``beta_{-g}`` is independent of ``f_g``, so every ``a_g``
+    has mean ``E[S]`` exactly; the estimate is ``mean(a)`` with a CI from the SD of the ``a_g``
+    (``G - 1`` degrees of freedom). If the feature's group means vanish (a linear feature under
+    antithetic pairs), ``beta = 0`` and the estimate equals the group-mean estimate;
+    ``extras["degenerate"]`` is then True. ``extras["beta"]`` is the coefficient fitted on all groups.
     """
     values = np.asarray(values, dtype=np.float64)
     features = np.asarray(features, dtype=np.float64)
     if features.shape != values.shape[:2]:
         raise ValueError(f"features must have shape {values.shape[:2]} (groups, group_size), got {features.shape}")
     num_groups = values.shape[0]
-    if num_groups < 3:
-        raise ValueError(f"{method}: a control-variate CI needs at least 3 groups, got {num_groups}")
+    if num_groups < 4:
+        raise ValueError(f"{method}: a cross-fitted control-variate CI needs at least 4 groups, got {num_groups}")
     y = values.mean(axis=1)
     f = features.mean(axis=1)
     fc = f - f.mean()
     sff = float((fc * fc).sum())
     scale = float((features * features).mean()) * num_groups
-    degenerate = sff <= 1e-12 * max(scale, 1e-300)
-    if degenerate:
+    if sff <= 1e-12 * max(scale, 1e-300):
         est = group_estimate(values, level=level, quantile=quantile, method=method)
         est.extras.update(beta=0.0 * np.asarray(est.estimate), degenerate=True)
         return est
-    yc = y - y.mean(axis=0)
     fshape = (-1,) + (1,) * (y.ndim - 1)
-    beta = (yc * fc.reshape(fshape)).sum(axis=0) / sff
-    adjusted = y - beta * f.reshape(fshape)
-    est = adjusted.mean(axis=0)
-    resid = yc - beta * fc.reshape(fshape)
-    se = np.sqrt((resid**2).sum(axis=0) / (num_groups - 2)) / math.sqrt(num_groups) * np.sqrt(1 + f.mean() ** 2 / (sff / num_groups))
-    q = ci_quantile(level, num_groups - 2, quantile)
-    return Estimate(
-        method=method, estimate=_scalarize(est), std_error=_scalarize(se),
-        ci_low=_scalarize(est - q * se), ci_high=_scalarize(est + q * se), level=level, quantile=q,
-        num_samples=int(values.shape[0] * values.shape[1]), num_groups=num_groups, group_size=int(values.shape[1]),
-        extras={"beta": _scalarize(beta), "degenerate": False},
-    )
+    fb = f.reshape(fshape)
+    beta = ((y - y.mean(axis=0)) * fb).sum(axis=0) / sff
+    # leave-one-group-out sums: everything but group g
+    n = num_groups - 1
+    sum_f, sum_y = f.sum() - f, y.sum(axis=0) - y
+    sum_ff, sum_yf = (f * f).sum() - f * f, (y * fb).sum(axis=0) - y * fb
+    var_f = sum_ff - sum_f**2 / n
+    if np.any(var_f <= 1e-12 * max(scale, 1e-300)):
+        raise ValueError(f"{method}: the feature is constant on all groups but one; the coefficient cannot be cross-fitted")
+    beta_loo = (sum_yf - sum_y * sum_f.reshape(fshape) / n) / var_f.reshape(fshape)
+    adjusted = y - beta_loo * fb
+    est = group_estimate(adjusted[:, None], level=level, quantile=quantile, method=method)
+    est.num_samples, est.group_size = int(values.shape[0] * values.shape[1]), int(values.shape[1])
+    est.extras.update(beta=_scalarize(beta), degenerate=False)
+    return est
 
 
 def efficiency(sample_variance: Any, estimate: Estimate) -> Any:
@@ -225,3 +287,142 @@ def efficiency(sample_variance: Any, estimate: Estimate) -> Any:
     """
     with np.errstate(divide="ignore", invalid="ignore"):
         return _scalarize(np.asarray(sample_variance) / estimate.num_samples / np.asarray(estimate.variance))
+
+
+def efficiency_interval(
+    sample_variance: Any,
+    mc_num_samples: int,
+    estimate: Estimate,
+    *,
+    level: float = 0.95,
+    quantile: str = "t",
+    same_samples: bool = False,
+) -> dict[str, float]:
+    """Efficiency vs MC at equal sample count with its CI; vector statistics: total-variance ratio.
+
+    ``efficiency = sum(sigma^2) / N / sum(Var(estimator))`` with ``sigma^2`` the per-sample variance from
+    an independent iid run of ``mc_num_samples`` samples. Both variances are estimates: for Gaussian
+    statistics ``efficiency_hat / efficiency ~ F(N_MC - 1, dof)`` with ``dof = estimate.dof`` (``G - 1``), so
+    the ``level`` interval is ``[E_hat / F_{1-a/2}, E_hat / F_{a/2}]`` (exact for a scalar Gaussian
+    statistic; for vector statistics the summed variances have at least these degrees of freedom, and
+    the interval is conservative). With ``same_samples`` (the MC estimator on the very samples that gave
+    ``sigma^2``) the efficiency is 1 by construction and the interval ``[1, 1]``.
+
+    Also returns ``ci_ratio_squared = efficiency * (q_MC / q)^2``: the paper's ``(CI_MC / CI)^2`` with
+    the MC CI of ``N`` iid samples (quantile ``q_MC``, ``N - 1`` degrees of freedom) and the
+    estimator's own quantile ``q``; it differs from the variance ratio by the quantile ratio.
+    """
+    sigma2 = float(np.sum(sample_variance))
+    var = float(np.sum(estimate.variance))
+    n = estimate.num_samples
+    eff = sigma2 / n / var if var > 0 else float("inf")
+    if same_samples:
+        low = high = eff
+    elif not (np.isfinite(eff) and eff > 0):
+        low, high = float("nan"), float("nan")
+    else:
+        a = 1.0 - level
+        low = eff / float(stats.f.ppf(1 - a / 2, mc_num_samples - 1, estimate.dof))
+        high = eff / float(stats.f.ppf(a / 2, mc_num_samples - 1, estimate.dof))
+    q_mc = ci_quantile(level, n - 1, quantile)
+    return {
+        "efficiency": eff,
+        "efficiency_low": low,
+        "efficiency_high": high,
+        "ci_ratio_squared": eff * (q_mc / estimate.quantile) ** 2,
+    }
+
+
+def estimate_groups(estimator: str, values: np.ndarray, *, level: float = 0.95, quantile: str = "t") -> Estimate:
+    """The estimate of ``estimator`` (``"mc"``, ``"amc"``, ``"k_amc"``, ``"rqmc"``) from grouped values
+    ``(G, g, *stat_shape)`` (see :data:`ESTIMATOR_OF_DESIGN`)."""
+    if estimator == "mc":
+        return mc_estimate(values.reshape(-1, *values.shape[2:]), level=level, quantile=quantile)
+    if estimator == "amc":
+        return amc_estimate(values, level=level, quantile=quantile)
+    if estimator == "k_amc":
+        return kamc_estimate(values, level=level, quantile=quantile)
+    if estimator == "rqmc":
+        return rqmc_estimate(values, level=level, quantile=quantile)
+    raise ValueError(f"unknown estimator {estimator!r}; known: {sorted(set(ESTIMATOR_OF_DESIGN.values()))}")
+
+
+def efficiency_interval_jackknife(
+    values: np.ndarray, features: np.ndarray, *, level: float = 0.95, quantile: str = "t", blocks: int = 20
+) -> dict[str, float]:
+    """Efficiency of the control-variate estimator vs MC *on the same iid samples*, with a CI.
+
+    ``values (N, 1, *stat_shape)``, ``features (N, 1)``: both variances come from the same samples, so
+    the F interval of :func:`efficiency_interval` does not apply. The CI is a delete-a-block jackknife
+    of ``log(efficiency)`` over ``blocks`` blocks of consecutive groups (Student t, ``blocks - 1``
+    degrees of freedom). Returns the keys of :func:`efficiency_interval`.
+    """
+    values = np.asarray(values, dtype=np.float64)
+
+    def log_ratio(v: np.ndarray, f: np.ndarray) -> float:
+        mc = group_estimate(v, level=level, quantile=quantile)
+        cv = cv_estimate(v, f, level=level, quantile=quantile)
+        return math.log(float(np.sum(mc.variance)) / float(np.sum(cv.variance)))
+
+    num_groups = len(values)
+    blocks = min(blocks, num_groups)
+    if blocks < 3:
+        raise ValueError(f"a jackknife CI needs at least 3 groups, got {num_groups}")
+    full = log_ratio(values, features)
+    edges = np.linspace(0, num_groups, blocks + 1).astype(int)
+    keep = [np.r_[0:lo, hi:num_groups] for lo, hi in zip(edges[:-1], edges[1:])]
+    loo = np.array([log_ratio(values[k], features[k]) for k in keep])
+    se = math.sqrt((blocks - 1) / blocks * float(((loo - loo.mean()) ** 2).sum()))
+    q = ci_quantile(level, blocks - 1, "t")
+    eff = math.exp(full)
+    cv = cv_estimate(values, features, level=level, quantile=quantile)
+    q_mc = ci_quantile(level, cv.num_samples - 1, quantile)
+    return {
+        "efficiency": eff,
+        "efficiency_low": math.exp(full - q * se),
+        "efficiency_high": math.exp(full + q * se),
+        "ci_ratio_squared": eff * (q_mc / cv.quantile) ** 2,
+    }
+
+
+def estimate_summary(
+    est: Estimate,
+    *,
+    sample_variance: Any,
+    mc_num_samples: int,
+    level: float = 0.95,
+    quantile: str = "t",
+    same_samples: bool = False,
+    efficiency_ci: dict[str, float] | None = None,
+) -> dict[str, Any]:
+    """One Table-2 row of numbers for an estimate (vector statistics: pixel-averaged lengths).
+
+    Columns: sample counts, ``estimate`` (pixel mean for vectors), ``ci_low/ci_high`` (scalars),
+    ``ci_length``, ``std_error`` (root mean SE^2), ``mc_ci_length_equal_n`` (the MC CI of ``N`` samples),
+    ``efficiency`` with ``efficiency_low/high`` and ``ci_ratio_squared`` (:func:`efficiency_interval`, or
+    ``efficiency_ci`` when given), ``rho`` (mean per-component pair correlation, AMC) and ``rho_w``
+    (variance-weighted, AMC and K-AMC: ``efficiency = 1 / (1 + (K - 1) rho_w)`` with the sample's own
+    variance), ``degenerate`` (control variates).
+    """
+    scalar = np.ndim(est.estimate) == 0
+    n = est.num_samples
+    q_mc = ci_quantile(level, n - 1, quantile)
+    eff = efficiency_ci or efficiency_interval(
+        sample_variance, mc_num_samples, est, level=level, quantile=quantile, same_samples=same_samples
+    )
+    return {
+        "num_samples": n,
+        "num_groups": est.num_groups,
+        "group_size": est.group_size,
+        "components": int(np.size(est.estimate)),
+        "estimate": float(np.mean(est.estimate)),
+        "ci_low": float(est.ci_low) if scalar else float("nan"),
+        "ci_high": float(est.ci_high) if scalar else float("nan"),
+        "ci_length": float(np.mean(est.ci_length)),
+        "std_error": float(np.sqrt(np.mean(est.variance))),
+        "mc_ci_length_equal_n": float(np.mean(2 * q_mc * np.sqrt(np.asarray(sample_variance) / n))),
+        **eff,
+        "rho": float(np.nanmean(est.extras["rho"])) if "rho" in est.extras else float("nan"),
+        "rho_w": float(est.extras.get("rho_w", float("nan"))),
+        "degenerate": bool(est.extras.get("degenerate", False)),
+    }

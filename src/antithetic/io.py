@@ -89,6 +89,8 @@ def save_samples(path: str | Path, samples: SampleSet) -> None:
         **{f"extra_{k}": v for k, v in samples.extras.items()},
     }
     meta = {"design": samples.design, "sampler": samples.sampler, "seconds": samples.seconds}
+    if samples.noise_shape is not None:
+        meta["noise_shape"] = list(samples.noise_shape)
     with atomic_path(path, suffix=".npz") as tmp:
         np.savez_compressed(tmp, meta=np.array(json.dumps(meta, default=_jsonable)), **arrays)
 
@@ -110,4 +112,5 @@ def load_samples(path: str | Path) -> SampleSet:
             sampler=meta["sampler"],
             seconds=float(meta.get("seconds", 0.0)),
             extras=extras,
+            noise_shape=tuple(meta["noise_shape"]) if "noise_shape" in meta else None,
         )

@@ -21,6 +21,12 @@ independent standard normal tensors ``w`` for a group and *couples* them into th
 * :class:`PartialAntitheticNoise` (the paper's ablation): ``(z, m * (-z) + (1 - m) * z)`` for a
   binary mask ``m`` over the image, e.g. its top half.
 
+Every design takes an ``offset`` (default 0): sample ``k`` then uses the noise of index ``k + offset``
+(the group and member of that index), so two sets of the same seed can be drawn from disjoint
+noise, e.g. RR pairs that share no noise with the PN pairs (an iid design with an offset of at least
+the antithetic set's size). The offset must be a multiple of the group size; batch-size invariance
+holds as before and offset 0 changes no number.
+
 The same coupling applies to the per-step noise of stochastic samplers (DDPM, DDIM with eta > 0):
 the antithetic twin negates its initial noise *and* every injected noise (paper, "Definitions").
 All noise is drawn on the CPU in float32 and only then moved to the requested device and dtype.
@@ -77,6 +83,8 @@ class NoiseDesign(ABC):
     Args:
         seed: base seed of the design; every number it produces is a function of the seed and of
             the sample index.
+        offset: sample ``k`` uses the noise of index ``k + offset`` (a non-negative multiple of the
+            group size; config key ``designs.<name>.offset``).
     """
 
     #: short name used in configs and file names
@@ -84,10 +92,22 @@ class NoiseDesign(ABC):
     group_size: int = 1
     draws_per_group: int = 1
 
-    def __init__(self, *, seed: int = 0) -> None:
+    def __init__(self, *, seed: int = 0, offset: int = 0) -> None:
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"designs.<name>.offset must be a non-negative integer, got {offset!r}")
         self.seed = seed
+        self.offset = offset
+        self._check_offset()  # subclasses whose group size is a parameter check again once it is set
+
+    def _check_offset(self) -> None:
+        # called once group_size is known: an offset inside a group would split pairs
+        if self.offset % self.group_size:
+            raise ValueError(
+                f"design {self.name!r}: offset={self.offset} must be a multiple of the group size {self.group_size} "
+                "(config key designs.<name>.offset)"
+            )
 
     # ----------------------------------------------------------------------------- coupling
     @abstractmethod
@@ -98,10 +118,10 @@ class NoiseDesign(ABC):
 
     # ----------------------------------------------------------------------------- addressing
     def locate(self, index: int) -> tuple[int, int]:
-        """Return ``(group, member)`` of sample ``index``."""
+        """Return ``(group, member)`` of sample ``index`` (of noise index ``index + offset``)."""
         if index < 0:
             raise ValueError(f"sample indices must be non-negative, got {index}")
-        return divmod(int(index), self.group_size)
+        return divmod(int(index) + self.offset, self.group_size)
 
     def check_num_samples(self, num_samples: int) -> None:
         """Raise if ``num_samples`` does not fill whole groups (a half pair estimates nothing)."""
@@ -113,7 +133,10 @@ class NoiseDesign(ABC):
 
     def describe(self) -> dict[str, Any]:
         """Parameters that identify the design (stored in provenance)."""
-        return {"name": self.name, "seed": self.seed, "group_size": self.group_size}
+        described = {"name": self.name, "seed": self.seed, "group_size": self.group_size}
+        if self.offset:
+            described["offset"] = self.offset
+        return described
 
     # ----------------------------------------------------------------------------- drawing
     def _group_noise(self, group: int, stream: int, shape: Sequence[int], generator=None) -> torch.Tensor:
@@ -213,11 +236,12 @@ class KAntitheticNoise(NoiseDesign):
 
     name = "k_antithetic"
 
-    def __init__(self, *, k: int, seed: int = 0) -> None:
-        super().__init__(seed=seed)
+    def __init__(self, *, k: int, seed: int = 0, offset: int = 0) -> None:
+        super().__init__(seed=seed, offset=offset)
         if not isinstance(k, int) or k < 2:
             raise ValueError(f"k_antithetic needs an integer k >= 2, got k={k!r}")
         self.group_size = self.draws_per_group = k
+        self._check_offset()
 
     def couple(self, w: torch.Tensor) -> torch.Tensor:
         k = self.group_size
@@ -239,8 +263,9 @@ class PartialAntitheticNoise(NoiseDesign):
     group_size = 2
     REGIONS = ("top_half", "bottom_half", "left_half", "right_half")
 
-    def __init__(self, *, region: str = "top_half", seed: int = 0) -> None:
-        super().__init__(seed=seed)
+    def __init__(self, *, region: str = "top_half", seed: int = 0, offset: int = 0) -> None:
+        super().__init__(seed=seed, offset=offset)
+        self._check_offset()
         if region not in self.REGIONS:
             raise ValueError(f"unknown partial-antithetic region {region!r}; choose one of {self.REGIONS}")
         self.region = region

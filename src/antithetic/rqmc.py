@@ -23,11 +23,17 @@ Choices (each pinned by a test):
 
   - ``"sobol_prefix"``: Sobol on the first ``max_sobol_dim`` coordinates (C order: the first
     channel's top rows first), plain iid N(0, 1) noise on the rest, drawn from stream ``(seed, r, 2)``.
-  - ``"padded"``: split the coordinates into consecutive blocks of at most ``max_sobol_dim`` and
-    give each block its own independent scrambling of the same Sobol net (Owen's *padding*).
-    Every block keeps its low-discrepancy structure; across blocks the points are only as
-    related as independent randomizations make them. Each point is still exactly uniform on
-    ``[0, 1)^d``, so the estimator stays unbiased and the replicate CI stays valid.
+  - ``"padded"``: Owen's padding by *Latin supercube sampling*: split the coordinates into
+    consecutive blocks of at most ``max_sobol_dim``, give each block its own independent
+    scrambling of the same Sobol net (stream ``(seed, r, 0, b)``) and, for every block after the
+    first, an independent uniformly random permutation of the point order (stream
+    ``(seed, r, 0, b, 1)``). Without the permutation every block would keep the same point order
+    and coordinates of different blocks would be strongly dependent (a cross-block product
+    ``z_j z_{j+w}`` then has many times the variance of plain MC); with it, point ``i`` of block ``b``
+    is paired with a random point of block ``b'``, so cross-block terms behave like MC at worst
+    while every block keeps its net (additive and within-block terms keep the QMC gain). Each point
+    is still exactly uniform on ``[0, 1)^d``: the estimator stays unbiased and the replicate CI
+    valid. The first ``2^m'`` points of a replicate are a net only in the first block.
 
 * **Stochastic samplers.** The per-step noise of DDPM / DDIM with eta > 0 is iid N(0, I) per
   sample (stream ``(seed, r, 1)``), not quasi-random: only the initial noise ``x_T`` is RQMC. A
@@ -82,8 +88,10 @@ class RQMCNoise(NoiseDesign):
 
     name = "rqmc"
 
-    def __init__(self, *, m: int, high_dim: str = "error", max_sobol_dim: int = SOBOL_MAX_DIM, seed: int = 0) -> None:
-        super().__init__(seed=seed)
+    def __init__(
+        self, *, m: int, high_dim: str = "error", max_sobol_dim: int = SOBOL_MAX_DIM, seed: int = 0, offset: int = 0
+    ) -> None:
+        super().__init__(seed=seed, offset=offset)
         if not isinstance(m, int) or not 0 <= m <= 20:
             raise ValueError(f"rqmc needs an integer m in [0, 20] (2^m points per replicate), got m={m!r}")
         if high_dim not in HIGH_DIM_STRATEGIES:
@@ -94,6 +102,7 @@ class RQMCNoise(NoiseDesign):
         self.high_dim = high_dim
         self.max_sobol_dim = max_sobol_dim
         self.group_size = self.draws_per_group = 2**m
+        self._check_offset()
 
     def couple(self, w: torch.Tensor) -> torch.Tensor:
         # only used for the per-step noise of stochastic samplers: iid per sample
@@ -112,18 +121,22 @@ class RQMCNoise(NoiseDesign):
             raise ValueError(
                 f"rqmc: the noise has {d} coordinates but Sobol supports at most {self.max_sobol_dim}; "
                 "set the design's config key 'high_dim' to 'sobol_prefix' (Sobol on the first coordinates, "
-                "iid on the rest) or 'padded' (independent scramblings per block), see README"
+                "iid on the rest) or 'padded' (Latin supercube: scrambled and permuted blocks), see README"
             )
         elif self.high_dim == "sobol_prefix":
             head = sobol_normal(self.max_sobol_dim, self.m, seed=derive_seed(self.seed, replicate, INITIAL_STREAM, 0))
             gen = torch.Generator().manual_seed(derive_seed(self.seed, replicate, REST_STREAM))
             rest = torch.randn((n, d - self.max_sobol_dim), generator=gen, dtype=torch.float32).numpy()
             z = np.concatenate([head, rest], axis=1)
-        else:  # padded
+        else:  # padded: Latin supercube sampling (module docs)
             blocks = []
             for b, lo in enumerate(range(0, d, self.max_sobol_dim)):
                 width = min(self.max_sobol_dim, d - lo)
-                blocks.append(sobol_normal(width, self.m, seed=derive_seed(self.seed, replicate, INITIAL_STREAM, b)))
+                block = sobol_normal(width, self.m, seed=derive_seed(self.seed, replicate, INITIAL_STREAM, b))
+                if b > 0:  # block 0 keeps the Sobol order; the others are matched to it at random
+                    order = np.random.default_rng(derive_seed(self.seed, replicate, INITIAL_STREAM, b, 1)).permutation(n)
+                    block = block[order]
+                blocks.append(block)
             z = np.concatenate(blocks, axis=1)
         return torch.from_numpy(z.astype(np.float32)).reshape(n, *shape)
 

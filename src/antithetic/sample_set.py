@@ -16,7 +16,9 @@ class SampleSet:
 
     ``samples`` is the raw sampler output ``x_0`` (float32, ``(N, C, H, W)``, data range [-1, 1]);
     sample ``i`` was generated from noise index ``indices[i]``, member ``members[i]`` of group
-    ``groups[i]`` of the design.
+    ``groups[i]`` of the design. ``noise_shape`` is the shape of one initial noise the design drew
+    (the model's ``sample_shape``: the latent of a VAE or latent diffusion model, which differs from
+    the output's shape); None for files written before it was recorded.
     """
 
     samples: np.ndarray
@@ -27,6 +29,7 @@ class SampleSet:
     sampler: dict[str, Any]
     seconds: float = 0.0
     extras: dict[str, np.ndarray] = field(default_factory=dict)
+    noise_shape: tuple[int, ...] | None = None
 
     def grouped(self) -> np.ndarray:
         """Samples arranged as ``(num_groups, group_size, C, H, W)`` in group and member order."""

@@ -88,4 +88,5 @@ def generate(
         design=design.describe(),
         sampler={"kind": sampler, **options},
         seconds=seconds,
+        noise_shape=tuple(int(d) for d in model.sample_shape),
     )

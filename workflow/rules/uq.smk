@@ -1,33 +1,19 @@
 # Uncertainty quantification (paper, Table 2): MC vs AMC vs K-AMC vs RQMC and control variates, CI
 # length vs N, CI coverage on the analytic models, per-pixel CI-width maps.
-from antithetic.config import ConfigError, require
-
+# cross references of the uq section are checked by antithetic.config.check_references (Snakefile)
 UQ = config.get("uq") or {}
 UQ_RUNS = [(m, s) for m, samplers in (UQ.get("runs") or {}).items() for s in samplers]
 UQ_COVERAGE_RUNS = [(m, s) for m, samplers in ((UQ.get("coverage") or {}).get("runs") or {}).items() for s in samplers]
+#: the uq keys every estimate job reads (params: an edit of one reruns exactly the jobs that read it)
+UQ_ESTIMATE_KEYS = ("level", "quantile", "statistics", "control_variates")
 
 
-def _check_uq_config():
-    for method, spec in (UQ.get("methods") or {}).items():
-        require(config, "designs", spec["design"], used_at=f"uq.methods.{method}.design")
-    for method, design in ((UQ.get("coverage") or {}).get("methods") or {}).items():
-        require(config, "designs", design, used_at=f"uq.coverage.methods.{method}")
-    for key, runs in (("uq.runs", UQ_RUNS), ("uq.coverage.runs", UQ_COVERAGE_RUNS)):
-        for m, s in runs:
-            require(config, "models", m, used_at=f"{key}.{m}")
-            require(config, "samplers", s, used_at=f"{key}.{m}")
-    if UQ_RUNS:
-        for method in UQ["maps"]["methods"]:
-            if method not in UQ["methods"]:
-                raise ConfigError(f"config key 'uq.maps.methods' names {method!r}, which is not a key of 'uq.methods' ({sorted(UQ['methods'])})")
-        if UQ["maps"]["statistic"] not in UQ["statistics"]:
-            raise ConfigError(f"config key 'uq.maps.statistic' names {UQ['maps']['statistic']!r}, which is not a key of 'uq.statistics'")
+def uq_params(*extra):
+    return {key: UQ[key] for key in (*UQ_ESTIMATE_KEYS, *extra) if key in UQ}
 
 
-try:
-    _check_uq_config()
-except ConfigError as err:
-    raise WorkflowError(f"Invalid config: {err}")
+def uq_coverage_section():
+    return {k: v for k, v in (UQ.get("coverage") or {}).items() if k != "runs"}
 
 
 def uq_inputs(wildcards):
@@ -46,6 +32,9 @@ rule uq_estimates:
         pixels="results/uq/{model}/{sampler}/pixel_maps.npz",
     log:
         "logs/uq_estimates/{model}/{sampler}.log",
+    params:
+        uq=uq_params(),
+        methods=list(UQ.get("methods") or {}),
     conda:
         "../../envs/antithetic.yaml"
     script:
@@ -58,6 +47,12 @@ rule uq_coverage:
         provenance="results/uq/{model}/{sampler}/coverage.json",
     log:
         "logs/uq_coverage/{model}/{sampler}.log",
+    params:
+        uq={**uq_params(), "coverage": uq_coverage_section()},
+        model=lambda wc: config["models"][wc.model],
+        sampler=lambda wc: config["samplers"][wc.sampler],
+        designs={name: config["designs"][name] for name in sorted(set(((UQ.get("coverage") or {}).get("methods") or {}).values()))},
+        seed=config["seed"],
     threads: min(2, workflow.cores)
     conda:
         "../../envs/antithetic.yaml"

@@ -1,102 +1,37 @@
 """Jobs of the uncertainty-quantification stage: Table 2, CI length vs N, coverage, CI-width maps.
 
+Each job loads its inputs, calls the tested library (:mod:`antithetic.estimators`,
+:mod:`antithetic.validation`) and writes its outputs; it receives the resolved ``uq`` section (and,
+for coverage, the model, sampler and design specs it uses), never the whole config.
+
 * :func:`run_uq_estimates`: one (model, sampler): every statistic of ``uq.statistics`` estimated by
   every method of ``uq.methods`` (MC, AMC, K-AMC, RQMC, picked by the design's kind) and by the
-  control variates, from the sample files of the ``sample`` rule; CI length vs N from nested subsets;
-  per-pixel estimate and CI-length maps of vector statistics.
-* :func:`run_uq_coverage`: one analytic (model, sampler): ``repetitions`` independent estimates of
-  ``num_samples`` samples per method, all drawn at once, against the true value (closed form for the
-  affine model, else a large reference sample whose error is carried into the coverage target).
+  control variates, from the sample files of the ``sample`` rule, with efficiency CIs; CI length vs N
+  from nested subsets; per-pixel estimate and CI-length maps of vector statistics.
+* :func:`run_uq_coverage`: one analytic (model, sampler): :func:`antithetic.validation.coverage_study`
+  against :func:`antithetic.validation.truths_of`.
 * :func:`run_table2`, :func:`run_uq_figures`: assemble the table and the figures.
 """
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..estimators import Estimate, ci_quantile, cv_estimate, group_estimate, noise_feature, pair_correlation
+from ..estimators import cv_estimate, efficiency_interval_jackknife, estimate_groups, estimate_summary, group_estimate
 from ..io import atomic_path, load_samples, write_json
-from ..noise import make_design
-from ..sampling import SampleSet, generate
 from ..statistics import evaluate_statistic, load_statistic
-from ..validation import affine_output_law, affine_truth, coverage_summary
-from .sampling import design_from_config, model_from_config, sampler_from_config
+from ..validation import coverage_study, estimator_of, group_noise_features, grouped_values, truths_of
+from .sampling import design_from_spec, load_model, sampler_from_spec
 
-__all__ = ["ESTIMATOR_OF_DESIGN", "run_table2", "run_uq_coverage", "run_uq_estimates", "run_uq_figures"]
-
-#: which estimator a design's samples feed
-ESTIMATOR_OF_DESIGN = {"iid": "mc", "antithetic": "amc", "k_antithetic": "k_amc", "rqmc": "rqmc"}
+__all__ = ["run_table2", "run_uq_coverage", "run_uq_estimates", "run_uq_figures"]
 
 
-# ------------------------------------------------------------------------------------ helpers
-def _estimator_kind(samples: SampleSet, where: str) -> str:
-    name = samples.design["name"]
-    if name not in ESTIMATOR_OF_DESIGN:
-        raise ValueError(f"{where}: design kind {name!r} has no estimator; use one of {sorted(ESTIMATOR_OF_DESIGN)}")
-    return ESTIMATOR_OF_DESIGN[name]
-
-
-def _order(samples: SampleSet) -> np.ndarray:
-    return np.lexsort((samples.members, samples.groups))
-
-
-def _grouped_values(samples: SampleSet, values: np.ndarray) -> np.ndarray:
-    """Per-sample values ``(N, ...)`` -> ``(G, g, ...)`` in group and member order."""
-    size = int(samples.design["group_size"])
-    return values[_order(samples)].reshape(-1, size, *values.shape[1:])
-
-
-def _initial_noise(samples: SampleSet, shape) -> np.ndarray:
-    """Regenerate the initial noise of ``samples`` from its design's seed, ``(G, g, *shape)``."""
-    params = {k: v for k, v in samples.design.items() if k not in ("name", "seed", "group_size")}
-    design = make_design(samples.design["name"], seed=int(samples.design["seed"]), **params)
-    indices = samples.indices[_order(samples)]
-    z = np.concatenate([design.initial_noise(indices[i : i + 4096], shape).numpy() for i in range(0, len(indices), 4096)])
-    return z.reshape(-1, int(samples.design["group_size"]), *shape)
-
-
-def _statistics(config: dict[str, Any]) -> dict[str, Any]:
-    return {name: load_statistic(path, config_key=f"uq.statistics.{name}") for name, path in config["uq"]["statistics"].items()}
-
-
-def _mean(x: Any) -> float:
-    return float(np.mean(x))
-
-
-def _row(est: Estimate, *, sigma2: np.ndarray, level: float, quantile: str, seconds_per_sample: float, mc_seconds_per_sample: float) -> dict[str, Any]:
-    scalar = np.ndim(est.estimate) == 0
-    n = est.num_samples
-    eff = float(np.sum(sigma2) / n / np.sum(est.variance)) if np.sum(est.variance) > 0 else float("inf")
-    q_mc = ci_quantile(level, n - 1, quantile)
-    return {
-        "num_samples": n,
-        "num_groups": est.num_groups,
-        "group_size": est.group_size,
-        "components": int(np.size(est.estimate)),
-        "estimate": _mean(est.estimate),
-        "ci_low": float(est.ci_low) if scalar else float("nan"),
-        "ci_high": float(est.ci_high) if scalar else float("nan"),
-        "ci_length": _mean(est.ci_length),
-        "std_error": float(np.sqrt(np.mean(est.variance))),
-        "mc_ci_length_equal_n": _mean(2 * q_mc * np.sqrt(sigma2 / n)),
-        "efficiency": eff,
-        "rho": _mean(est.extras["rho"]) if "rho" in est.extras else float("nan"),
-        "seconds_per_sample": seconds_per_sample,
-        "efficiency_per_time": eff * mc_seconds_per_sample / seconds_per_sample if seconds_per_sample > 0 else float("nan"),
-        "degenerate": bool(est.extras.get("degenerate", False)),
-    }
-
-
-def _estimate(kind: str, values: np.ndarray, level: float, quantile: str) -> Estimate:
-    est = group_estimate(values, level=level, quantile=quantile, method=kind)
-    if kind == "amc":
-        est.extras["rho"] = pair_correlation(values)
-    return est
+def _statistics(uq: dict[str, Any]) -> dict[str, Any]:
+    return {name: load_statistic(path, config_key=f"uq.statistics.{name}") for name, path in uq["statistics"].items()}
 
 
 def _size_grid(num_groups: int, points: int = 8) -> list[int]:
@@ -106,7 +41,7 @@ def _size_grid(num_groups: int, points: int = 8) -> list[int]:
 
 # ------------------------------------------------------------------------------------ estimates
 def run_uq_estimates(
-    config: dict[str, Any],
+    uq: dict[str, Any],
     *,
     model: str,
     sampler: str,
@@ -118,48 +53,51 @@ def run_uq_estimates(
     """Table-2 rows, CI length vs N and per-pixel maps for one (model, sampler).
 
     Args:
+        uq: the resolved ``uq`` config section (``level``, ``quantile``, ``statistics``, ``control_variates``).
         inputs: method name (a key of ``uq.methods``) -> samples file of its design.
     """
-    uq = config["uq"]
     level, quantile = float(uq["level"]), uq["quantile"]
-    statistics = _statistics(config)
+    statistics = _statistics(uq)
     loaded = {method: load_samples(path) for method, path in inputs.items()}
-    kinds = {method: _estimator_kind(ss, f"uq.methods.{method}") for method, ss in loaded.items()}
+    kinds = {method: estimator_of(ss.design, where=f"uq.methods.{method}") for method, ss in loaded.items()}
     mc_methods = [m for m, k in kinds.items() if k == "mc"]
     if not mc_methods:
         raise ValueError("uq.methods needs one method with an iid design: it is the MC baseline of the efficiencies")
-    mc = loaded[mc_methods[0]]
+    baseline = mc_methods[0]
+    mc = loaded[baseline]
     values = {
-        (method, name): _grouped_values(ss, evaluate_statistic(fn, ss.samples, name=name))
+        (method, name): grouped_values(ss, evaluate_statistic(fn, ss.samples, name=name))
         for method, ss in loaded.items()
         for name, fn in statistics.items()
     }
-    sigma2 = {name: values[(mc_methods[0], name)].reshape(len(mc.samples), -1).var(axis=0, ddof=1).reshape(values[(mc_methods[0], name)].shape[2:]) for name in statistics}
-    mc_sps = mc.seconds / len(mc.samples)
+    n_mc = len(mc.samples)
+    sigma2 = {name: values[(baseline, name)].reshape(n_mc, *values[(baseline, name)].shape[2:]).var(axis=0, ddof=1) for name in statistics}
+    mc_sps = mc.seconds / n_mc
 
     rows, curves, pixels = [], [], {}
     labels = {"model": model, "sampler": sampler}
     for method, ss in loaded.items():
         kind = kinds[method]
         sps = ss.seconds / len(ss.samples)
-        noise = None
+        timing = {"seconds_per_sample": sps}
+        features = group_noise_features(ss, list(uq.get("control_variates", []))) if kind in ("mc", "amc") else {}
         for name in statistics:
             v = values[(method, name)]
-            common = dict(sigma2=sigma2[name], level=level, quantile=quantile, seconds_per_sample=sps, mc_seconds_per_sample=mc_sps)
+            common = dict(sample_variance=sigma2[name], mc_num_samples=n_mc, level=level, quantile=quantile)
+            same = method == baseline
             # 1. the design's own estimator
-            est = _estimate(kind, v, level, quantile)
-            rows.append({**labels, "statistic": name, "method": method, "estimator": kind, "design": ss.design["name"], **_row(est, **common)})
+            est = estimate_groups(kind, v, level=level, quantile=quantile)
+            row = estimate_summary(est, same_samples=same, **common)
+            rows.append({**labels, "statistic": name, "method": method, "estimator": kind, "design": ss.design["name"], **row, **timing})
             if v.ndim > 2:
                 pixels[f"{name}__{method}__estimate"] = np.asarray(est.estimate)
                 pixels[f"{name}__{method}__ci_length"] = np.asarray(est.ci_length)
             # 2. control variates on the iid and antithetic designs
-            if kind in ("mc", "amc"):
-                for feature in uq.get("control_variates", []):
-                    if noise is None:
-                        noise = _initial_noise(ss, ss.samples.shape[1:])
-                    phi = noise_feature(noise.reshape(-1, *noise.shape[2:]), feature).reshape(noise.shape[:2])
-                    cv = cv_estimate(v, phi, level=level, quantile=quantile, method=f"{kind}+cv")
-                    rows.append({**labels, "statistic": name, "method": f"{method}+cv:{feature}", "estimator": f"{kind}+cv", "design": ss.design["name"], **_row(cv, **common)})
+            for feature, phi in features.items():
+                cv = cv_estimate(v, phi, level=level, quantile=quantile, method=f"{kind}+cv")
+                ci = efficiency_interval_jackknife(v, phi, level=level, quantile=quantile) if same and not cv.extras["degenerate"] else None
+                row = estimate_summary(cv, same_samples=same, efficiency_ci=ci, **common)
+                rows.append({**labels, "statistic": name, "method": f"{method}+cv:{feature}", "estimator": f"{kind}+cv", "design": ss.design["name"], **row, **timing})
             # 3. CI length vs N on nested subsets (scalar statistics)
             if v.ndim == 2:
                 if kind == "rqmc":
@@ -170,6 +108,7 @@ def run_uq_estimates(
                     e = group_estimate(sub, level=level, quantile=quantile, method=kind)
                     curves.append({**labels, "statistic": name, "method": method, "estimator": kind, "num_samples": e.num_samples, "ci_length": float(e.ci_length), "estimate": float(e.estimate)})
     frame = pd.DataFrame(rows)
+    frame["efficiency_per_time"] = frame["efficiency"] * mc_sps / frame["seconds_per_sample"].where(frame["seconds_per_sample"] > 0)
     with atomic_path(out_estimates) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6g")
     with atomic_path(out_ci_vs_n) as tmp:
@@ -181,96 +120,54 @@ def run_uq_estimates(
 
 # ------------------------------------------------------------------------------------ coverage
 def run_uq_coverage(
-    config: dict[str, Any],
+    uq: dict[str, Any],
     *,
     model: str,
+    model_spec: dict[str, Any],
     sampler: str,
+    sampler_spec: dict[str, Any],
+    designs: dict[str, dict[str, Any]],
+    seed: int,
     out_coverage: str | Path,
     out_provenance: str | Path,
     device: str = "auto",
     batch_size: int = 4096,
     progress: bool = True,
 ) -> pd.DataFrame:
-    """Bias and coverage of every method's CI on an analytic model (see module docs)."""
-    uq = config["uq"]
+    """Bias, coverage and calibration of every method's CI on an analytic model.
+
+    Args:
+        uq: the resolved ``uq`` section (``level``, ``quantile``, ``statistics``, ``control_variates``,
+            ``coverage``).
+        model_spec, sampler_spec: the resolved ``models.<model>`` and ``samplers.<sampler>`` entries.
+        designs: design name -> resolved ``designs.<name>`` entry, for every design of ``uq.coverage.methods``.
+        seed: the config's base seed (the methods' noise); the reference uses ``uq.coverage.reference_seed``.
+    """
     cov = uq["coverage"]
     level, quantile = float(uq["level"]), uq["quantile"]
-    reps, n = int(cov["repetitions"]), int(cov["num_samples"])
-    net = model_from_config(config, model, device=device)
+    if int(cov["reference_seed"]) == int(seed):
+        raise ValueError("uq.coverage.reference_seed must differ from the config's seed (the reference must be independent)")
+    net = load_model(model, model_spec, device=device)
     if net.info.get("kind") not in ("affine_odd", "gaussian_mixture"):
         raise ValueError(f"uq.coverage.runs.{model}: coverage needs an analytic model (affine_odd, gaussian_mixture)")
-    kind, options = sampler_from_config(config, sampler)
-    statistics = _statistics(config)
-
-    # 1. the truth: closed form where it exists, else a large independent antithetic reference sample
-    truths: dict[str, tuple[np.ndarray, float]] = {}
-    if net.info["kind"] == "affine_odd" and kind == "ddim" and float(options.get("eta", 0.0)) == 0:
-        alpha, beta = affine_output_law(net, kind, options)
-        for name, fn in statistics.items():
-            value = affine_truth(fn, alpha, beta)
-            if value is not None:
-                truths[name] = (np.asarray(value), 0.0)
-    reference_seconds = 0.0
-    missing = [name for name in statistics if name not in truths]
-    if missing:
-        ref_design = make_design("antithetic", seed=int(cov["reference_seed"]))
-        if int(cov["reference_seed"]) == int(config.get("seed", 0)):
-            raise ValueError("uq.coverage.reference_seed must differ from the config's seed (the reference must be independent)")
-        ref = generate(net, design=ref_design, num_samples=int(cov["reference_samples"]), sampler=kind, sampler_options=options, batch_size=batch_size, progress=progress)
-        reference_seconds = ref.seconds
-        for name in missing:
-            est = group_estimate(_grouped_values(ref, evaluate_statistic(statistics[name], ref.samples, name=name)), level=level, quantile=quantile)
-            truths[name] = (np.asarray(est.estimate), float(np.sqrt(np.mean(est.variance))))
-
-    rows = []
-    seconds = {}
-    for method, design_name in cov["methods"].items():
-        design = design_from_config(config, design_name)
-        est_kind = ESTIMATOR_OF_DESIGN.get(design.name)
-        if est_kind is None:
-            raise ValueError(f"uq.coverage.methods.{method}: design kind {design.name!r} has no estimator")
-        if n % design.group_size or n // design.group_size < 3:
-            raise ValueError(f"uq.coverage.num_samples={n} must be a multiple of the group size {design.group_size} of design {design_name!r} with at least 3 groups")
-        # 2. all repetitions at once: repetition r owns samples r*n .. (r+1)*n - 1
-        began = time.perf_counter()
-        ss = generate(net, design=design, num_samples=reps * n, sampler=kind, sampler_options=options, batch_size=batch_size, progress=progress)
-        seconds[method] = time.perf_counter() - began
-        noise = None
-        for name, fn in statistics.items():
-            v = _grouped_values(ss, evaluate_statistic(fn, ss.samples, name=name))
-            v = v.reshape(reps, -1, *v.shape[1:])
-            truth, truth_se = truths[name]
-            variants = [(method, est_kind, None)]
-            if est_kind in ("mc", "amc") and v.ndim == 3:
-                variants += [(f"{method}+cv:{f}", f"{est_kind}+cv", f) for f in uq.get("control_variates", [])]
-            for label, estimator, feature in variants:
-                if feature is not None and noise is None:
-                    noise = _initial_noise(ss, ss.samples.shape[1:]).reshape(reps, -1, design.group_size, *ss.samples.shape[1:])
-                ests = []
-                for r in range(reps):
-                    if feature is None:
-                        ests.append(group_estimate(v[r], level=level, quantile=quantile, method=estimator))
-                    else:
-                        phi = noise_feature(noise[r].reshape(-1, *noise.shape[3:]), feature).reshape(noise.shape[1:3])
-                        ests.append(cv_estimate(v[r], phi, level=level, quantile=quantile, method=estimator))
-                base = {"model": model, "sampler": sampler, "statistic": name, "method": label, "estimator": estimator, "design": design.name, "num_samples": n, "truth_kind": "closed form" if truth_se == 0 else "reference"}
-                if v.ndim == 3:
-                    summary = coverage_summary(
-                        np.array([e.estimate for e in ests]), np.array([e.ci_low for e in ests]), np.array([e.ci_high for e in ests]),
-                        np.array([e.std_error for e in ests]), truth=float(truth), truth_se=truth_se, level=level,
-                    )
-                    rows.append({**base, "components": 1, **summary})
-                else:
-                    covered = np.mean([np.mean(e.covers(truth)) for e in ests])
-                    bias = np.mean([e.estimate for e in ests], axis=0) - truth
-                    rows.append({**base, "components": int(np.size(truth)), "repetitions": reps, "coverage": float(covered), "coverage_low": float("nan"), "coverage_high": float("nan"), "binomial_se": float("nan"), "target": level if truth_se == 0 else float("nan"), "bias": float(np.mean(np.abs(bias))), "bias_se": float("nan"), "mean_ci_length": float(np.mean([np.mean(e.ci_length) for e in ests])), "truth": float(np.mean(truth)), "truth_se": truth_se})
-    frame = pd.DataFrame(rows)
+    kind, options = sampler_from_spec(sampler_spec)
+    statistics = _statistics(uq)
+    truths, reference_seconds = truths_of(
+        net, kind, options, statistics,
+        reference_design=design_from_spec({"kind": "antithetic"}, seed=int(cov["reference_seed"])),
+        reference_samples=int(cov["reference_samples"]), level=level, quantile=quantile, batch_size=batch_size, progress=progress,
+    )
+    rows, seconds = coverage_study(
+        net, kind, options,
+        designs={method: design_from_spec(designs[name], seed=int(seed)) for method, name in cov["methods"].items()},
+        statistics=statistics, truths=truths, repetitions=int(cov["repetitions"]), num_samples=int(cov["num_samples"]),
+        control_variates=list(uq.get("control_variates", [])), level=level, quantile=quantile, batch_size=batch_size, progress=progress,
+    )
+    frame = pd.DataFrame([{"model": model, "sampler": sampler, **row} for row in rows])
     with atomic_path(out_coverage) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6g")
-    write_json(out_provenance, {"model": model, "sampler": {"name": sampler, "kind": kind, **options}, "coverage": cov, "level": level, "quantile": quantile, "sampling_seconds": seconds, "reference_seconds": reference_seconds, "seed": config.get("seed", 0)})
+    write_json(out_provenance, {"model": model, "sampler": {"name": sampler, "kind": kind, **options}, "coverage": cov, "level": level, "quantile": quantile, "sampling_seconds": seconds, "reference_seconds": reference_seconds, "seed": seed})
     return frame
-
-
 # ------------------------------------------------------------------------------------ table and figures
 def run_table2(*, estimates: list[str | Path], coverage: list[str | Path], out_csv, out_markdown, out_latex, cov_csv, cov_markdown, cov_latex) -> None:
     """Table 2 (model x statistic x method) and the coverage table."""
@@ -281,15 +178,23 @@ def run_table2(*, estimates: list[str | Path], coverage: list[str | Path], out_c
     fmt["N"] = frame["num_samples"]
     fmt["estimate"] = [f"{e:.3f} ± {h:.3f}" for e, h in zip(frame["estimate"], frame["ci_length"] / 2)]
     fmt["CI length"] = frame["ci_length"].map(lambda x: f"{x:.4f}")
-    fmt["efficiency"] = frame["efficiency"].map(lambda x: f"{x:.2f}")
-    fmt["rho"] = frame["rho"].map(lambda x: "" if pd.isna(x) else f"{x:.3f}")
+    fmt["efficiency [95% CI]"] = [
+        f"{e:.2f}" if pd.isna(lo) or lo == hi else f"{e:.2f} [{lo:.2f}, {hi:.2f}]"
+        for e, lo, hi in zip(frame["efficiency"], frame["efficiency_low"], frame["efficiency_high"])
+    ]
+    fmt["(CI_MC/CI)^2"] = frame["ci_ratio_squared"].map(lambda x: f"{x:.2f}")
+    fmt["rho_w"] = frame["rho_w"].map(lambda x: "" if pd.isna(x) else f"{x:.3f}")
     fmt["ms/sample"] = (1000 * frame["seconds_per_sample"]).map(lambda x: f"{x:.3f}")
     fmt["efficiency/time"] = frame["efficiency_per_time"].map(lambda x: f"{x:.2f}")
     write_table(
         frame, fmt, csv=out_csv, markdown=out_markdown, latex=out_latex,
-        caption="Table 2: estimates with their CI half-length, CI length, efficiency (CI_MC/CI)^2 at equal N "
-        "(variance ratio; vector statistics: pixel-averaged CI length, total-variance ratio), AMC pair "
-        "correlation rho, sampling time per sample and efficiency per unit of sampling time.",
+        caption="Table 2: estimates with their CI half-length and CI length; efficiency = variance ratio "
+        "(sigma^2/N)/Var(estimator) at equal N (sigma^2 from the MC run; vector statistics: total-variance "
+        "ratio, pixel-averaged CI length) with its 95% CI (F interval with N_MC - 1 and G - 1 degrees of "
+        "freedom; a block jackknife for control variates on the MC samples themselves); (CI_MC/CI)^2 = the "
+        "squared ratio of CI lengths, i.e. the efficiency times the squared ratio of the two t quantiles; "
+        "rho_w = variance-weighted within-group correlation (AMC: efficiency 1/(1+rho_w) with the pairs' own "
+        "variance); sampling time per sample and efficiency per unit of sampling time.",
         label="tab:uq",
     )
     cov = pd.concat([pd.read_csv(p) for p in coverage], ignore_index=True) if coverage else pd.DataFrame()
@@ -302,12 +207,14 @@ def run_table2(*, estimates: list[str | Path], coverage: list[str | Path], out_c
             for c, lo, hi in zip(cov["coverage"], cov["coverage_low"], cov["coverage_high"])
         ]
         cfmt["target"] = cov["target"].map(lambda x: "" if pd.isna(x) else f"{x:.3f}")
+        cfmt["SE^2/Var"] = cov["se_calibration"].map(lambda x: "" if pd.isna(x) else f"{x:.2f}")
         cfmt["bias (SE)"] = [f"{b:.4f}" if pd.isna(s) else f"{b:.4f} ({s:.4f})" for b, s in zip(cov["bias"], cov["bias_se"])]
         cfmt["truth"] = cov["truth_kind"]
     write_table(
         cov, cfmt, csv=cov_csv, markdown=cov_markdown, latex=cov_latex,
         caption="Coverage of the CIs over repeated estimates on the analytic models: empirical coverage with its exact "
         "binomial 95% interval, the target (nominal level, lowered slightly when the truth is a reference estimate), "
+        "the calibration mean SE^2 / Var(estimates) (1 for a calibrated CI; coverage alone misses CIs that are too long), "
         "and the bias with its standard error (vector statistics: pixel-averaged coverage, mean |bias|).",
         label="tab:coverage",
     )
