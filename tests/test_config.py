@@ -47,3 +47,14 @@ def test_dangling_names_are_reported_with_their_key():
     config["correlation"]["runs"]["digits-ddpm"] = ["ddim", "euler"]
     with pytest.raises(ConfigError, match=r"correlation.runs.digits-ddpm.*'euler'"):
         check_references(config)
+
+
+def test_rr_pairs_must_not_share_noise_with_pn_pairs():
+    config = default_config()
+    validate(config, SCHEMA)
+    config["correlation"]["designs"]["rr"] = "iid"  # iid sample g is PN pair g's z
+    with pytest.raises(ConfigError, match="correlation.designs.rr.*same noise indices.*offset"):
+        check_references(config)
+    config["correlation"]["designs"]["rr"] = "k-antithetic-8"
+    with pytest.raises(ConfigError, match="RR pairs need kind 'iid'"):
+        check_references(config)

@@ -73,7 +73,7 @@ def test_config_rejects_generator_with_diffusion_sampler():
     config = {
         "models": {"v": {"kind": "vae", "train": {}}, "a": {"kind": "affine_odd"}},
         "samplers": {"ddim": {"kind": "ddim"}, "decode": {"kind": "decode"}},
-        "designs": {"iid": {"kind": "iid"}, "antithetic": {"kind": "antithetic"}},
+        "designs": {"iid-disjoint": {"kind": "iid", "offset": 1024}, "antithetic": {"kind": "antithetic"}},
         "correlation": {"runs": {"v": ["ddim"]}},
     }
     with pytest.raises(ConfigError, match="needs a sampler of kind 'decode'"):

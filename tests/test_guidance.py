@@ -27,7 +27,7 @@ def _config(models, steps):
         "seed": 0,
         "models": models,
         "samplers": {"ddim": {"kind": "ddim", "num_steps": steps, "eta": 0.0}},
-        "designs": {"iid": {"kind": "iid"}, "antithetic": {"kind": "antithetic"}},
+        "designs": {"iid": {"kind": "iid", "offset": 1024}, "antithetic": {"kind": "antithetic"}},
     }
 
 

@@ -118,7 +118,7 @@ def test_config_checker_knows_which_parametrizations_fit_which_samplers():
     config = {
         "models": {"mine": {"kind": "python", "factory": "pkg.mod:build"}, "gmm": {"kind": "gaussian_mixture"}},
         "samplers": {"ddim": {"kind": "ddim"}, "heun": {"kind": "edm_heun"}, "churn": {"kind": "edm_stochastic"}},
-        "designs": {"iid": {"kind": "iid"}, "antithetic": {"kind": "antithetic"}},
+        "designs": {"iid-disjoint": {"kind": "iid", "offset": 1024}, "antithetic": {"kind": "antithetic"}},
         "correlation": {"runs": {"mine": ["ddim", "heun", "churn"]}},
     }
     check_references(config)  # undeclared: checked when the model is loaded

@@ -26,7 +26,7 @@ from .kinds import (
     sampler_kind,
 )
 
-__all__ = ["ConfigError", "check_references", "check_sampler_fits", "require", "runs", "section"]
+__all__ = ["ConfigError", "check_references", "check_sampler_fits", "pair_designs", "require", "runs", "section"]
 
 
 class ConfigError(ValueError):
@@ -106,6 +106,28 @@ def _need_designs(config: dict[str, Any], names: tuple[str, ...], *, used_at: st
         require(config, "designs", name, used_at=used_at)
 
 
+def pair_designs(config: dict[str, Any]) -> tuple[str, str]:
+    """The PN and RR designs of every PN-vs-RR comparison (``correlation.designs``)."""
+    designs = section(config, "correlation.designs")
+    return designs.get("pn", "antithetic"), designs.get("rr", "iid-disjoint")
+
+
+def _check_pair_designs(config: dict[str, Any], *, used_at: str) -> None:
+    """PN pairs need an antithetic design, RR pairs an iid one whose noise indices differ from PN's."""
+    pn, rr = pair_designs(config)
+    pn_spec = require(config, "designs", pn, used_at=f"correlation.designs.pn ({used_at})")
+    rr_spec = require(config, "designs", rr, used_at=f"correlation.designs.rr ({used_at})")
+    if pn_spec.get("kind") != "antithetic":
+        raise ConfigError(f"config key 'correlation.designs.pn' names {pn!r} of kind {pn_spec.get('kind')!r}; PN pairs need kind 'antithetic'")
+    if rr_spec.get("kind") != "iid":
+        raise ConfigError(f"config key 'correlation.designs.rr' names {rr!r} of kind {rr_spec.get('kind')!r}; RR pairs need kind 'iid'")
+    if rr_spec.get("offset", 0) == pn_spec.get("offset", 0):
+        raise ConfigError(
+            f"config key 'correlation.designs.rr': design {rr!r} draws the same noise indices as {pn!r} (iid sample g is PN "
+            f"pair g's z); give it an offset, e.g. designs: {{{rr}: {{kind: iid, offset: 1048576}}}}"
+        )
+
+
 def _check_symmetry_models(config: dict[str, Any]) -> None:
     """Probed models need a noise predictor eps_t; those without data need ``symmetry.data_sampler``."""
     own_samples = []
@@ -150,7 +172,7 @@ def check_references(config: dict[str, Any]) -> None:
 
     # Table 1: PN pairs from `antithetic`, RR pairs from `iid`
     if list(_check_runs(config, "correlation.runs")):
-        _need_designs(config, ("iid", "antithetic"), used_at="correlation (RR and PN pairs)")
+        _check_pair_designs(config, used_at="correlation")
 
     # eta sweep: DDIM samplers only
     sweep = section(config, "eta_sweep")
@@ -164,7 +186,7 @@ def check_references(config: dict[str, Any]) -> None:
                 )
             check_sampler_fits(config, model, sampler, used_at="eta_sweep")
     if sweep.get("models") and sweep.get("samplers"):
-        _need_designs(config, ("iid", "antithetic"), used_at="eta_sweep (RR and PN pairs)")
+        _check_pair_designs(config, used_at="eta_sweep")
 
     # guidance sweep: guided kinds only
     guided = list(_check_runs(config, "guidance.runs"))
@@ -176,12 +198,12 @@ def check_references(config: dict[str, Any]) -> None:
                 f"kind {kinds_where(guided=True)}"
             )
     if guided:
-        _need_designs(config, ("iid", "antithetic"), used_at="guidance (RR and PN pairs)")
+        _check_pair_designs(config, used_at="guidance")
 
     # score symmetry
     _check_symmetry_models(config)
     if list(_check_runs(config, "symmetry.trajectories.runs")):
-        _need_designs(config, ("iid", "antithetic"), used_at="symmetry.trajectories (RR and PN pairs)")
+        _check_pair_designs(config, used_at="symmetry.trajectories")
     if list(_check_runs(config, "symmetry.partial.runs")):
         design = section(config, "symmetry.partial").get("design", "partial-top")
         spec = require(config, "designs", design, used_at="symmetry.partial.design")

@@ -74,6 +74,7 @@ wildcard_constraints:
 # ------------------------------------------------------------------ correlation (Table 1) and eta sweep
 CORRELATION = config["correlation"]
 CORRELATION_RUNS = runs(config, "correlation.runs")
+PN_DESIGN, RR_DESIGN = CORRELATION["designs"]["pn"], CORRELATION["designs"]["rr"]
 ETA_SWEEP = config.get("eta_sweep") or {}
 ETA_SWEEP_RUNS = [(m, s) for m in ETA_SWEEP.get("models", []) for s in ETA_SWEEP.get("samplers", [])]
 
@@ -98,8 +99,8 @@ def table1_summaries():
 def correlation_inputs(wildcards):
     n = 2 * int(wildcards.pairs)
     return {
-        "pn": samples_path(wildcards.model, wildcards.sampler, "antithetic", n),
-        "rr": samples_path(wildcards.model, wildcards.sampler, "iid", n),
+        "pn": samples_path(wildcards.model, wildcards.sampler, PN_DESIGN, n),
+        "rr": samples_path(wildcards.model, wildcards.sampler, RR_DESIGN, n),
     }
 
 
@@ -121,7 +122,7 @@ def guidance_sweep_inputs(wildcards):
     return {
         f"{kind}_{scale_label(w)}": guided_path(wildcards.model, wildcards.sampler, w, design, n)
         for w in GUIDANCE["scales"]
-        for kind, design in (("pn", "antithetic"), ("rr", "iid"))
+        for kind, design in (("pn", PN_DESIGN), ("rr", RR_DESIGN))
     }
 
 
@@ -183,4 +184,27 @@ def partial_inputs(wildcards):
     return {
         "partial": samples_path(wildcards.model, wildcards.sampler, PARTIAL["design"], 2 * pairs),
         "antithetic": samples_path(wildcards.model, wildcards.sampler, "antithetic", 2 * full),
+    }
+
+
+# ------------------------------------------------------------------ uncertainty quantification
+UQ = config.get("uq") or {}
+UQ_RUNS = [(m, s) for m, samplers in (UQ.get("runs") or {}).items() for s in samplers]
+UQ_COVERAGE_RUNS = [(m, s) for m, samplers in ((UQ.get("coverage") or {}).get("runs") or {}).items() for s in samplers]
+#: the uq keys every estimate job reads (params: an edit of one reruns exactly the jobs that read it)
+UQ_ESTIMATE_KEYS = ("level", "quantile", "statistics", "control_variates")
+
+
+def uq_params(*extra):
+    return {key: UQ[key] for key in (*UQ_ESTIMATE_KEYS, *extra) if key in UQ}
+
+
+def uq_coverage_section():
+    return {k: v for k, v in (UQ.get("coverage") or {}).items() if k != "runs"}
+
+
+def uq_inputs(wildcards):
+    return {
+        method: samples_path(wildcards.model, wildcards.sampler, spec["design"], spec["num_samples"])
+        for method, spec in UQ["methods"].items()
     }

@@ -68,7 +68,7 @@ rule trajectory_correlations:
     params:
         spec=lambda wc: config["models"][wc.model],
         sampler=lambda wc: config["samplers"][wc.sampler],
-        designs={"PN": config["designs"].get("antithetic"), "RR": config["designs"].get("iid")},
+        designs={"PN": config["designs"][PN_DESIGN], "RR": config["designs"][RR_DESIGN]},
         pairs=TRAJECTORY["pairs"],
         seed=config["seed"],
     threads: min(2, workflow.cores)

@@ -1,26 +1,6 @@
 # Uncertainty quantification (paper, Table 2): MC vs AMC vs K-AMC vs RQMC and control variates, CI
 # length vs N, CI coverage on the analytic models, per-pixel CI-width maps.
 # cross references of the uq section are checked by antithetic.config.check_references (Snakefile)
-UQ = config.get("uq") or {}
-UQ_RUNS = [(m, s) for m, samplers in (UQ.get("runs") or {}).items() for s in samplers]
-UQ_COVERAGE_RUNS = [(m, s) for m, samplers in ((UQ.get("coverage") or {}).get("runs") or {}).items() for s in samplers]
-#: the uq keys every estimate job reads (params: an edit of one reruns exactly the jobs that read it)
-UQ_ESTIMATE_KEYS = ("level", "quantile", "statistics", "control_variates")
-
-
-def uq_params(*extra):
-    return {key: UQ[key] for key in (*UQ_ESTIMATE_KEYS, *extra) if key in UQ}
-
-
-def uq_coverage_section():
-    return {k: v for k, v in (UQ.get("coverage") or {}).items() if k != "runs"}
-
-
-def uq_inputs(wildcards):
-    return {
-        method: samples_path(wildcards.model, wildcards.sampler, spec["design"], spec["num_samples"])
-        for method, spec in UQ["methods"].items()
-    }
 
 
 rule uq_estimates:

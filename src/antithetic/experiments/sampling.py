@@ -7,7 +7,6 @@ from typing import Any
 
 import torch
 
-from ..config import require
 from ..device import describe_device, resolve_device, resolve_dtype
 from ..io import environment_info, save_samples, write_json
 from ..kinds import GENERATOR, model_kind
@@ -17,13 +16,10 @@ from ..noise import NoiseDesign, make_design
 from ..sampling import SampleSet, generate
 
 __all__ = [
-    "design_from_config",
     "design_from_spec",
     "load_model",
-    "model_from_config",
     "run_sampling",
     "run_training",
-    "sampler_from_config",
     "sampler_from_spec",
 ]
 
@@ -53,24 +49,6 @@ def sampler_from_spec(spec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """``(kind, options)`` of a resolved ``samplers.<name>`` entry."""
     spec = dict(spec)
     return spec.pop("kind"), spec
-
-
-def model_from_config(
-    config: dict[str, Any], name: str, *, weights_dir: str | Path | None = None, device: str = "auto"
-) -> DiffusionModel:
-    """:func:`load_model` of ``config["models"][name]``."""
-    return load_model(name, require(config, "models", name, used_at=f"models.{name}"), weights_dir=weights_dir, device=device)
-
-
-def design_from_config(config: dict[str, Any], name: str, *, seed: int | None = None) -> NoiseDesign:
-    """:func:`design_from_spec` of ``config["designs"][name]`` (default seed: the config's ``seed``)."""
-    spec = require(config, "designs", name, used_at=f"designs.{name}")
-    return design_from_spec(spec, seed=int(config.get("seed", 0) if seed is None else seed))
-
-
-def sampler_from_config(config: dict[str, Any], name: str) -> tuple[str, dict[str, Any]]:
-    """:func:`sampler_from_spec` of ``config["samplers"][name]``."""
-    return sampler_from_spec(require(config, "samplers", name, used_at=f"samplers.{name}"))
 
 
 # ------------------------------------------------------------------------------------ jobs
