@@ -59,7 +59,6 @@ def job_startup(repeats: int = 3) -> dict[str, float]:
 def _interleaved_ratio(numerator, denominator, repeats: int) -> dict[str, float]:
     """Median of the per-repeat time ratios, numerator and denominator timed alternately."""
     ratios, num_times, den_times = [], [], []
-    numerator(), denominator()  # warm-up (allocator, kernels)
     for _ in range(repeats):
         a = _median_seconds(numerator, 1)
         b = _median_seconds(denominator, 1)
@@ -70,7 +69,7 @@ def _interleaved_ratio(numerator, denominator, repeats: int) -> dict[str, float]
             "denominator_seconds": statistics.median(den_times), "repeats": repeats}
 
 
-def sampler_ratios(*, batch: int = 500, steps: int = 50, repeats: int = 5, device: str = "cpu") -> dict[str, Any]:
+def sampler_ratios(*, batch: int = 256, steps: int = 50, repeats: int = 3, device: str = "cpu") -> dict[str, Any]:
     """The sampler ratios of the module docstring on the digits UNet architecture."""
     import torch
     import yaml
@@ -91,6 +90,8 @@ def sampler_ratios(*, batch: int = 500, steps: int = 50, repeats: int = 5, devic
     x = torch.randn(batch, 1, 8, 8, device=device)
     timesteps = DDIMScheduler.from_config(scheduler.config)
     timesteps.set_timesteps(steps)
+    with torch.no_grad():  # warm-up: allocator and kernels, before anything is timed
+        sample_ddim(model, x, num_steps=2)
 
     @torch.no_grad()
     def raw_forwards():
@@ -179,7 +180,8 @@ def to_markdown(report: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m antithetic.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(ROOT / "results" / "bench"))
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
     from .device import resolve_device
@@ -187,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
 
     device = str(resolve_device(args.device))
     report = {
-        "ratios": sampler_ratios(repeats=args.repeats, device=device),
+        "ratios": sampler_ratios(batch=args.batch, repeats=args.repeats, device=device),
         "startup": job_startup(),
         "noop_rerun_seconds": noop_rerun(),
         "stages": stage_times(),
