@@ -211,34 +211,49 @@ def _trajectory_max(spec, target):
 
 def _symmetry_targets(spec, config):
     models = section(config, "symmetry").get("models") or []
-    return [{"model": m, "sampler": "", "files": {"table": "results/tables/symmetry_as.csv"}} for m in models]
+    return [{"model": m, "sampler": "", "files": {"scores": f"results/symmetry/{m}/as_scores.csv"}} for m in models]
+
+
+def _as_statistic(frame, statistic: str) -> float:
+    return float(frame["as_score"].mean()) if statistic == "as_mean" else float(frame["as_score"].quantile(int(statistic[4:]) / 100))
+
+
+def _as_level(spec, target, at: str) -> dict[str, Any]:
+    """AS-score statistic (``column``: ``as_mean`` or ``as_qXX``) over the slices of the highest or lowest
+    noise level probed, with a percentile bootstrap over whole directions (the slices of one direction
+    are not independent; 1000 resamples, seed 0)."""
+    import numpy as np
+    import pandas as pd
+
+    frame = pd.read_csv(target["files"]["scores"])
+    sigma = frame["sigma"].max() if at == "high" else frame["sigma"].min()
+    level = frame[frame["sigma"] == sigma]
+    by_direction = [g for _, g in level.groupby("direction")]
+    rng = np.random.default_rng(0)
+    boot = [_as_statistic(pd.concat([by_direction[k] for k in rng.integers(0, len(by_direction), len(by_direction))]), spec["column"])
+            for _ in range(1000)]
+    low, high = np.percentile(boot, [2.5, 97.5])
+    return {"value": _as_statistic(level, spec["column"]), "low": float(low), "high": float(high), "boot": np.asarray(boot),
+            "file": target["files"]["scores"], "detail": {"t": int(level["t"].iloc[0]), "sigma": float(sigma), "directions": len(by_direction)}}
 
 
 def _as_at_noise(spec, target):
-    """AS-score statistic (``column``) at the highest (``at: high``) or lowest noise level probed.
-
-    The CI is the table's bootstrap interval over directions (``<column>_low``/``_high``) where it has one.
-    """
-    import pandas as pd
-
-    frame = pd.read_csv(target["files"]["table"])
-    frame = frame[frame["model"] == target["model"]].sort_values("sigma")
-    row = frame.iloc[-1] if spec.get("at", "high") == "high" else frame.iloc[0]
-    col = spec["column"]
-    low = row.get(f"{col}_low", float("nan"))
-    high = row.get(f"{col}_high", float("nan"))
-    return {"value": float(row[col]), "low": float(low), "high": float(high), "file": target["files"]["table"],
-            "detail": {"t": int(row["t"]), "sigma": float(row["sigma"])}}
+    """AS-score statistic at the highest (``at: high``) or lowest noise level probed, CI over directions."""
+    out = _as_level(spec, target, spec.get("at", "high"))
+    out.pop("boot")
+    return out
 
 
 def _as_drop(spec, target):
-    """AS-score statistic at the lowest noise minus at the highest (negative: symmetry weakens near the data)."""
-    low_noise = _as_at_noise({**spec, "at": "low"}, target)
-    high_noise = _as_at_noise({**spec, "at": "high"}, target)
-    value = low_noise["value"] - high_noise["value"]
-    lo = low_noise["low"] - high_noise["high"]
-    hi = low_noise["high"] - high_noise["low"]
-    return {"value": value, "low": lo, "high": hi, "file": target["files"]["table"]}
+    """AS-score statistic at the lowest noise minus at the highest (negative: symmetry weakens near the data);
+    the two levels use independent directions' bootstraps, paired by resample index."""
+    import numpy as np
+
+    low_noise, high_noise = _as_level(spec, target, "low"), _as_level(spec, target, "high")
+    diff = low_noise["boot"] - high_noise["boot"]
+    lo, hi = np.percentile(diff, [2.5, 97.5])
+    return {"value": low_noise["value"] - high_noise["value"], "low": float(lo), "high": float(hi), "file": target["files"]["scores"],
+            "detail": {"sigma_low": low_noise["detail"]["sigma"], "sigma_high": high_noise["detail"]["sigma"]}}
 
 
 def _fisher_targets(spec, config):
@@ -251,8 +266,8 @@ def _fisher_targets(spec, config):
 def _fisher_ratio(spec, target):
     """Largest ratio of the measured relative Fisher information to Theorem 1's bound over the noise levels.
 
-    Where the table gives a Monte Carlo interval of the measured information (``fisher_low/high``) the
-    ratio's CI is built from it at the worst level.
+    The CI at the worst level is the delta-method interval of the ratio from the Monte Carlo standard
+    errors of the measured information and of the bound (``fisher_se``, ``bound_se``).
     """
     import numpy as np
     import pandas as pd
@@ -262,8 +277,8 @@ def _fisher_ratio(spec, target):
     ratio = (frame["fisher"] / frame["bound"]).to_numpy()
     worst = int(np.argmax(ratio))
     row = frame.iloc[worst]
-    low = row["fisher_low"] / row["bound"] if "fisher_low" in frame else float("nan")
-    high = row["fisher_high"] / row["bound"] if "fisher_high" in frame else float("nan")
+    rel = math.hypot(row["fisher_se"] / row["fisher"] if row["fisher"] > 0 else 0.0, row["bound_se"] / row["bound"])
+    low, high = ratio[worst] * (1 - 1.96 * rel), ratio[worst] * (1 + 1.96 * rel)
     return {"value": float(ratio.max()), "low": float(low), "high": float(high), "file": target["files"]["fisher"],
             "detail": {"worst_tau": float(row["tau"]), "levels": int(len(frame))}}
 
@@ -380,8 +395,8 @@ def _coverage(spec, target):
 
     frame = pd.read_csv(target["files"]["table"])
     frame = frame[(frame["model"] == target["model"]) & (frame["sampler"] == target["sampler"])]
-    if "statistic_kind" in frame:
-        frame = frame[frame["statistic_kind"] != "vector"]
+    if "components" in frame:  # scalar statistics: a vector's pixel-averaged coverage is no binomial count
+        frame = frame[frame["components"] == 1]
     misses = []
     for row in frame.itertuples():
         hits = round(row.coverage * row.repetitions)
