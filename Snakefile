@@ -25,6 +25,7 @@ include: "workflow/rules/pretrained.smk"
 include: "workflow/rules/symmetry.smk"
 include: "workflow/rules/uq.smk"
 include: "workflow/rules/eta_sweep.smk"
+include: "workflow/rules/classifier.smk"
 
 
 report: "workflow/report/workflow.rst"
