@@ -26,6 +26,7 @@ include: "workflow/rules/symmetry.smk"
 include: "workflow/rules/uq.smk"
 include: "workflow/rules/eta_sweep.smk"
 include: "workflow/rules/classifier.smk"
+include: "workflow/rules/quality.smk"
 
 
 report: "workflow/report/workflow.rst"

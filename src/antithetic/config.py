@@ -161,3 +161,8 @@ def check_references(config: dict[str, Any]) -> None:
                 raise ConfigError(f"config key 'uq.maps.methods' names {method!r}, which is not a key of 'uq.methods' ({sorted(uq.get('methods') or {})})")
         if maps.get("statistic") and maps["statistic"] not in (uq.get("statistics") or {}):
             raise ConfigError(f"config key 'uq.maps.statistic' names {maps['statistic']!r}, which is not a key of 'uq.statistics' ({sorted(uq.get('statistics') or {})})")
+
+    # ---------------------------------------------------------------- sample quality, diversity, editing, DPS
+    # the quality stage compares the z and -z members of PN pairs with iid samples
+    if list(_check_runs(config, "quality.runs")):
+        _need_designs(config, ("iid", "antithetic"), used_at="quality (z, -z and iid samples)")
