@@ -27,6 +27,7 @@ include: "workflow/rules/uq.smk"
 include: "workflow/rules/eta_sweep.smk"
 include: "workflow/rules/classifier.smk"
 include: "workflow/rules/quality.smk"
+include: "workflow/rules/diversity.smk"
 
 
 report: "workflow/report/workflow.rst"

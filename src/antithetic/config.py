@@ -166,3 +166,6 @@ def check_references(config: dict[str, Any]) -> None:
     # the quality stage compares the z and -z members of PN pairs with iid samples
     if list(_check_runs(config, "quality.runs")):
         _need_designs(config, ("iid", "antithetic"), used_at="quality (z, -z and iid samples)")
+    # Table 4 (diversity): PN pairs from `antithetic`, RR pairs from `iid`
+    if list(_check_runs(config, "diversity.runs")):
+        _need_designs(config, ("iid", "antithetic"), used_at="diversity (RR and PN pairs)")
