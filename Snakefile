@@ -28,6 +28,7 @@ include: "workflow/rules/eta_sweep.smk"
 include: "workflow/rules/classifier.smk"
 include: "workflow/rules/quality.smk"
 include: "workflow/rules/diversity.smk"
+include: "workflow/rules/inverse.smk"
 
 
 report: "workflow/report/workflow.rst"

@@ -34,6 +34,10 @@ def tiny_config():
         "k_amc": {"design": "k-antithetic-8", "num_samples": 16}, "rqmc": {"design": "rqmc-8", "num_samples": 16},
     }
     config["uq"]["coverage"].update(repetitions=10, num_samples=24, reference_samples=64)
+    config["classifier"].update(epochs=2, channels=[8, 16], min_accuracy=0.0)
+    config["quality"].update(pairs=6, bootstrap=5, nearest_k=2)
+    config["diversity"].update(pairs=6, bootstrap=20)
+    config["inverse"].update(measurements=3, samples=4, num_steps=3, bootstrap=20)
     return config
 
 

@@ -85,6 +85,12 @@ class DiffusionModel(TorchModel):
             t = t.expand(x.shape[0])
         return self._eps(x.to(self.dtype), t, cond).to(x.dtype)
 
+    def eps_differentiable(self, x: torch.Tensor, t: torch.Tensor | int, cond: Any = None) -> torch.Tensor:
+        """:meth:`eps` with autograd enabled, for guidance that differentiates through the model
+        (diffusion posterior sampling): gradients flow to ``x`` through the noise predictor."""
+        with torch.enable_grad():
+            return type(self).eps.__wrapped__(self, x, t, cond)
+
     def __repr__(self) -> str:
         return f"DiffusionModel(name={self.name!r}, sample_shape={self.sample_shape}, device={self.device})"
 
