@@ -29,6 +29,7 @@ include: "workflow/rules/classifier.smk"
 include: "workflow/rules/quality.smk"
 include: "workflow/rules/diversity.smk"
 include: "workflow/rules/inverse.smk"
+include: "workflow/rules/editing.smk"
 
 
 report: "workflow/report/workflow.rst"

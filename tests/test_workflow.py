@@ -38,6 +38,7 @@ def tiny_config():
     config["quality"].update(pairs=6, bootstrap=5, nearest_k=2)
     config["diversity"].update(pairs=6, bootstrap=20)
     config["inverse"].update(measurements=3, samples=4, num_steps=3, bootstrap=20)
+    config["editing"].update(sources=4, t0=[300, 600], num_steps=5)
     return config
 
 

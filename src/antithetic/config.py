@@ -169,12 +169,13 @@ def check_references(config: dict[str, Any]) -> None:
     # Table 4 (diversity): PN pairs from `antithetic`, RR pairs from `iid`
     if list(_check_runs(config, "diversity.runs")):
         _need_designs(config, ("iid", "antithetic"), used_at="diversity (RR and PN pairs)")
-    # Table 3 (DPS): one diffusion model
-    inverse = section(config, "inverse")
-    if inverse.get("model"):
-        spec = require(config, "models", inverse["model"], used_at="inverse.model")
-        if model_kind(spec.get("kind"), config_key=f"models.{inverse['model']}.kind").family != "diffusion":
-            raise ConfigError(
-                f"config key 'inverse.model' names {inverse['model']!r} of kind {spec.get('kind')!r}; DPS needs a diffusion "
-                f"model (kinds {kinds_where(family='diffusion')})"
-            )
+    # Table 3 (DPS) and SDEdit-style editing: one diffusion model each
+    for stage in ("inverse", "editing"):
+        name = section(config, stage).get("model")
+        if name:
+            spec = require(config, "models", name, used_at=f"{stage}.model")
+            if model_kind(spec.get("kind"), config_key=f"models.{name}.kind").family != "diffusion":
+                raise ConfigError(
+                    f"config key '{stage}.model' names {name!r} of kind {spec.get('kind')!r}; it needs a diffusion "
+                    f"model (kinds {kinds_where(family='diffusion')})"
+                )
