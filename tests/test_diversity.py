@@ -51,6 +51,7 @@ def test_improvement_has_the_closed_form_value_and_sign_convention():
     similarity = improvement(pn, rr, higher_is_diverse=False, num_bootstrap=200)
     assert similarity["improvement_pct"] == pytest.approx(60.0)  # (0.5 - 0.2) / 0.5
     assert similarity["ci_low"] == pytest.approx(60.0) and similarity["ci_high"] == pytest.approx(60.0)
+    assert similarity["difference"] == pytest.approx(-0.3) and similarity["difference_ci_low"] == pytest.approx(-0.3)
     distance = improvement(rr, pn, higher_is_diverse=True, num_bootstrap=200)
     assert distance["improvement_pct"] == pytest.approx(150.0)  # (0.5 - 0.2) / 0.2
 

@@ -162,3 +162,39 @@ def test_generators_and_eta_sweep(workdir):
     )
     assert sweep.loc[sweep["model"] == "affine-odd", "pn_standard_mean"].to_numpy() == pytest.approx(-1.0, abs=1e-6)
     assert (workdir / "figures" / "eta_sweep" / "eta_sweep.png").stat().st_size > 0
+
+
+@pytest.mark.slow
+def test_classifier_quality_diversity_inverse_and_editing_outputs(workdir):
+    import json
+
+    record = json.loads((workdir / "results" / "models" / "digits-classifier" / "training.json").read_text())
+    assert record["test_size"] == 450 and len(record["epoch_loss"]) == 2 and len(record["weights_sha256"]) == 64
+    assert (workdir / "results" / "models" / "digits-classifier" / "config.json").is_file()
+
+    quality = pd.read_csv(workdir / "results" / "tables" / "quality.csv")
+    assert list(quality["set"]) == ["z", "-z", "iid"] and (quality["n"] == 6).all()
+    assert (quality["ci_low"] <= quality["frechet"]).all() and (quality["frechet"] <= quality["ci_high"]).all()
+    verdict = json.loads((workdir / "results" / "quality" / "digits-ddpm" / "ddim" / "quality_6.json").read_text())["verdict"]
+    assert set(verdict) == {"-z", "iid", "agree", "reference"}
+
+    table4 = pd.read_csv(workdir / "results" / "tables" / "table4.csv")
+    assert sorted(set(zip(table4["model"], table4["sampler"]))) == sorted(
+        [("digits-ddpm", "ddim"), ("digits-ddpm", "ddpm-100"), ("digits-vae", "decode"), ("digits-flow", "decode")]
+    )
+    assert set(table4["measure"]) == {"ssim", "feature_distance"} and (table4["pn_pairs"] == 6).all()
+    assert (table4["ci_low"] <= table4["improvement_pct"]).all() and (table4["improvement_pct"] <= table4["ci_high"]).all()
+
+    table3 = pd.read_csv(workdir / "results" / "tables" / "table3.csv")
+    assert sorted(set(table3["task"])) == ["deblurring", "inpainting", "super_resolution"]
+    assert set(table3["statistic"]) == {"l1", "psnr"} and (table3["measurements"] == 3).all() and (table3["samples"] == 4).all()
+    assert (table3["amc_seconds_per_sample"] > 0).all() and table3["rho_mean"].between(-1, 1).all()
+    dps = json.loads((workdir / "results" / "inverse" / "digits-ddpm" / "inpainting" / "summary.json").read_text())
+    assert dps["settings"]["num_steps"] == 3 and len(dps["weights_sha256"]) == 64
+
+    editing = pd.read_csv(workdir / "results" / "tables" / "editing.csv")
+    assert sorted(set(editing["t0"])) == [300, 600] and (editing["n"] + editing["ties"] == 4).all()
+    assert editing["win_rate"].dropna().between(0, 1).all()
+
+    for name in ("quality/quality.png", "diversity/diversity.png", "inverse/efficiency.png", "editing/win_rates.png"):
+        assert (workdir / "figures" / name).stat().st_size > 0

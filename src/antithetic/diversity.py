@@ -20,7 +20,8 @@ measures are computed; lower similarity means a more diverse pair:
 The *average percentage improvement* of PN over RR pairs for a measure ``m`` with pair means
 ``m_PN``, ``m_RR`` is ``100 (m_RR - m_PN) / |m_RR|`` for a similarity (SSIM) and ``100 (m_PN - m_RR) /
 |m_RR|`` for a distance, so positive numbers mean PN pairs are more diverse. Its CI is a percentile
-bootstrap that resamples the PN and the RR pairs independently.
+bootstrap that resamples the PN and the RR pairs independently. The difference ``m_PN - m_RR`` is
+reported with its CI as well: it stays interpretable when ``m_RR`` is near 0 and the percentage is not.
 """
 
 from __future__ import annotations
@@ -150,11 +151,15 @@ def improvement(
     r_boot = rr[rng.integers(0, len(rr), (num_bootstrap, len(rr)))].mean(1)
     boot = pct(p_boot, r_boot)
     alpha = (1.0 - level) / 2.0
+    diff = p_boot - r_boot
     return {
         "pn_mean": float(pn.mean()), "pn_sd": float(pn.std(ddof=1)),
         "rr_mean": float(rr.mean()), "rr_sd": float(rr.std(ddof=1)),
         "improvement_pct": float(pct(pn.mean(), rr.mean())),
         "ci_low": float(np.quantile(boot, alpha)), "ci_high": float(np.quantile(boot, 1 - alpha)),
+        # the plain difference stays interpretable when m_RR is near 0 and the percentage is not
+        "difference": float(pn.mean() - rr.mean()),
+        "difference_ci_low": float(np.quantile(diff, alpha)), "difference_ci_high": float(np.quantile(diff, 1 - alpha)),
         "pn_pairs": int(len(pn)), "rr_pairs": int(len(rr)), "bootstrap": int(num_bootstrap), "level": level,
     }
 
@@ -180,6 +185,9 @@ def diversity_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
     formatted["RR"] = [f"{m:.3f} ({s:.3f})" for m, s in zip(frame["rr_mean"], frame["rr_sd"])]
     formatted["improvement % [CI]"] = [
         f"{v:+.1f} [{lo:+.1f}, {hi:+.1f}]" for v, lo, hi in zip(frame["improvement_pct"], frame["ci_low"], frame["ci_high"])
+    ]
+    formatted["PN - RR [CI]"] = [
+        f"{v:+.3f} [{lo:+.3f}, {hi:+.3f}]" for v, lo, hi in zip(frame["difference"], frame["difference_ci_low"], frame["difference_ci_high"])
     ]
     formatted["pairs"] = frame["pn_pairs"]
     return frame, formatted
