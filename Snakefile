@@ -25,6 +25,11 @@ include: "workflow/rules/pretrained.smk"
 include: "workflow/rules/symmetry.smk"
 include: "workflow/rules/uq.smk"
 include: "workflow/rules/eta_sweep.smk"
+include: "workflow/rules/classifier.smk"
+include: "workflow/rules/quality.smk"
+include: "workflow/rules/diversity.smk"
+include: "workflow/rules/inverse.smk"
+include: "workflow/rules/editing.smk"
 include: "workflow/rules/claims.smk"
 
 

@@ -35,6 +35,11 @@ def tiny_config():
         "k_amc": {"design": "k-antithetic-8", "num_samples": 16}, "rqmc": {"design": "rqmc-8", "num_samples": 16},
     }
     config["uq"]["coverage"].update(repetitions=10, num_samples=24, reference_samples=64)
+    config["classifier"].update(epochs=2, channels=[8, 16], min_accuracy=0.0)
+    config["quality"].update(pairs=6, bootstrap=5, nearest_k=2)
+    config["diversity"].update(pairs=6, bootstrap=20)
+    config["inverse"].update(measurements=3, samples=4, num_steps=3, bootstrap=20)
+    config["editing"].update(sources=4, t0=[300, 600], num_steps=5)
     return config
 
 
@@ -171,7 +176,7 @@ def _small_config():
     config = tiny_config()
     config["models"] = {"affine-odd": config["models"]["affine-odd"]}
     config["correlation"]["runs"] = {"affine-odd": ["ddim"]}
-    for section in ("eta_sweep", "symmetry", "uq"):
+    for section in ("eta_sweep", "symmetry", "uq", "quality", "diversity", "inverse", "editing"):
         config.pop(section, None)
     return config
 
@@ -261,3 +266,39 @@ def test_a_config_edit_reruns_what_it_affects(workdir, tmp_path_factory, key, va
     planned = _planned_jobs(workdir, tmp_path_factory.getbasetemp() / "reruns", _set(key, value))
     assert rerun <= set(planned), f"{key}: expected {sorted(rerun)} to rerun, planned {planned}"
     assert not kept & set(planned), f"{key}: {sorted(kept & set(planned))} should not rerun, planned {planned}"
+
+
+@pytest.mark.slow
+def test_classifier_quality_diversity_inverse_and_editing_outputs(workdir):
+    import json
+
+    record = json.loads((workdir / "results" / "models" / "digits-classifier" / "training.json").read_text())
+    assert record["test_size"] == 450 and len(record["epoch_loss"]) == 2 and len(record["weights_sha256"]) == 64
+    assert (workdir / "results" / "models" / "digits-classifier" / "config.json").is_file()
+
+    quality = pd.read_csv(workdir / "results" / "tables" / "quality.csv")
+    assert list(quality["set"]) == ["z", "-z", "iid"] and (quality["n"] == 6).all()
+    assert (quality["ci_low"] <= quality["frechet"]).all() and (quality["frechet"] <= quality["ci_high"]).all()
+    verdict = json.loads((workdir / "results" / "quality" / "digits-ddpm" / "ddim" / "quality_6.json").read_text())["verdict"]
+    assert set(verdict) == {"-z", "iid", "agree", "reference"}
+
+    table4 = pd.read_csv(workdir / "results" / "tables" / "table4.csv")
+    assert sorted(set(zip(table4["model"], table4["sampler"]))) == sorted(
+        [("digits-ddpm", "ddim"), ("digits-ddpm", "ddpm-100"), ("digits-vae", "decode"), ("digits-flow", "decode")]
+    )
+    assert set(table4["measure"]) == {"ssim", "feature_distance"} and (table4["pn_pairs"] == 6).all()
+    assert (table4["ci_low"] <= table4["improvement_pct"]).all() and (table4["improvement_pct"] <= table4["ci_high"]).all()
+
+    table3 = pd.read_csv(workdir / "results" / "tables" / "table3.csv")
+    assert sorted(set(table3["task"])) == ["deblurring", "inpainting", "super_resolution"]
+    assert set(table3["statistic"]) == {"l1", "psnr"} and (table3["measurements"] == 3).all() and (table3["samples"] == 4).all()
+    assert (table3["amc_seconds_per_sample"] > 0).all() and table3["rho_mean"].between(-1, 1).all()
+    dps = json.loads((workdir / "results" / "inverse" / "digits-ddpm" / "inpainting" / "summary.json").read_text())
+    assert dps["settings"]["num_steps"] == 3 and len(dps["weights_sha256"]) == 64
+
+    editing = pd.read_csv(workdir / "results" / "tables" / "editing.csv")
+    assert sorted(set(editing["t0"])) == [300, 600] and (editing["n"] + editing["ties"] == 4).all()
+    assert editing["win_rate"].dropna().between(0, 1).all()
+
+    for name in ("quality/quality.png", "diversity/diversity.png", "inverse/efficiency.png", "editing/win_rates.png"):
+        assert (workdir / "figures" / name).stat().st_size > 0

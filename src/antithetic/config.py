@@ -231,3 +231,21 @@ def check_references(config: dict[str, Any]) -> None:
                 raise ConfigError(f"config key 'uq.maps.methods' names {method!r}, which is not a key of 'uq.methods' ({sorted(uq.get('methods') or {})})")
         if maps.get("statistic") and maps["statistic"] not in (uq.get("statistics") or {}):
             raise ConfigError(f"config key 'uq.maps.statistic' names {maps['statistic']!r}, which is not a key of 'uq.statistics' ({sorted(uq.get('statistics') or {})})")
+
+    # ---------------------------------------------------------------- sample quality, diversity, editing, DPS
+    # the quality stage compares the z and -z members of PN pairs with iid samples
+    if list(_check_runs(config, "quality.runs")):
+        _need_designs(config, ("iid", "antithetic"), used_at="quality (z, -z and iid samples)")
+    # Table 4 (diversity): PN pairs from `antithetic`, RR pairs from `iid`
+    if list(_check_runs(config, "diversity.runs")):
+        _need_designs(config, ("iid", "antithetic"), used_at="diversity (RR and PN pairs)")
+    # Table 3 (DPS) and SDEdit-style editing: one diffusion model each
+    for stage in ("inverse", "editing"):
+        name = section(config, stage).get("model")
+        if name:
+            spec = require(config, "models", name, used_at=f"{stage}.model")
+            if model_kind(spec.get("kind"), config_key=f"models.{name}.kind").family != "diffusion":
+                raise ConfigError(
+                    f"config key '{stage}.model' names {name!r} of kind {spec.get('kind')!r}; it needs a diffusion "
+                    f"model (kinds {kinds_where(family='diffusion')})"
+                )

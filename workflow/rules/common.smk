@@ -208,3 +208,48 @@ def uq_inputs(wildcards):
         method: samples_path(wildcards.model, wildcards.sampler, spec["design"], spec["num_samples"])
         for method, spec in UQ["methods"].items()
     }
+
+
+# ------------------------------------------------------------------ quality
+QUALITY = config["quality"]
+QUALITY_RUNS = [(m, s) for m, samplers in QUALITY["runs"].items() for s in samplers]
+
+
+def quality_inputs(wildcards):
+    n = 2 * int(wildcards.pairs)
+    return {
+        "pn": samples_path(wildcards.model, wildcards.sampler, PN_DESIGN, n),
+        "iid": samples_path(wildcards.model, wildcards.sampler, RR_DESIGN, n),
+        "classifier": CLASSIFIER,
+    }
+
+
+# ------------------------------------------------------------------ diversity
+DIVERSITY = config["diversity"]
+DIVERSITY_RUNS = [(m, s) for m, samplers in DIVERSITY["runs"].items() for s in samplers]
+
+
+def diversity_inputs(wildcards):
+    n = 2 * int(wildcards.pairs)
+    return {
+        "pn": samples_path(wildcards.model, wildcards.sampler, PN_DESIGN, n),
+        "rr": samples_path(wildcards.model, wildcards.sampler, RR_DESIGN, n),
+        "classifier": CLASSIFIER,
+    }
+
+
+# ------------------------------------------------------------------ inverse
+INVERSE = config["inverse"]
+INVERSE_TASKS = list(INVERSE["tasks"]) if INVERSE.get("model") else []
+
+
+# ------------------------------------------------------------------ editing
+EDITING = config["editing"]
+
+
+def editing_inputs(wildcards):
+    return {**weights_input(wildcards), "classifier": CLASSIFIER}
+
+
+# ------------------------------------------------------------------ classifier
+CLASSIFIER = "results/models/digits-classifier"

@@ -127,6 +127,12 @@ class DiffusionModel(TorchModel):
         _check_output(self, out, x, "eps")
         return out.to(x.dtype)
 
+    def eps_differentiable(self, x: torch.Tensor, t: torch.Tensor | int, cond: Any = None) -> torch.Tensor:
+        """:meth:`eps` with autograd enabled, for guidance that differentiates through the model
+        (diffusion posterior sampling): gradients flow to ``x`` through the noise predictor."""
+        with torch.enable_grad():
+            return type(self).eps.__wrapped__(self, x, t, cond)
+
     def __repr__(self) -> str:
         return (
             f"{type(self).__name__}(name={self.name!r}, parametrization={self.parametrization!r}, "

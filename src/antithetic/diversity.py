@@ -1,0 +1,193 @@
+"""Diversity of antithetic pairs (paper, Table 4): PN pairs against RR pairs.
+
+For every pair ``(x_1, x_2)`` (PN: ``(DM(z), DM(-z))``; RR: two independent samples) two similarity
+measures are computed; lower similarity means a more diverse pair:
+
+* **SSIM** (Wang et al. 2004) by torchmetrics' :class:`~torchmetrics.image.StructuralSimilarityIndexMeasure`
+  on pixel intensities ``(x + 1) / 2`` in ``[0, 1]`` (``data_range = 1``). SSIM is not invariant to
+  the sign of the data: on the raw range ``[-1, 1]`` an image and its negative would score as *similar*
+  (both luminance and structure terms flip sign), hence the map to intensities. An 8x8 image needs a
+  small window: a Gaussian window of ``kernel_size`` (default 3) and ``sigma`` (default 0.5); the
+  SSIM map is averaged over the ``(8 - kernel_size + 1)^2`` positions where the window fits.
+* **Classifier-feature distance**: the Euclidean distance between the L2-normalised penultimate
+  features of the digits classifier (:mod:`antithetic.classifier`), in ``[0, 2]``. It plays the role
+  of the paper's LPIPS on a data set LPIPS was not trained for and is labelled as what it is.
+* **LPIPS** (Zhang et al. 2018; torchmetrics, AlexNet backbone) on request (``diversity.perceptual``
+  lists ``lpips``), on images upsampled bilinearly to ``lpips_size`` pixels. It needs the ImageNet
+  AlexNet weights in the torch hub cache; the workflow never downloads them and stops with a message
+  naming the key and the fix when they are absent.
+
+The *average percentage improvement* of PN over RR pairs for a measure ``m`` with pair means
+``m_PN``, ``m_RR`` is ``100 (m_RR - m_PN) / |m_RR|`` for a similarity (SSIM) and ``100 (m_PN - m_RR) /
+|m_RR|`` for a distance, so positive numbers mean PN pairs are more diverse. Its CI is a percentile
+bootstrap that resamples the PN and the RR pairs independently. The difference ``m_PN - m_RR`` is
+reported with its CI as well: it stays interpretable when ``m_RR`` is near 0 and the percentage is not.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from .config import ConfigError
+
+__all__ = [
+    "MEASURES",
+    "diversity_table",
+    "feature_distance",
+    "improvement",
+    "lpips_distance",
+    "lpips_weights_path",
+    "pair_measures",
+    "ssim",
+]
+
+#: measure -> (label, True if larger values mean a more diverse pair)
+MEASURES: dict[str, tuple[str, bool]] = {
+    "ssim": ("SSIM", False),
+    "feature_distance": ("classifier-feature distance", True),
+    "lpips": ("LPIPS (AlexNet)", True),
+}
+
+
+def _intensities(x: torch.Tensor) -> torch.Tensor:
+    return ((x.float() + 1.0) / 2.0).clamp(0.0, 1.0)
+
+
+@torch.no_grad()
+def ssim(a: torch.Tensor, b: torch.Tensor, *, kernel_size: int = 3, sigma: float = 0.5) -> np.ndarray:
+    """Per-pair SSIM of images ``a, b`` ``(P, C, H, W)`` in the data range ``[-1, 1]`` (see module docs)."""
+    from torchmetrics.image import StructuralSimilarityIndexMeasure
+
+    if kernel_size % 2 == 0 or kernel_size > min(a.shape[-2:]):
+        raise ValueError(f"diversity.ssim_kernel_size must be odd and at most the image size {tuple(a.shape[-2:])}, got {kernel_size}")
+    metric = StructuralSimilarityIndexMeasure(
+        gaussian_kernel=True, kernel_size=kernel_size, sigma=sigma, data_range=1.0, reduction="none"
+    )
+    return metric(_intensities(a), _intensities(b)).double().numpy()
+
+
+@torch.no_grad()
+def feature_distance(a: torch.Tensor, b: torch.Tensor, extractor: nn.Module) -> np.ndarray:
+    """Per-pair Euclidean distance of the L2-normalised classifier features of ``a`` and ``b``."""
+    fa = nn.functional.normalize(extractor(a.float()).double(), dim=1)
+    fb = nn.functional.normalize(extractor(b.float()).double(), dim=1)
+    return (fa - fb).norm(dim=1).numpy()
+
+
+def lpips_weights_path() -> Path:
+    """Where torchvision looks for the ImageNet AlexNet weights (the torch hub cache)."""
+    from torchvision.models import AlexNet_Weights
+
+    return Path(torch.hub.get_dir()) / "checkpoints" / Path(AlexNet_Weights.DEFAULT.url).name
+
+
+@torch.no_grad()
+def lpips_distance(a: torch.Tensor, b: torch.Tensor, *, size: int = 64) -> np.ndarray:
+    """Per-pair LPIPS (AlexNet) of images upsampled to ``size`` pixels; stops if the weights are not cached."""
+    from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
+
+    weights = lpips_weights_path()
+    if not weights.is_file():
+        raise ConfigError(
+            f"config key 'diversity.perceptual' asks for lpips, whose AlexNet backbone weights are not in {str(weights)!r} "
+            "and are never downloaded by the workflow; remove lpips from diversity.perceptual (the classifier-feature "
+            "distance is always computed) or copy the torchvision AlexNet weights file there"
+        )
+    metric = LearnedPerceptualImagePatchSimilarity(net_type="alex", reduction="none", normalize=True)
+
+    def prepare(x: torch.Tensor) -> torch.Tensor:
+        x = nn.functional.interpolate(_intensities(x), size=(size, size), mode="bilinear", align_corners=False)
+        return x.expand(-1, 3, -1, -1) if x.shape[1] == 1 else x
+
+    return metric(prepare(a), prepare(b)).double().reshape(-1).numpy()
+
+
+def pair_measures(
+    pairs: torch.Tensor,
+    *,
+    extractor: nn.Module,
+    kernel_size: int = 3,
+    sigma: float = 0.5,
+    perceptual: tuple[str, ...] = ("classifier",),
+    lpips_size: int = 64,
+) -> pd.DataFrame:
+    """Per-pair measures of pairs ``(P, 2, C, H, W)``: ``ssim``, ``feature_distance`` and, if asked, ``lpips``."""
+    a, b = pairs[:, 0], pairs[:, 1]
+    frame = pd.DataFrame(
+        {
+            "pair": np.arange(len(pairs)),
+            "ssim": ssim(a, b, kernel_size=kernel_size, sigma=sigma),
+            "feature_distance": feature_distance(a, b, extractor),
+        }
+    )
+    unknown = set(perceptual) - {"classifier", "lpips"}
+    if unknown:
+        raise ConfigError(f"config key 'diversity.perceptual' names {sorted(unknown)}; choose from ['classifier', 'lpips']")
+    if "lpips" in perceptual:
+        frame["lpips"] = lpips_distance(a, b, size=lpips_size)
+    return frame
+
+
+def improvement(
+    pn: np.ndarray, rr: np.ndarray, *, higher_is_diverse: bool, num_bootstrap: int = 1000, level: float = 0.95, seed: int = 0
+) -> dict[str, Any]:
+    """Average percentage improvement of PN over RR pairs (see module docs) with a bootstrap CI."""
+    pn, rr = np.asarray(pn, dtype=np.float64), np.asarray(rr, dtype=np.float64)
+    if len(pn) < 2 or len(rr) < 2:
+        raise ValueError("the improvement needs at least 2 PN and 2 RR pairs")
+    sign = 1.0 if higher_is_diverse else -1.0
+
+    def pct(p_mean, r_mean):
+        return 100.0 * sign * (p_mean - r_mean) / np.abs(r_mean)
+
+    rng = np.random.default_rng(seed)
+    p_boot = pn[rng.integers(0, len(pn), (num_bootstrap, len(pn)))].mean(1)
+    r_boot = rr[rng.integers(0, len(rr), (num_bootstrap, len(rr)))].mean(1)
+    boot = pct(p_boot, r_boot)
+    alpha = (1.0 - level) / 2.0
+    diff = p_boot - r_boot
+    return {
+        "pn_mean": float(pn.mean()), "pn_sd": float(pn.std(ddof=1)),
+        "rr_mean": float(rr.mean()), "rr_sd": float(rr.std(ddof=1)),
+        "improvement_pct": float(pct(pn.mean(), rr.mean())),
+        "ci_low": float(np.quantile(boot, alpha)), "ci_high": float(np.quantile(boot, 1 - alpha)),
+        # the plain difference stays interpretable when m_RR is near 0 and the percentage is not
+        "difference": float(pn.mean() - rr.mean()),
+        "difference_ci_low": float(np.quantile(diff, alpha)), "difference_ci_high": float(np.quantile(diff, 1 - alpha)),
+        "pn_pairs": int(len(pn)), "rr_pairs": int(len(rr)), "bootstrap": int(num_bootstrap), "level": level,
+    }
+
+
+def diversity_summary(pairs: pd.DataFrame, *, num_bootstrap: int, level: float, seed: int) -> list[dict[str, Any]]:
+    """One row per measure from per-pair measures with a ``kind`` column (PN / RR)."""
+    rows = []
+    for measure, (label, higher) in MEASURES.items():
+        if measure not in pairs:
+            continue
+        pn = pairs.loc[pairs["kind"] == "PN", measure].dropna().to_numpy()
+        rr = pairs.loc[pairs["kind"] == "RR", measure].dropna().to_numpy()
+        rows.append({"measure": measure, "label": label, "higher_is_diverse": higher,
+                     **improvement(pn, rr, higher_is_diverse=higher, num_bootstrap=num_bootstrap, level=level, seed=seed)})
+    return rows
+
+
+def diversity_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 4: per (model, sampler) and measure, PN and RR means (SD) and the improvement with its CI."""
+    formatted = frame[["model", "sampler"]].copy()
+    formatted["measure"] = frame["label"]
+    formatted["PN"] = [f"{m:.3f} ({s:.3f})" for m, s in zip(frame["pn_mean"], frame["pn_sd"])]
+    formatted["RR"] = [f"{m:.3f} ({s:.3f})" for m, s in zip(frame["rr_mean"], frame["rr_sd"])]
+    formatted["improvement % [CI]"] = [
+        f"{v:+.1f} [{lo:+.1f}, {hi:+.1f}]" for v, lo, hi in zip(frame["improvement_pct"], frame["ci_low"], frame["ci_high"])
+    ]
+    formatted["PN - RR [CI]"] = [
+        f"{v:+.3f} [{lo:+.3f}, {hi:+.3f}]" for v, lo, hi in zip(frame["difference"], frame["difference_ci_low"], frame["difference_ci_high"])
+    ]
+    formatted["pairs"] = frame["pn_pairs"]
+    return frame, formatted

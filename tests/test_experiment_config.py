@@ -1,0 +1,65 @@
+"""Config of the classifier, quality, diversity, inverse-problem and editing stages: schema and references."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+from snakemake.exceptions import WorkflowError
+from snakemake.utils import validate
+
+from antithetic.config import ConfigError, check_references
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
+
+
+def default_config():
+    return yaml.safe_load((ROOT / "config.yaml").read_text())
+
+
+def test_defaults_of_the_new_sections_are_filled():
+    config = default_config()
+    for key in ("classifier", "quality", "diversity", "inverse", "editing"):
+        del config[key]
+    validate(config, SCHEMA)
+    check_references(config)
+    assert config["classifier"]["min_accuracy"] == 0.95 and config["classifier"]["channels"] == [32, 64, 64]
+    assert config["quality"]["runs"] == {} and config["quality"]["bootstrap"] == 100
+    assert config["diversity"]["perceptual"] == ["classifier"] and config["diversity"]["ssim_kernel_size"] == 3
+    assert "model" not in config["inverse"] and config["inverse"]["samples"] == 8
+    assert config["editing"]["t0"] == [200, 400, 600]
+
+
+@pytest.mark.parametrize(
+    "mutate,fragment",
+    [
+        (lambda c: c["classifier"].update(epoch=3), "'epoch' was unexpected"),
+        (lambda c: c["diversity"].update(perceptual=["dreamsim"]), "On instance['diversity']['perceptual'][0]"),
+        (lambda c: c["inverse"]["tasks"].update(colorization={}), "'colorization' was unexpected"),
+        (lambda c: c["inverse"].update(samples=7), "On instance['inverse']['samples']"),
+        (lambda c: c["quality"].update(pairs=1), "On instance['quality']['pairs']"),
+    ],
+)
+def test_bad_values_are_rejected_with_the_key_named(mutate, fragment):
+    config = default_config()
+    mutate(config)
+    with pytest.raises(WorkflowError) as info:
+        validate(config, SCHEMA)
+    assert fragment in str(info.value) + str(info.value.__cause__ or "")
+
+
+@pytest.mark.parametrize(
+    "mutate,fragment",
+    [
+        (lambda c: c["quality"]["runs"].update({"digits-ddpn": ["ddim"]}), "quality.runs.digits-ddpn"),
+        (lambda c: c["diversity"]["runs"].update({"digits-vae": ["ddim"]}), "diversity.runs.digits-vae"),
+        (lambda c: c["inverse"].update(model="digits-vae"), "inverse.model"),
+        (lambda c: c["editing"].update(model="nope"), "editing.model"),
+        (lambda c: c["designs"].pop("iid"), "iid"),
+    ],
+)
+def test_dangling_or_ill_fitting_names_are_reported_with_their_key(mutate, fragment):
+    config = default_config()
+    mutate(config)
+    with pytest.raises(ConfigError, match=fragment.replace(".", r"\.")):
+        check_references(config)

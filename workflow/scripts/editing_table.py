@@ -1,0 +1,12 @@
+from _job import start
+
+device, batch_size, log = start(snakemake)
+from antithetic.experiments.editing import run_editing_table  # noqa: E402
+
+run_editing_table(
+    summary=snakemake.input.summary,
+    out_csv=snakemake.output.csv,
+    out_markdown=snakemake.output.markdown,
+    out_latex=snakemake.output.latex,
+    out_figure=snakemake.output.figure,
+)

@@ -1,0 +1,12 @@
+from _job import start
+
+device, batch_size, log = start(snakemake)
+from antithetic.experiments.quality import run_quality_table  # noqa: E402
+
+run_quality_table(
+    rows=list(snakemake.input.rows),
+    out_csv=snakemake.output.csv,
+    out_markdown=snakemake.output.markdown,
+    out_latex=snakemake.output.latex,
+    out_figure=snakemake.output.figure,
+)

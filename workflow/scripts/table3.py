@@ -1,0 +1,12 @@
+from _job import start
+
+device, batch_size, log = start(snakemake)
+from antithetic.experiments.inverse import run_table3  # noqa: E402
+
+run_table3(
+    summaries=list(snakemake.input.summaries),
+    out_csv=snakemake.output.csv,
+    out_markdown=snakemake.output.markdown,
+    out_latex=snakemake.output.latex,
+    out_figure=snakemake.output.figure,
+)
