@@ -162,3 +162,20 @@ def test_readme_block_is_spliced_between_markers_and_checked(tmp_path):
     text = readme.read_text()
     assert text.startswith("# title\n") and text.endswith("more text\n") and "old numbers" not in text
     assert splice(text, summary) == text
+
+
+def test_table_rows_measure_reads_a_stage_table_with_its_own_interval(tmp_path):
+    table = tmp_path / "table3.csv"
+    pd.DataFrame({
+        "model": ["m", "m", "m"], "task": ["inpainting", "inpainting", "deblurring"], "statistic": ["l1", "psnr", "l1"],
+        "efficiency": [1.5, 0.9, 2.0], "efficiency_ci_low": [1.2, 0.7, 0.8], "efficiency_ci_high": [1.9, 1.1, 3.1],
+    }).to_csv(table, index=False)
+    claim = _claim(measure={"kind": "table_rows", "file": str(table), "requires": "inverse.model", "value": "efficiency",
+                            "low": "efficiency_ci_low", "high": "efficiency_ci_high", "label": ["task", "statistic"]},
+                   test={"ci_above": 1})
+    assert plan(claim, {"inverse": {"model": None}}) == []  # the stage does not run: nothing to read
+    targets = plan(claim, {"inverse": {"model": "m"}})
+    rows = evaluate(claim, targets)
+    assert [(r.sampler, r.verdict) for r in rows] == [
+        ("inpainting l1", "reproduced"), ("inpainting psnr", "not reproduced"), ("deblurring l1", "not reproduced"),
+    ]

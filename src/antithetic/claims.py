@@ -407,8 +407,33 @@ def _coverage(spec, target):
             "detail": {"cells": int(len(frame)), "outside": misses}}
 
 
-def _not_run(spec, config):
-    return []
+def _table_targets(spec, config):
+    """One target, the table file, when the stage that writes it runs (``requires``: a config key that must be set)."""
+    if not section(config, spec["requires"]):
+        return []
+    return [{"model": "", "sampler": "", "files": {"table": spec["file"]}}]
+
+
+def _table_rows(spec, target):
+    """One measured row per table row matching ``where``: ``value`` with its CI columns ``low``/``high``
+    (the stage's own interval), labelled by the ``label`` columns; ``target`` (a number) for
+    ``ci_contains_target``."""
+    import pandas as pd
+
+    frame = pd.read_csv(target["files"]["table"])
+    for column, wanted in (spec.get("where") or {}).items():
+        frame = frame[frame[column].astype(str) == str(wanted)]
+    if frame.empty:
+        raise KeyError(f"{target['files']['table']} has no row where {spec.get('where')}")
+    out = []
+    for row in frame.to_dict("records"):
+        labels = [str(row[c]) for c in spec.get("label", [])]
+        out.append({
+            "model": str(row.get("model", "")), "sampler": " ".join(labels),
+            "value": float(row[spec["value"]]), "low": float(row[spec["low"]]), "high": float(row[spec["high"]]),
+            "file": target["files"]["table"], "detail": {"target": spec["target"]} if "target" in spec else {},
+        })
+    return out
 
 
 MEASURES: dict[str, Measure] = {
@@ -427,6 +452,7 @@ MEASURES: dict[str, Measure] = {
     "overhead": Measure(_uq_targets, _overhead),
     "cv_subsumed": Measure(_uq_targets, _cv_subsumed),
     "coverage": Measure(_coverage_targets, _coverage),
+    "table_rows": Measure(_table_targets, _table_rows),
 }
 
 
@@ -502,11 +528,13 @@ def evaluate(claim: dict[str, Any], targets: list[dict[str, Any]]) -> list[Row]:
                     file="", detail={"command": claim.get("command", "")})]
     rows = []
     for target in targets:
-        m = MEASURES[claim["measure"]["kind"]].measure(claim["measure"], target)
-        detail = m.get("detail", {})
-        rows.append(Row(**common, model=target["model"], sampler=target["sampler"], value=m["value"], ci_low=m["low"],
-                        ci_high=m["high"], test=_test_text(claim["test"]), file=m["file"], detail=detail,
-                        verdict=verdict(claim, m["value"], m["low"], m["high"], detail)))
+        measured = MEASURES[claim["measure"]["kind"]].measure(claim["measure"], target)
+        # a measure gives one measurement per target, or (table_rows) one per matching table row
+        for m in measured if isinstance(measured, list) else [measured]:
+            detail = m.get("detail", {})
+            rows.append(Row(**common, model=m.get("model", target["model"]), sampler=m.get("sampler", target["sampler"]),
+                            value=m["value"], ci_low=m["low"], ci_high=m["high"], test=_test_text(claim["test"]),
+                            file=m["file"], detail=detail, verdict=verdict(claim, m["value"], m["low"], m["high"], detail)))
     return rows
 
 
