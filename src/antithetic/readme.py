@@ -1,7 +1,8 @@
 """The README's results block: generated from the workflow's outputs, spliced between markers, checked in CI.
 
-``results/README.results.md`` (rule ``readme_results``) holds the claims ledger in brief and Table 1 of
-the run. ``python -m antithetic.readme write README.md results/README.results.md`` puts it between
+``results/README.results.md`` (rule ``readme_results``) holds the claims ledger in brief and the tables
+of the run that do not depend on timing (Table 1, Table 2's efficiencies, Table 10 at the extreme noise
+levels, Tables 3 and 4, quality, editing). ``python -m antithetic.readme write README.md results/README.results.md`` puts it between
 :data:`BEGIN` and :data:`END`; ``check`` exits 1 when the README's block differs from the file, so a
 number reaches the README only through a file the workflow generates.
 """
@@ -37,18 +38,60 @@ def claims_summary(records: list[dict[str, Any]]) -> str:
         counts = Counter(r["verdict"] for r in rows)
         verdicts = "; ".join(f"{v}: {n}/{len(rows)}" if len(rows) > 1 else v for v, n in counts.items())
         claim = rows[0]["claim"].replace("|", "\\|")
-        lines.append(f"| {cid} | {claim} | {rows[0]['source']} | {_range([r['value'] for r in rows])} | {rows[0]['paper'] or '-'} | {verdicts} |")
+        measured = "timing, see results/claims.md" if rows[0].get("volatile") else _range([r["value"] for r in rows])
+        lines.append(f"| {cid} | {claim} | {rows[0]['source']} | {measured} | {rows[0]['paper'] or '-'} | {verdicts} |")
     return "\n".join(lines)
 
 
-def results_block(*, claims_json: str | Path, table1_md: str | Path) -> str:
-    """The block's Markdown: the ledger in brief, then Table 1 (the files named in the text)."""
+def _md(frame) -> str:
+    return frame.to_markdown(index=False)
+
+
+def table2_brief(csv: str | Path) -> str:
+    """Table 2's efficiencies (with CI) and rho_w for brightness, every model and method (no timings)."""
+    import pandas as pd
+
+    frame = pd.read_csv(csv)
+    frame = frame[frame["statistic"] == "brightness"]
+    out = frame[["model", "sampler", "method"]].copy()
+    out["efficiency [95% CI]"] = [
+        f"{e:.3g}" if pd.isna(lo) or lo == hi else f"{e:.3g} [{lo:.3g}, {hi:.3g}]"
+        for e, lo, hi in zip(frame["efficiency"], frame["efficiency_low"], frame["efficiency_high"])
+    ]
+    out["rho_w"] = frame["rho_w"].map(lambda x: "" if pd.isna(x) else f"{x:.3f}")
+    return _md(out)
+
+
+def symmetry_brief(csv: str | Path) -> str:
+    """Table 10 at the highest and the lowest probed noise level of each model."""
+    import pandas as pd
+
+    frame = pd.read_csv(csv)
+    rows = []
+    for _, group in frame.groupby("model", sort=False):
+        group = group.sort_values("sigma")
+        rows += [group.iloc[-1], group.iloc[0]]
+    out = pd.DataFrame(rows)
+    keep = [c for c in ("model", "t", "sigma", "as_mean", "as_q10", "as_q10_lo", "as_q10_hi", "corr_mean", "residual_median") if c in out]
+    return out[keep].to_markdown(index=False, floatfmt=".3g")
+
+
+def results_block(*, claims_json: str | Path, tables: dict[str, str | Path]) -> str:
+    """The block's Markdown: the ledger in brief, then each table of ``tables`` (name -> generated file)."""
     records = json.loads(Path(claims_json).read_text())["rows"]
-    table1 = Path(table1_md).read_text().strip()
-    return (
-        "**Claims ledger** (`results/claims.md`, one row per model and sampler there; decision rules in "
-        "`config/claims.yaml`):\n\n" + claims_summary(records) + "\n\n**Table 1** (`results/tables/table1.md`): " + table1 + "\n"
-    )
+    parts = [
+        "**Claims ledger** (`results/claims.md`: one row per model and sampler with value, CI, rule and source file; "
+        "decision rules in `config/claims.yaml`):\n\n" + claims_summary(records)
+    ]
+    render = {
+        "table1": lambda p: Path(p).read_text().strip(),
+        "table2": lambda p: "Table 2, brightness (efficiency = variance ratio vs MC at equal N):\n\n" + table2_brief(p),
+        "symmetry": lambda p: "Table 10 at the highest and lowest noise level probed:\n\n" + symmetry_brief(p),
+    }
+    for name, path in tables.items():
+        text = render[name](path) if name in render else Path(path).read_text().strip()
+        parts.append(f"**{name}** (`{path}`): " + text)
+    return "\n\n".join(parts) + "\n"
 
 
 def splice(readme: str, block: str) -> str:

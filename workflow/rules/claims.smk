@@ -51,8 +51,7 @@ TARGETS["claims"] = rules.claims.output
 
 rule readme_results:
     input:
-        claims="results/claims.json",
-        table1="results/tables/table1.md",
+        unpack(readme_tables),
     output:
         "results/README.results.md",
     log:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from antithetic.config import ConfigError, check_references, runs
+from antithetic.config import ConfigError, check_references, runs, section
 from antithetic.kinds import MODEL_KINDS, is_hub_id, model_kind
 
 try:
@@ -146,6 +146,20 @@ def load_claims():
 
 
 CLAIMS, CLAIMS_FILE = load_claims()
+
+
+def readme_tables(wildcards):
+    """The generated tables of the README's results block: those of the stages this config runs."""
+    tables = {"claims": "results/claims.json", "table1": "results/tables/table1.md"}
+    if runs(config, "uq.runs"):
+        tables["table2"] = "results/tables/table2.csv"
+    if (config.get("symmetry") or {}).get("models"):
+        tables["symmetry"] = "results/tables/symmetry_as.csv"
+    stages = {"table3": "inverse.model", "table4": "diversity.runs", "quality": "quality.runs", "editing": "editing.model"}
+    for name, key in stages.items():
+        if section(config, key):
+            tables[name] = f"results/tables/{name}.md"
+    return tables
 CLAIM_TARGETS = {c["id"]: plan(c, config) for c in CLAIMS}
 
 

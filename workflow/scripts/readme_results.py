@@ -5,5 +5,6 @@ from antithetic.io import atomic_path  # noqa: E402
 from antithetic.readme import results_block  # noqa: E402
 
 with atomic_path(snakemake.output[0]) as tmp:
-    tmp.write_text(results_block(claims_json=snakemake.input.claims, table1_md=snakemake.input.table1))
+    tables = {name: path for name, path in snakemake.input.items() if name != "claims"}
+    tmp.write_text(results_block(claims_json=snakemake.input.claims, tables=tables))
 log.info("wrote %s", snakemake.output[0])
