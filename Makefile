@@ -1,12 +1,13 @@
 # Two entry points for a fresh clone (both set up .venv first, offline-capable):
 #   make run    default workflow: train the digits DDPM, sample, Table 1 and figures
 #   make test   the test suite
+#   make slurm-check  the workflow on a local one-node SLURM cluster vs locally (root; installs slurm-wlm)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test env report clean
+.PHONY: run test env report clean slurm-check
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +26,9 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+slurm-check: $(STAMP)
+	VENV=$(abspath $(VENV)) tests/cluster/slurm_check.sh
 
 clean:
 	rm -rf results/* figures/* logs .snakemake
