@@ -1,4 +1,4 @@
-# Two entry points for a fresh clone (both set up .venv first, offline-capable):
+# Entry points for a fresh clone (each sets up .venv first; run and test are offline-capable):
 #   make run    default workflow: train the digits DDPM, sample, Table 1 and figures
 #   make test   the test suite
 #   make slurm-check  the workflow on a local one-node SLURM cluster vs locally (root; installs slurm-wlm)
