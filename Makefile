@@ -1,12 +1,13 @@
-# Two entry points for a fresh clone (both set up .venv first, offline-capable):
+# Entry points for a fresh clone (each sets up .venv first; run and test are offline-capable):
 #   make run    default workflow: train the digits DDPM, sample, Table 1 and figures
 #   make test   the test suite
+#   make slurm-check  the workflow on a local one-node SLURM cluster vs locally (root; installs slurm-wlm)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test env report check readme expected-verdicts claim bench clean
+.PHONY: run test env report check readme expected-verdicts claim bench slurm-check clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +48,10 @@ bench: $(STAMP)
 # One claim and only what it needs, e.g. `make claim ID=C13`.
 claim: $(STAMP)
 	$(BIN)/snakemake claim_$(ID)
+
+# The workflow on a local one-node SLURM cluster (installs slurm-wlm, munge and the executor plugin).
+slurm-check: $(STAMP)
+	VENV=$(abspath $(VENV)) tests/cluster/slurm_check.sh
 
 clean:
 	rm -rf results/* figures/* logs .snakemake
