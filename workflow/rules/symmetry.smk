@@ -18,7 +18,7 @@ rule symmetry_probe:
     log:
         "logs/symmetry_probe/{model}.log",
     params:
-        spec=model_spec,
+        spec=lambda wc: config["models"][wc.model],
         probe={key: SYMMETRY[key] for key in PROBE_KEYS},
         seed=config["seed"],
         data_sampler=lambda wc: symmetry_data_sampler([wc.model]),
@@ -66,7 +66,7 @@ rule trajectory_correlations:
     log:
         "logs/trajectory_correlations/{model}/{sampler}/{pairs}.log",
     params:
-        spec=model_spec,
+        spec=lambda wc: config["models"][wc.model],
         sampler=lambda wc: config["samplers"][wc.sampler],
         designs={"PN": config["designs"][PN_DESIGN], "RR": config["designs"][RR_DESIGN]},
         pairs=TRAJECTORY["pairs"],

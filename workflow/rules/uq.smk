@@ -29,7 +29,7 @@ rule uq_coverage:
         "logs/uq_coverage/{model}/{sampler}.log",
     params:
         uq={**uq_params(), "coverage": uq_coverage_section()},
-        model=model_spec,
+        model=lambda wc: config["models"][wc.model],
         sampler=lambda wc: config["samplers"][wc.sampler],
         designs={name: config["designs"][name] for name in sorted(set(((UQ.get("coverage") or {}).get("methods") or {}).values()))},
         seed=config["seed"],
