@@ -164,6 +164,17 @@ def test_readme_block_is_spliced_between_markers_and_checked(tmp_path):
     assert splice(text, summary) == text
 
 
+def test_readme_block_leaves_timing_columns_to_the_generated_file(tmp_path):
+    from antithetic.readme import results_block
+
+    (tmp_path / "claims.json").write_text(json.dumps({"rows": []}))
+    table = tmp_path / "table3.md"
+    table.write_text("Table 3: caption.\n\n| task | efficiency | s / sample |\n|:--|--:|--:|\n| inpainting | 1.82 | 0.068 |\n")
+    block = results_block(claims_json=tmp_path / "claims.json", tables={"table3": table})
+    assert "| task | efficiency |" in block and "| inpainting | 1.82 |" in block
+    assert "0.068" not in block and "(Column `s / sample` left to the file" in block
+
+
 def test_table_rows_measure_reads_a_stage_table_with_its_own_interval(tmp_path):
     table = tmp_path / "table3.csv"
     pd.DataFrame({
