@@ -32,7 +32,9 @@ known to be 0, regress the group means of ``S`` on the group means of ``phi`` an
 ``beta * phibar``. The coefficient is *cross-fitted*: group ``g`` is corrected with the coefficient
 fitted on the other ``G - 1`` groups, so ``beta_{-g}`` is independent of ``phibar_g`` and the estimate
 is exactly unbiased (the in-sample coefficient is biased when ``S`` depends non-linearly on the
-feature). At ``G = 16`` coverage can still fall below nominal for some statistics (README). A *linear* feature is odd, so its mean over an antithetic pair is exactly 0:
+feature). At ``G = 16`` the interval covers at its nominal level on smooth statistics of the feature,
+but undercovers on strongly skewed ones, as every t-interval at small ``G`` does (README). A *linear*
+feature is odd, so its mean over an antithetic pair is exactly 0:
 antithetic pairing already removes every linear function of ``z`` and a linear control variate adds
 nothing to AMC (the combined estimator is returned equal to AMC, flagged ``degenerate``). An even
 feature such as ``||z||^2 - D`` complements it.
