@@ -107,5 +107,11 @@ def test_lpips_runs_from_cached_weights_without_network(tmp_path, digits):
         d = lpips_distance(digits[:4], digits[4:8])
         assert d.shape == (4,) and (d > 0).all()
         assert lpips_distance(digits[:4], digits[:4]) == pytest.approx(0.0, abs=1e-6)
+        # RGB images of a pretrained model (paper-scale config): SSIM and LPIPS, no digits classifier
+        rgb = torch.rand(6, 2, 3, 16, 16, generator=torch.Generator().manual_seed(0)) * 2 - 1
+        frame = pair_measures(rgb, perceptual=("lpips",), kernel_size=11, sigma=1.5, lpips_size=32)
+        assert list(frame.columns) == ["pair", "ssim", "lpips"] and frame["lpips"].gt(0).all()
+        with pytest.raises(ValueError, match="classifier"):
+            pair_measures(rgb, perceptual=("classifier",))
     finally:
         torch.hub.set_dir(old)

@@ -1,11 +1,18 @@
-"""Data sets that ship inside packages, so the default run needs no download."""
+"""Data sets that ship inside packages, so the default run needs no download, and folders of images
+that users bring for the paper-scale checkpoints (e.g. CelebA-HQ validation images for Table 3)."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
 
-__all__ = ["digits_class_means", "load_dataset", "load_digits_images"]
+__all__ = ["IMAGE_SUFFIXES", "digits_class_means", "load_dataset", "load_digits_images", "load_image_folder"]
+
+#: File types :func:`load_image_folder` reads.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".webp")
 
 
 def load_digits_images() -> tuple[torch.Tensor, torch.Tensor]:
@@ -35,3 +42,38 @@ def load_dataset(name: str) -> tuple[torch.Tensor, torch.Tensor]:
     if name not in _DATASETS:
         raise ValueError(f"unknown dataset {name!r}; available offline: {sorted(_DATASETS)}")
     return _DATASETS[name]()
+
+
+def load_image_folder(path: str | Path, shape: Sequence[int], count: int, *, config_key: str = "inverse.images") -> torch.Tensor:
+    """The first ``count`` images of a folder (by file name), as a model's samples ``(count, *shape)``.
+
+    Each image is centre-cropped to a square, resized (bicubic, antialiased) to ``shape``'s height and
+    width, converted to RGB (3 channels) or grey (1 channel), and mapped to ``[-1, 1]``.
+
+    Raises:
+        FileNotFoundError: the folder does not exist (the message names ``config_key``).
+        ValueError: it holds fewer than ``count`` images, or ``shape`` is not ``(1 or 3, H, W)``.
+    """
+    from PIL import Image
+
+    folder = Path(path)
+    channels, height, width = (int(s) for s in shape)
+    if channels not in (1, 3):
+        raise ValueError(f"config key {config_key!r}: images can feed a model of 1 or 3 channels, this one samples {tuple(shape)}")
+    if not folder.is_dir():
+        raise FileNotFoundError(f"config key {config_key!r}: no folder {str(folder)!r}; put the measurement images there "
+                                f"({', '.join(IMAGE_SUFFIXES)}) or remove the key to use the held-out digits")
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    if len(files) < count:
+        raise ValueError(f"config key {config_key!r}: {str(folder)!r} holds {len(files)} images, {count} are needed "
+                         "(inverse.measurements); add images or lower the count")
+    images = []
+    for file in files[:count]:
+        with Image.open(file) as image:
+            image = image.convert("RGB" if channels == 3 else "L")
+            side = min(image.size)
+            left, top = (image.width - side) // 2, (image.height - side) // 2
+            image = image.crop((left, top, left + side, top + side)).resize((width, height), Image.Resampling.BICUBIC)
+            array = np.asarray(image, dtype=np.float32).reshape(height, width, channels)
+        images.append(torch.from_numpy(array / 127.5 - 1.0).permute(2, 0, 1))
+    return torch.stack(images).clamp(-1.0, 1.0)

@@ -9,11 +9,12 @@ measures are computed; lower similarity means a more diverse pair:
   (both luminance and structure terms flip sign), hence the map to intensities. An 8x8 image needs a
   small window: a Gaussian window of ``kernel_size`` (default 3) and ``sigma`` (default 0.5); the
   SSIM map is averaged over the ``(8 - kernel_size + 1)^2`` positions where the window fits.
-* **Classifier-feature distance**: the Euclidean distance between the L2-normalised penultimate
-  features of the digits classifier (:mod:`antithetic.classifier`), in ``[0, 2]``. It plays the role
-  of the paper's LPIPS on a data set LPIPS was not trained for and is labelled as what it is.
+* **Classifier-feature distance** (``diversity.perceptual`` lists ``classifier``, the default): the
+  Euclidean distance between the L2-normalised penultimate features of the digits classifier
+  (:mod:`antithetic.classifier`), in ``[0, 2]``. It plays the role of the paper's LPIPS on a data set
+  LPIPS was not trained for and is labelled as what it is. It only applies to 8x8 digits.
 * **LPIPS** (Zhang et al. 2018; torchmetrics, AlexNet backbone) on request (``diversity.perceptual``
-  lists ``lpips``), on images upsampled bilinearly to ``lpips_size`` pixels. It needs the ImageNet
+  lists ``lpips``, as the paper-scale config does), on images resized bilinearly to ``lpips_size`` pixels. It needs the ImageNet
   AlexNet weights in the torch hub cache; the workflow never downloads them and stops with a message
   naming the key and the fix when they are absent.
 
@@ -96,8 +97,8 @@ def lpips_distance(a: torch.Tensor, b: torch.Tensor, *, size: int = 64) -> np.nd
     if not weights.is_file():
         raise ConfigError(
             f"config key 'diversity.perceptual' asks for lpips, whose AlexNet backbone weights are not in {str(weights)!r} "
-            "and are never downloaded by the workflow; remove lpips from diversity.perceptual (the classifier-feature "
-            "distance is always computed) or copy the torchvision AlexNet weights file there"
+            "and are never downloaded by the workflow; remove lpips from diversity.perceptual, or fetch them once where "
+            "the network is reachable: python -c \"import torchvision; torchvision.models.alexnet(weights='DEFAULT')\""
         )
     metric = LearnedPerceptualImagePatchSimilarity(net_type="alex", reduction="none", normalize=True)
 
@@ -111,24 +112,23 @@ def lpips_distance(a: torch.Tensor, b: torch.Tensor, *, size: int = 64) -> np.nd
 def pair_measures(
     pairs: torch.Tensor,
     *,
-    extractor: nn.Module,
+    extractor: nn.Module | None = None,
     kernel_size: int = 3,
     sigma: float = 0.5,
     perceptual: tuple[str, ...] = ("classifier",),
     lpips_size: int = 64,
 ) -> pd.DataFrame:
-    """Per-pair measures of pairs ``(P, 2, C, H, W)``: ``ssim``, ``feature_distance`` and, if asked, ``lpips``."""
-    a, b = pairs[:, 0], pairs[:, 1]
-    frame = pd.DataFrame(
-        {
-            "pair": np.arange(len(pairs)),
-            "ssim": ssim(a, b, kernel_size=kernel_size, sigma=sigma),
-            "feature_distance": feature_distance(a, b, extractor),
-        }
-    )
+    """Per-pair measures of pairs ``(P, 2, C, H, W)``: ``ssim``, then ``feature_distance`` (needs the
+    classifier's ``extractor``) and ``lpips`` as ``perceptual`` asks."""
     unknown = set(perceptual) - {"classifier", "lpips"}
     if unknown:
         raise ConfigError(f"config key 'diversity.perceptual' names {sorted(unknown)}; choose from ['classifier', 'lpips']")
+    a, b = pairs[:, 0], pairs[:, 1]
+    frame = pd.DataFrame({"pair": np.arange(len(pairs)), "ssim": ssim(a, b, kernel_size=kernel_size, sigma=sigma)})
+    if "classifier" in perceptual:
+        if extractor is None:
+            raise ValueError("diversity.perceptual lists 'classifier', but no classifier feature extractor was given")
+        frame["feature_distance"] = feature_distance(a, b, extractor)
     if "lpips" in perceptual:
         frame["lpips"] = lpips_distance(a, b, size=lpips_size)
     return frame

@@ -232,11 +232,14 @@ def solve_measurements(
     num_steps: int,
     eta: float,
     step_size: float,
+    batch_size: int | None = None,
 ) -> tuple[torch.Tensor, float]:
     """``samples`` DPS reconstructions for each measurement in ``ys`` ``(M, ...)`` under a noise design.
 
     Sample ``k`` of measurement ``m`` has noise index ``m * samples + k`` of ``design``, so groups (pairs)
-    never straddle two measurements when ``samples`` is a multiple of the group size.
+    never straddle two measurements when ``samples`` is a multiple of the group size. Measurements are
+    solved in chunks of at most ``batch_size`` reconstructions (at least one measurement per chunk);
+    the noise is seed-addressed, so the chunking does not change the result.
 
     Returns:
         reconstructions ``(M, samples, C, H, W)`` and the wall time in seconds.
@@ -245,14 +248,19 @@ def solve_measurements(
 
     design.check_num_samples(samples)
     shape = tuple(model.sample_shape)
-    indices = list(range(len(ys) * samples))
-    x_T = design.initial_noise(indices, shape, device=model.device)
-    noise = design.step_noise(indices, shape, device=model.device)
-    y = ys.to(model.device).repeat_interleave(samples, dim=0)
-    start = time.perf_counter()
-    x = sample_dps(model, x_T, y=y, operator=operator, num_steps=num_steps, eta=eta, step_size=step_size, step_noise=noise)
-    seconds = time.perf_counter() - start
-    return x.cpu().reshape(len(ys), samples, *shape), seconds
+    per_chunk = max(1, (batch_size or len(ys) * samples) // samples)  # measurements per chunk
+    chunks, seconds = [], 0.0
+    for first in range(0, len(ys), per_chunk):
+        chunk = ys[first : first + per_chunk]
+        indices = list(range(first * samples, (first + len(chunk)) * samples))
+        x_T = design.initial_noise(indices, shape, device=model.device)
+        noise = design.step_noise(indices, shape, device=model.device)
+        y = chunk.to(model.device).repeat_interleave(samples, dim=0)
+        start = time.perf_counter()
+        x = sample_dps(model, x_T, y=y, operator=operator, num_steps=num_steps, eta=eta, step_size=step_size, step_noise=noise)
+        seconds += time.perf_counter() - start
+        chunks.append(x.cpu())
+    return torch.cat(chunks).reshape(len(ys), samples, *shape), seconds
 
 
 def inverse_experiment(
@@ -268,6 +276,7 @@ def inverse_experiment(
     seed: int,
     level: float = 0.95,
     num_bootstrap: int = 1000,
+    batch_size: int | None = None,
 ) -> tuple["pd.DataFrame", list[dict[str, Any]]]:
     """MC against AMC estimates of ``E[L1]`` and ``E[PSNR]`` of DPS reconstructions, per measurement.
 
@@ -293,7 +302,8 @@ def inverse_experiment(
     results = {}
     for method, design in (("mc", IIDNoise(seed=seed)), ("amc", AntitheticNoise(seed=seed + 1))):
         x, seconds = solve_measurements(
-            model, operator, ys, design=design, samples=samples, num_steps=num_steps, eta=eta, step_size=step_size
+            model, operator, ys, design=design, samples=samples, num_steps=num_steps, eta=eta, step_size=step_size,
+            batch_size=batch_size,
         )
         metrics = [reconstruction_metrics(x[m], truths[m : m + 1]) for m in range(len(truths))]
         results[method] = {"metrics": metrics, "seconds": seconds}

@@ -19,5 +19,5 @@ rule train_classifier:
         "../scripts/train_classifier.py"
 
 
-if QUALITY_RUNS or DIVERSITY_RUNS or EDITING.get("model"):  # its held-out accuracy is reported with the stages it serves
+if QUALITY_RUNS or (DIVERSITY_RUNS and "classifier" in DIVERSITY["perceptual"]) or EDITING.get("model"):  # its held-out accuracy is reported with the stages it serves
     TARGETS["classifier"] = [CLASSIFIER]

@@ -245,16 +245,26 @@ DIVERSITY_RUNS = [(m, s) for m, samplers in DIVERSITY["runs"].items() for s in s
 
 def diversity_inputs(wildcards):
     n = 2 * int(wildcards.pairs)
-    return {
+    inputs = {
         "pn": samples_path(wildcards.model, wildcards.sampler, PN_DESIGN, n),
         "rr": samples_path(wildcards.model, wildcards.sampler, RR_DESIGN, n),
-        "classifier": CLASSIFIER,
     }
+    if "classifier" in DIVERSITY["perceptual"]:  # the digits classifier's features; LPIPS needs no workflow model
+        inputs["classifier"] = CLASSIFIER
+    return inputs
 
 
 # ------------------------------------------------------------------ inverse
 INVERSE = config["inverse"]
 INVERSE_TASKS = list(INVERSE["tasks"]) if INVERSE.get("model") else []
+
+
+def inverse_inputs(wildcards):
+    """The model's weights and, with inverse.images, the folder of ground-truth images."""
+    inputs = weights_input(wildcards)
+    if INVERSE.get("images"):
+        inputs["images"] = INVERSE["images"]
+    return inputs
 
 
 # ------------------------------------------------------------------ editing

@@ -4,7 +4,7 @@
 
 rule inverse_dps:
     input:
-        unpack(weights_input),
+        unpack(inverse_inputs),
     output:
         csv="results/inverse/{model}/{task}/measurements.csv",
         summary="results/inverse/{model}/{task}/summary.json",

@@ -6,7 +6,7 @@ from antithetic.experiments.diversity import run_diversity  # noqa: E402
 rows = run_diversity(
     pn_path=snakemake.input.pn,
     rr_path=snakemake.input.rr,
-    classifier_dir=snakemake.input.classifier,
+    classifier_dir=snakemake.input.get("classifier"),
     settings=snakemake.params.settings,
     labels=snakemake.params.labels,
     out_pairs=snakemake.output.pairs,

@@ -13,7 +13,9 @@ rows = run_inverse(
     out_csv=snakemake.output.csv,
     out_summary=snakemake.output.summary,
     weights_dir=snakemake.input.get("weights"),
+    images=snakemake.input.get("images"),
     device=device,
+    batch_size=batch_size,
 )
 for row in rows:
     log.info("%s: efficiency %.2f [%.2f, %.2f], rho %.2f", row["statistic"], row["efficiency"], row["efficiency_ci_low"], row["efficiency_ci_high"], row["rho_mean"])

@@ -19,7 +19,7 @@ def run_diversity(
     *,
     pn_path: str | Path,
     rr_path: str | Path,
-    classifier_dir: str | Path,
+    classifier_dir: str | Path | None,
     settings: dict[str, Any],
     labels: dict[str, Any],
     out_pairs: str | Path,
@@ -30,12 +30,15 @@ def run_diversity(
     from ..correlation import pn_pairs, rr_pairs
     from ..diversity import diversity_summary, pair_measures
 
-    extractor = FeatureExtractor(load_classifier(classifier_dir))
+    perceptual = tuple(settings["perceptual"])
+    if "classifier" in perceptual and classifier_dir is None:
+        raise ValueError("diversity.perceptual lists 'classifier': the digits classifier's directory is required")
+    extractor = FeatureExtractor(load_classifier(classifier_dir)) if "classifier" in perceptual else None
     frames = []
     for kind, pairs in (("PN", pn_pairs(load_samples(pn_path))), ("RR", rr_pairs(load_samples(rr_path)))):
         frame = pair_measures(
             torch.from_numpy(pairs), extractor=extractor, kernel_size=int(settings["ssim_kernel_size"]),
-            sigma=float(settings["ssim_sigma"]), perceptual=tuple(settings["perceptual"]), lpips_size=int(settings["lpips_size"]),
+            sigma=float(settings["ssim_sigma"]), perceptual=perceptual, lpips_size=int(settings["lpips_size"]),
         )
         frame.insert(1, "kind", kind)
         frames.append(frame)
@@ -47,7 +50,7 @@ def run_diversity(
         for row in diversity_summary(pairs_frame, num_bootstrap=int(settings["bootstrap"]), level=float(settings["level"]), seed=int(settings["seed"]))
     ]
     write_json(out_summary, {
-        "rows": rows, "settings": settings, "inputs": {"pn": str(pn_path), "rr": str(rr_path), "classifier": str(classifier_dir)},
+        "rows": rows, "settings": settings, "inputs": {"pn": str(pn_path), "rr": str(rr_path), "classifier": None if classifier_dir is None else str(classifier_dir)},
         "torchmetrics": metadata.version("torchmetrics"), **environment_info(),
     })
     return rows

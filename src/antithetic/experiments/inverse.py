@@ -25,26 +25,41 @@ def run_inverse(
     out_csv: str | Path,
     out_summary: str | Path,
     weights_dir: str | Path | None = None,
+    images: str | Path | None = None,
     device: str = "auto",
+    batch_size: int | None = None,
 ) -> list[dict[str, Any]]:
-    """DPS on the first ``settings["measurements"]`` held-out digits for one task; per-measurement CSV and summary JSON."""
-    from ..classifier import digits_split
+    """DPS on ``settings["measurements"]`` ground-truth images for one task; per-measurement CSV and summary JSON.
+
+    The images are the first held-out digits of the classifier split, or, with ``images`` (config key
+    ``inverse.images``), the first images of that folder resized to the model's samples.
+    """
     from ..device import describe_device
     from ..inverse import inverse_experiment, make_operator
     from .sampling import load_model
 
     net = load_model(model, model_spec, weights_dir=weights_dir, device=device)
-    truths = digits_split(**split)["test_images"]
     count = int(settings["measurements"])
-    if count > len(truths):
-        raise ValueError(f"config key 'inverse.measurements' = {count} exceeds the {len(truths)} held-out digits")
-    if tuple(net.sample_shape) != tuple(truths.shape[1:]):
-        raise ValueError(f"config key 'inverse.model': {model!r} samples {net.sample_shape}, the digits are {tuple(truths.shape[1:])}")
+    if images is not None:
+        from ..data import load_image_folder
+
+        truths = load_image_folder(images, net.sample_shape, count)
+    else:
+        from ..classifier import digits_split
+
+        truths = digits_split(**split)["test_images"]
+        if count > len(truths):
+            raise ValueError(f"config key 'inverse.measurements' = {count} exceeds the {len(truths)} held-out digits")
+        if tuple(net.sample_shape) != tuple(truths.shape[1:]):
+            raise ValueError(f"config key 'inverse.model': {model!r} samples {net.sample_shape}, the digits are "
+                             f"{tuple(truths.shape[1:])}; set inverse.images to a folder of images for this model")
+        truths = truths[:count]
     operator = make_operator(task, **task_params)
     frame, summary = inverse_experiment(
-        net, operator, truths[:count], sigma_y=float(settings["sigma_y"]), samples=int(settings["samples"]),
+        net, operator, truths, sigma_y=float(settings["sigma_y"]), samples=int(settings["samples"]),
         num_steps=int(settings["num_steps"]), eta=float(settings["eta"]), step_size=float(settings["step_size"]),
         seed=int(settings["seed"]), level=float(settings["level"]), num_bootstrap=int(settings["bootstrap"]),
+        batch_size=batch_size,
     )
     frame.insert(0, "task", task)
     frame.insert(0, "model", model)
@@ -52,7 +67,8 @@ def run_inverse(
         frame.to_csv(tmp, index=False, float_format="%.6g")
     rows = [{"model": model, "task": task, **row} for row in summary]
     write_json(out_summary, {
-        "rows": rows, "task_params": task_params, "settings": settings, "split": split,
+        "rows": rows, "task_params": task_params, "settings": settings,
+        "truths": str(images) if images is not None else {"held-out digits": split},
         "weights_sha256": net.weights_sha256(), "device": describe_device(net.device),
         "threads": torch.get_num_threads(), **environment_info(),
     })
