@@ -1,5 +1,6 @@
 """Project files agree with each other: pins, dependency bounds, execution profiles and rules."""
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -50,3 +51,25 @@ def test_every_rule_that_runs_a_network_on_the_device_gets_the_gpu():
         settings = slurm.get(rule, {})
         asks = "gres" in settings or "--gres=gpu" in str(settings.get("slurm_extra", ""))
         assert asks, f"profiles/slurm: rule {rule} runs a network but requests no GPU"
+
+
+def test_table_plot_and_claim_code_imports_neither_torch_nor_diffusers():
+    """What table, figure and claim jobs import (their entry points and the library modules they call),
+    in a fresh interpreter: torch alone costs a few seconds per job. The end-to-end run checks the jobs' logs."""
+    import subprocess
+    import sys
+
+    modules = [
+        "antithetic.experiments.correlation", "antithetic.experiments.uq", "antithetic.experiments.symmetry",
+        "antithetic.experiments.inverse", "antithetic.experiments.diversity", "antithetic.experiments.quality",
+        "antithetic.experiments.editing", "antithetic.experiments.eta_sweep", "antithetic.experiments.claims",
+        "antithetic.tables", "antithetic.claims", "antithetic.readme", "antithetic.symmetry.scores",
+        *(f"antithetic.plotting.{m}" for m in ("correlation", "uq", "symmetry", "inverse", "diversity", "quality", "editing", "claims", "sweeps")),
+    ]
+    code = "import importlib, sys\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules) + (
+        "heavy = sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules)\n"
+        "assert not heavy, heavy\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -79,6 +79,27 @@ def test_default_workflow_produces_tables_and_figures(workdir):
     assert (workdir / "results" / "models" / "digits-ddpm" / "training.json").is_file()
 
 
+#: jobs that only read results and write tables, figures or the ledger: they import neither torch nor diffusers
+CHEAP_RULES = {
+    "pair_correlations", "table1", "pair_figures", "eta_sweep", "table2", "uq_figures", "symmetry_table", "table3",
+    "table4", "quality_table", "editing_table", "claims", "readme_results",
+}
+
+
+@pytest.mark.slow
+def test_table_plot_and_claim_jobs_import_neither_torch_nor_diffusers(workdir):
+    import re
+
+    seen = set()
+    for log in (workdir / "logs").rglob("*.log"):
+        text = log.read_text()
+        rule = re.search(r"rule (\w+) wildcards=", text)
+        if rule and (rule.group(1) in CHEAP_RULES or rule.group(1).startswith("claim_")):
+            assert "imported: torch=False diffusers=False" in text, (log, text[-500:])
+            seen.add(rule.group(1))
+    assert CHEAP_RULES <= seen, CHEAP_RULES - seen
+
+
 @pytest.mark.slow
 def test_provenance_is_recorded(workdir):
     provenance = yaml.safe_load((workdir / "results/samples/digits-ddpm/ddpm-100/antithetic_n12_seed0.json").read_text())

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from .config import ConfigError
+from .tables import diversity_table  # noqa: F401  (formatting only; defined with the other tables)
 
 __all__ = [
     "MEASURES",
@@ -175,19 +176,3 @@ def diversity_summary(pairs: pd.DataFrame, *, num_bootstrap: int, level: float, 
         rows.append({"measure": measure, "label": label, "higher_is_diverse": higher,
                      **improvement(pn, rr, higher_is_diverse=higher, num_bootstrap=num_bootstrap, level=level, seed=seed)})
     return rows
-
-
-def diversity_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Table 4: per (model, sampler) and measure, PN and RR means (SD) and the improvement with its CI."""
-    formatted = frame[["model", "sampler"]].copy()
-    formatted["measure"] = frame["label"]
-    formatted["PN"] = [f"{m:.3f} ({s:.3f})" for m, s in zip(frame["pn_mean"], frame["pn_sd"])]
-    formatted["RR"] = [f"{m:.3f} ({s:.3f})" for m, s in zip(frame["rr_mean"], frame["rr_sd"])]
-    formatted["improvement % [CI]"] = [
-        f"{v:+.1f} [{lo:+.1f}, {hi:+.1f}]" for v, lo, hi in zip(frame["improvement_pct"], frame["ci_low"], frame["ci_high"])
-    ]
-    formatted["PN - RR [CI]"] = [
-        f"{v:+.3f} [{lo:+.3f}, {hi:+.3f}]" for v, lo, hi in zip(frame["difference"], frame["difference_ci_low"], frame["difference_ci_high"])
-    ]
-    formatted["pairs"] = frame["pn_pairs"]
-    return frame, formatted

@@ -37,6 +37,7 @@ from torch import nn
 
 from .diversity import feature_distance, ssim
 from .models.base import DiffusionModel
+from .tables import editing_table  # noqa: F401  (formatting only; defined with the other tables)
 
 __all__ = ["EDIT_MEASURES", "edit_measures", "editing_experiment", "editing_table", "sdedit", "win_rates"]
 
@@ -115,17 +116,6 @@ def win_rates(pn: pd.DataFrame, rr: pd.DataFrame, *, level: float = 0.95) -> lis
             "level": level,
         })
     return rows
-
-
-def editing_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Numeric and formatted win-rate table over the t0 sweep."""
-    formatted = frame[["model", "t0", "start_t"]].copy()
-    formatted["measure"] = frame["label"]
-    formatted["PN mean"] = frame["pn_mean"].map(lambda v: f"{v:.3f}")
-    formatted["RR mean"] = frame["rr_mean"].map(lambda v: f"{v:.3f}")
-    formatted["PN win rate [CI]"] = [f"{w:.2f} [{lo:.2f}, {hi:.2f}]" for w, lo, hi in zip(frame["win_rate"], frame["ci_low"], frame["ci_high"])]
-    formatted["sources"] = frame["n"]
-    return frame, formatted
 
 
 def editing_experiment(

@@ -40,6 +40,7 @@ from torch import nn
 
 from .config import ConfigError
 from .models.base import DiffusionModel
+from .tables import inverse_table  # noqa: F401  (formatting only; defined with the other tables)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -346,17 +347,3 @@ def inverse_experiment(
             "amc_seconds_per_sample": results["amc"]["seconds"] / total,
         })
     return frame, summary
-
-
-def inverse_table(frame: "pd.DataFrame") -> tuple["pd.DataFrame", "pd.DataFrame"]:
-    """Table 3: per task and statistic, mean estimates, CI lengths, efficiency [CI], rho, time per sample."""
-    formatted = frame[["model", "task", "statistic", "measurements", "samples"]].copy()
-    formatted["E (MC / AMC)"] = [f"{a:.3f} / {b:.3f}" for a, b in zip(frame["mc_mean_estimate"], frame["amc_mean_estimate"])]
-    formatted["CI length MC"] = frame["mc_ci_length"].map(lambda v: f"{v:.3f}")
-    formatted["CI length AMC"] = frame["amc_ci_length"].map(lambda v: f"{v:.3f}")
-    formatted["efficiency [CI]"] = [
-        f"{e:.2f} [{lo:.2f}, {hi:.2f}]" for e, lo, hi in zip(frame["efficiency"], frame["efficiency_ci_low"], frame["efficiency_ci_high"])
-    ]
-    formatted["rho"] = frame["rho_mean"].map(lambda v: f"{v:+.2f}")
-    formatted["s / sample"] = frame["amc_seconds_per_sample"].map(lambda v: f"{v:.3g}")
-    return frame, formatted

@@ -37,6 +37,8 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .tables import quality_table  # noqa: F401  (formatting only; defined with the other tables)
+
 __all__ = [
     "QUALITY_SETS",
     "bootstrap_quality",
@@ -225,17 +227,3 @@ def no_loss_verdict(frame: pd.DataFrame, *, reference: str = "z", compared: tupl
     out["agree"] = all(out[name] for name in compared)
     out["reference"] = reference
     return out
-
-
-def quality_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Numeric and formatted quality table from the rows of every (model, sampler)."""
-    formatted = frame[["model", "sampler", "set", "n"]].copy()
-    formatted["Fréchet distance (classifier features) [CI]"] = [
-        f"{f:.3g} [{lo:.3g}, {hi:.3g}]" for f, lo, hi in zip(frame["frechet"], frame["ci_low"], frame["ci_high"])
-    ]
-    formatted["minus FD(z) [CI]"] = [
-        f"{d:+.3g} [{lo:+.3g}, {hi:+.3g}]" for d, lo, hi in zip(frame["diff"], frame["diff_ci_low"], frame["diff_ci_high"])
-    ]
-    for key in ("precision", "recall", "density", "coverage"):
-        formatted[key] = frame[key].map(lambda v: f"{v:.3f}")
-    return frame, formatted

@@ -8,7 +8,7 @@ import pandas as pd
 
 from .io import atomic_path
 
-__all__ = ["mean_sd", "table1", "write_table"]
+__all__ = ["diversity_table", "editing_table", "inverse_table", "mean_sd", "quality_table", "table1", "write_table"]
 
 TABLE1_COLUMNS = [
     ("pn_standard", "PN standard"),
@@ -60,3 +60,58 @@ def write_table(
     with atomic_path(latex) as tmp:
         tex = formatted.to_latex(index=False, caption=caption, label=label, escape=True)
         tmp.write_text(tex)
+
+
+def inverse_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 3: per task and statistic, mean estimates, CI lengths, efficiency [CI], rho, time per sample."""
+    formatted = frame[["model", "task", "statistic", "measurements", "samples"]].copy()
+    formatted["E (MC / AMC)"] = [f"{a:.3f} / {b:.3f}" for a, b in zip(frame["mc_mean_estimate"], frame["amc_mean_estimate"])]
+    formatted["CI length MC"] = frame["mc_ci_length"].map(lambda v: f"{v:.3f}")
+    formatted["CI length AMC"] = frame["amc_ci_length"].map(lambda v: f"{v:.3f}")
+    formatted["efficiency [CI]"] = [
+        f"{e:.2f} [{lo:.2f}, {hi:.2f}]" for e, lo, hi in zip(frame["efficiency"], frame["efficiency_ci_low"], frame["efficiency_ci_high"])
+    ]
+    formatted["rho"] = frame["rho_mean"].map(lambda v: f"{v:+.2f}")
+    formatted["s / sample"] = frame["amc_seconds_per_sample"].map(lambda v: f"{v:.3g}")
+    return frame, formatted
+
+
+def editing_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Numeric and formatted win-rate table over the t0 sweep."""
+    formatted = frame[["model", "t0", "start_t"]].copy()
+    formatted["measure"] = frame["label"]
+    formatted["PN mean"] = frame["pn_mean"].map(lambda v: f"{v:.3f}")
+    formatted["RR mean"] = frame["rr_mean"].map(lambda v: f"{v:.3f}")
+    formatted["PN win rate [CI]"] = [f"{w:.2f} [{lo:.2f}, {hi:.2f}]" for w, lo, hi in zip(frame["win_rate"], frame["ci_low"], frame["ci_high"])]
+    formatted["sources"] = frame["n"]
+    return frame, formatted
+
+
+def quality_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Numeric and formatted quality table from the rows of every (model, sampler)."""
+    formatted = frame[["model", "sampler", "set", "n"]].copy()
+    formatted["Fréchet distance (classifier features) [CI]"] = [
+        f"{f:.3g} [{lo:.3g}, {hi:.3g}]" for f, lo, hi in zip(frame["frechet"], frame["ci_low"], frame["ci_high"])
+    ]
+    formatted["minus FD(z) [CI]"] = [
+        f"{d:+.3g} [{lo:+.3g}, {hi:+.3g}]" for d, lo, hi in zip(frame["diff"], frame["diff_ci_low"], frame["diff_ci_high"])
+    ]
+    for key in ("precision", "recall", "density", "coverage"):
+        formatted[key] = frame[key].map(lambda v: f"{v:.3f}")
+    return frame, formatted
+
+
+def diversity_table(frame: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Table 4: per (model, sampler) and measure, PN and RR means (SD) and the improvement with its CI."""
+    formatted = frame[["model", "sampler"]].copy()
+    formatted["measure"] = frame["label"]
+    formatted["PN"] = [f"{m:.3f} ({s:.3f})" for m, s in zip(frame["pn_mean"], frame["pn_sd"])]
+    formatted["RR"] = [f"{m:.3f} ({s:.3f})" for m, s in zip(frame["rr_mean"], frame["rr_sd"])]
+    formatted["improvement % [CI]"] = [
+        f"{v:+.1f} [{lo:+.1f}, {hi:+.1f}]" for v, lo, hi in zip(frame["improvement_pct"], frame["ci_low"], frame["ci_high"])
+    ]
+    formatted["PN - RR [CI]"] = [
+        f"{v:+.3f} [{lo:+.3f}, {hi:+.3f}]" for v, lo, hi in zip(frame["difference"], frame["difference_ci_low"], frame["difference_ci_high"])
+    ]
+    formatted["pairs"] = frame["pn_pairs"]
+    return frame, formatted

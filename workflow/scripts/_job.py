@@ -4,6 +4,7 @@ Importing torch costs more than a table or plot job does, so start-up never impo
 count reaches torch through ``OMP_NUM_THREADS`` (read when a job first imports torch).
 """
 
+import atexit
 import logging
 import os
 import sys
@@ -33,4 +34,6 @@ def start(snakemake):
     batch_size = int(getattr(resources, "batch_size", 500) or 500)
     log = logging.getLogger(f"antithetic.{snakemake.rule}")
     log.info("rule %s wildcards=%s threads=%d device=%s batch_size=%d", snakemake.rule, dict(snakemake.wildcards), threads, device, batch_size)
+    # what the job ended up importing: the end-to-end tests check that table, plot and claim jobs stay cheap
+    atexit.register(lambda: log.info("imported: torch=%s diffusers=%s", "torch" in sys.modules, "diffusers" in sys.modules))
     return device, batch_size, log

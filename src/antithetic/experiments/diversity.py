@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 from ..io import atomic_path, environment_info, load_samples, write_json
 
@@ -26,6 +25,8 @@ def run_diversity(
     out_summary: str | Path,
 ) -> list[dict[str, Any]]:
     """Per-pair measures of PN and RR pairs (CSV) and the improvement per measure (JSON rows of Table 4)."""
+    import torch
+
     from ..classifier import FeatureExtractor, load_classifier
     from ..correlation import pn_pairs, rr_pairs
     from ..diversity import diversity_summary, pair_measures
@@ -58,9 +59,8 @@ def run_diversity(
 
 def run_diversity_table(*, summaries: list[str | Path], out_csv, out_markdown, out_latex, out_figure) -> pd.DataFrame:
     """Table 4 and its figure from the per-(model, sampler) summaries."""
-    from ..diversity import diversity_table
     from ..plotting.diversity import plot_diversity
-    from ..tables import write_table
+    from ..tables import diversity_table, write_table
 
     frame = pd.DataFrame([row for p in summaries for row in json.loads(Path(p).read_text())["rows"]])
     numeric, formatted = diversity_table(frame)

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 from ..io import atomic_path, environment_info, write_json
 
@@ -26,6 +25,8 @@ def run_editing(
     device: str = "auto",
 ) -> list[dict[str, Any]]:
     """Edit the first ``settings["sources"]`` held-out digits; per-source measures (CSV) and win rates (JSON)."""
+    import torch
+
     from ..classifier import FeatureExtractor, load_classifier
     from ..device import describe_device
     from ..editing import editing_experiment
@@ -57,9 +58,8 @@ def run_editing(
 
 def run_editing_table(*, summary: str | Path, out_csv, out_markdown, out_latex, out_figure) -> pd.DataFrame:
     """The win-rate table and figure of the t0 sweep."""
-    from ..editing import editing_table
     from ..plotting.editing import plot_win_rates
-    from ..tables import write_table
+    from ..tables import editing_table, write_table
 
     frame = pd.DataFrame(json.loads(Path(summary).read_text())["rows"])
     numeric, formatted = editing_table(frame)

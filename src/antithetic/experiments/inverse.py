@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import torch
 
 from ..io import atomic_path, environment_info, write_json
 
@@ -34,6 +33,8 @@ def run_inverse(
     The images are the first held-out digits of the classifier split, or, with ``images`` (config key
     ``inverse.images``), the first images of that folder resized to the model's samples.
     """
+    import torch
+
     from ..device import describe_device
     from ..inverse import inverse_experiment, make_operator
     from .sampling import load_model
@@ -77,9 +78,8 @@ def run_inverse(
 
 def run_table3(*, summaries: list[str | Path], out_csv, out_markdown, out_latex, out_figure) -> pd.DataFrame:
     """Table 3 and its figure from the per-task summaries."""
-    from ..inverse import inverse_table
     from ..plotting.inverse import plot_inverse
-    from ..tables import write_table
+    from ..tables import inverse_table, write_table
 
     frame = pd.DataFrame([row for p in summaries for row in json.loads(Path(p).read_text())["rows"]])
     numeric, formatted = inverse_table(frame)

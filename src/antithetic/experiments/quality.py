@@ -9,14 +9,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from ..io import atomic_path, environment_info, load_samples, write_json
 
 __all__ = ["held_out_digits", "run_quality", "run_quality_table"]
 
 
-def held_out_digits(classifier_dir: str | Path) -> dict[str, torch.Tensor]:
+def held_out_digits(classifier_dir: str | Path) -> dict[str, Any]:
     """The classifier's training / held-out split, rebuilt from the settings in its ``training.json``."""
     from ..classifier import digits_split
 
@@ -35,6 +34,8 @@ def run_quality(
     out_json: str | Path,
 ) -> dict[str, Any]:
     """Quality rows of one (model, sampler) (CSV) and the no-loss verdict with provenance (JSON)."""
+    import torch
+
     from ..classifier import FeatureExtractor, load_classifier
     from ..correlation import pn_pairs
     from ..quality import evaluate_quality, no_loss_verdict, quality_sets
@@ -70,8 +71,7 @@ def run_quality(
 def run_quality_table(*, rows: list[str | Path], out_csv, out_markdown, out_latex, out_figure) -> pd.DataFrame:
     """Collect the per-run rows into the quality table and its figure."""
     from ..plotting.quality import plot_quality
-    from ..quality import quality_table
-    from ..tables import write_table
+    from ..tables import quality_table, write_table
 
     frame = pd.concat([pd.read_csv(p) for p in rows], ignore_index=True)
     numeric, formatted = quality_table(frame)

@@ -14,24 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..correlation import pn_pairs
 from ..io import atomic_path, environment_info, load_samples, write_json
-from ..noise import PartialAntitheticNoise
-from ..plotting.symmetry import plot_as_vs_noise, plot_fisher, plot_partial, plot_slices, plot_trajectories
-from ..symmetry import (
-    antisymmetry_probe,
-    as_distribution,
-    break_level,
-    corollary1_check,
-    mixture_score,
-    reference_data,
-    relative_fisher_information,
-    summarize_as,
-    symmetric_grid,
-    theorem1_curve,
-)
-from ..trajectories import pixel_correlation_map, trajectory_correlations
-from .sampling import design_from_spec, load_model, sampler_from_spec
 
 __all__ = ["run_fisher", "run_partial_map", "run_symmetry_probe", "run_symmetry_table", "run_trajectories"]
 
@@ -40,6 +23,9 @@ AS_QUANTILE = 0.1
 
 
 def _data(net, spec: dict[str, Any], *, num: int, seed: int, data_sampler: dict[str, Any] | None, batch_size: int, progress: bool):
+    from ..symmetry import reference_data
+    from .sampling import sampler_from_spec
+
     kind, options = sampler_from_spec(data_sampler) if data_sampler else (None, None)
     return reference_data(net, spec, num=num, seed=seed, sampler=kind, sampler_options=options, batch_size=batch_size, progress=progress)
 
@@ -71,6 +57,18 @@ def run_symmetry_probe(
         data_sampler: the resolved ``samplers.<symmetry.data_sampler>`` entry, used to draw the model's own
             samples as ``x_0`` when it has no data (pretrained models); None otherwise.
     """
+    from ..plotting.symmetry import plot_slices
+    from ..symmetry import (
+        antisymmetry_probe,
+        as_distribution,
+        corollary1_check,
+        mixture_score,
+        relative_fisher_information,
+        summarize_as,
+        symmetric_grid,
+    )
+    from .sampling import load_model
+
     net = load_model(model, spec, weights_dir=weights_dir, device=device)
     timesteps = [int(t) for t in probe["timesteps"]]
     train_steps = net.scheduler.config.num_train_timesteps
@@ -127,6 +125,8 @@ def run_symmetry_table(
 ) -> dict[str, Any]:
     """Table 10 (AS mean and 10% quantile with its CI per t, per model), the break levels, and the
     AS-vs-noise figure."""
+    from ..plotting.symmetry import plot_as_vs_noise
+    from ..symmetry.scores import break_level
     from ..tables import write_table
 
     frame = pd.concat([pd.read_csv(p) for p in summaries], ignore_index=True)
@@ -195,6 +195,10 @@ def run_trajectories(
     Args:
         designs: ``{"PN": designs.antithetic, "RR": designs.iid}`` (resolved entries).
     """
+    from ..plotting.symmetry import plot_trajectories
+    from ..trajectories import trajectory_correlations
+    from .sampling import design_from_spec, load_model, sampler_from_spec
+
     net = load_model(model, spec, weights_dir=weights_dir, device=device)
     kind, options = sampler_from_spec(sampler_spec)
     frame = trajectory_correlations(
@@ -231,6 +235,10 @@ def run_fisher(
         fisher: the resolved ``symmetry.fisher`` keys ``samples, points``.
         weights: model name -> weights folder (None for analytic models).
     """
+    from ..plotting.symmetry import plot_fisher
+    from ..symmetry import theorem1_curve
+    from .sampling import load_model
+
     frames, record = [], {"models": {}, "env": environment_info()}
     for name, spec in models.items():
         net = load_model(name, spec, weights_dir=weights.get(name), device=device)
@@ -260,6 +268,11 @@ def run_partial_map(
     title: str,
 ) -> dict[str, Any]:
     """Per-pixel PN correlation across pairs: full negation vs negating only a region of ``z``."""
+    from ..correlation import pn_pairs
+    from ..noise import PartialAntitheticNoise
+    from ..plotting.symmetry import plot_partial
+    from ..trajectories import pixel_correlation_map
+
     partial = load_samples(partial_path)
     full = load_samples(antithetic_path)
     if partial.design.get("name") != "partial":

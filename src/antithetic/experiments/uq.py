@@ -23,14 +23,13 @@ import pandas as pd
 
 from ..estimators import cv_estimate, efficiency_interval_jackknife, estimate_groups, estimate_summary, group_estimate
 from ..io import atomic_path, load_samples, write_json
-from ..statistics import evaluate_statistic, load_statistic
-from ..validation import coverage_study, estimator_of, group_noise_features, grouped_values, truths_of
-from .sampling import design_from_spec, load_model, sampler_from_spec
 
 __all__ = ["run_table2", "run_uq_coverage", "run_uq_estimates", "run_uq_figures"]
 
 
 def _statistics(uq: dict[str, Any]) -> dict[str, Any]:
+    from ..statistics import load_statistic
+
     return {name: load_statistic(path, config_key=f"uq.statistics.{name}") for name, path in uq["statistics"].items()}
 
 
@@ -56,6 +55,9 @@ def run_uq_estimates(
         uq: the resolved ``uq`` config section (``level``, ``quantile``, ``statistics``, ``control_variates``).
         inputs: method name (a key of ``uq.methods``) -> samples file of its design.
     """
+    from ..statistics import evaluate_statistic
+    from ..validation import estimator_of, group_noise_features, grouped_values
+
     level, quantile = float(uq["level"]), uq["quantile"]
     statistics = _statistics(uq)
     loaded = {method: load_samples(path) for method, path in inputs.items()}
@@ -143,6 +145,9 @@ def run_uq_coverage(
         designs: design name -> resolved ``designs.<name>`` entry, for every design of ``uq.coverage.methods``.
         seed: the config's base seed (the methods' noise); the reference uses ``uq.coverage.reference_seed``.
     """
+    from ..validation import coverage_study, truths_of
+    from .sampling import design_from_spec, load_model, sampler_from_spec
+
     cov = uq["coverage"]
     level, quantile = float(uq["level"]), uq["quantile"]
     if int(cov["reference_seed"]) == int(seed):

@@ -7,32 +7,42 @@ Theorem 1 proves the high-noise case for the true score. This package measures i
 
 * :mod:`.slices`: the AS score of 1-D slices ``c -> [eps_t(c x)]_j`` (Table 10, Figure 4);
 * :mod:`.probe`: the on-distribution probe at noised data and the noise level where symmetry breaks;
-* :mod:`.fisher`: relative Fisher information along the OU flow against Theorem 1, and Corollary 1.
+* :mod:`.fisher`: relative Fisher information along the OU flow against Theorem 1, and Corollary 1;
+* :mod:`.scores`: the AS score and the break criterion (numpy and pandas only).
 """
 
-from ._common import ou_time
-from .fisher import (
-    corollary1_check,
-    ddim_coefficients,
-    gaussian_relative_fisher,
-    mixture_fisher_upper_bound,
-    mixture_score,
-    model_score,
-    relative_fisher_information,
-    theorem1_bound,
-    theorem1_curve,
-    theorem1_holds,
-)
-from .probe import antisymmetry_probe, break_level, noised_data, reference_data, sample_mixture
-from .slices import (
-    as_distribution,
-    as_score,
-    eps_slices,
-    random_directions,
-    summarize_as,
-    symmetric_grid,
-    trapezoid_weights,
-)
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+#: public name -> the submodule that defines it. Imported on first use, so a table or figure job that
+#: needs only :mod:`.scores` (numpy and pandas) never imports torch.
+_NAMES = {
+    "as_score": "scores",
+    "break_level": "scores",
+    "symmetric_grid": "scores",
+    "trapezoid_weights": "scores",
+    "ou_time": "_common",
+    "corollary1_check": "fisher",
+    "ddim_coefficients": "fisher",
+    "gaussian_relative_fisher": "fisher",
+    "mixture_fisher_upper_bound": "fisher",
+    "mixture_score": "fisher",
+    "model_score": "fisher",
+    "relative_fisher_information": "fisher",
+    "theorem1_bound": "fisher",
+    "theorem1_curve": "fisher",
+    "theorem1_holds": "fisher",
+    "antisymmetry_probe": "probe",
+    "noised_data": "probe",
+    "reference_data": "probe",
+    "sample_mixture": "probe",
+    "as_distribution": "slices",
+    "eps_slices": "slices",
+    "random_directions": "slices",
+    "summarize_as": "slices",
+}
 
 __all__ = [
     "antisymmetry_probe",
@@ -59,3 +69,9 @@ __all__ = [
     "theorem1_holds",
     "trapezoid_weights",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _NAMES:
+        return getattr(import_module(f".{_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -26,6 +26,7 @@ from ..models.base import DiffusionModel
 from ..noise import IIDNoise, derive_seed
 from ..pearson import pearson
 from ._common import DATA_STREAM, PROBE_STREAM, batched_eps, schedule_row
+from .scores import break_level
 
 __all__ = ["antisymmetry_probe", "break_level", "noised_data", "reference_data", "sample_mixture"]
 
@@ -164,30 +165,3 @@ def antisymmetry_probe(
             }
         )
     return pd.DataFrame(rows)
-
-
-def break_level(summary: pd.DataFrame, *, column: str, threshold: float, holds_above: bool = True) -> dict:
-    """Noise level below which a symmetry criterion fails (scanning from high to low noise).
-
-    The criterion holds at ``t`` when ``summary[column] >= threshold`` (``holds_above``) or
-    ``<= threshold`` (otherwise). Returns the largest probed ``sigma_t`` at which it fails
-    (``break_sigma``, with its ``t``) and the smallest ``sigma_t`` above that at which it still holds
-    (``last_holding_sigma``); ``break_sigma`` is None if it holds at every probed level.
-    """
-    s = summary.sort_values("sigma", ascending=False)
-    ok = s[column] >= threshold if holds_above else s[column] <= threshold
-    failed = s[~ok.to_numpy()]
-    out = {"column": column, "threshold": threshold, "holds_if": ">=" if holds_above else "<="}
-    if failed.empty:
-        return {**out, "break_sigma": None, "break_t": None, "last_holding_sigma": float(s["sigma"].min()),
-                "last_holding_t": int(s.loc[s["sigma"].idxmin(), "t"])}
-    first = failed.iloc[0]
-    above = s[s["sigma"] > first["sigma"]]
-    return {
-        **out,
-        "break_sigma": float(first["sigma"]),
-        "break_t": int(first["t"]),
-        "break_value": float(first[column]),
-        "last_holding_sigma": float(above["sigma"].min()) if len(above) else None,
-        "last_holding_t": int(above.loc[above["sigma"].idxmin(), "t"]) if len(above) else None,
-    }
