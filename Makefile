@@ -41,9 +41,12 @@ readme: $(STAMP)
 expected-verdicts: $(STAMP)
 	$(BIN)/python -m antithetic.claims expect results/claims.json config/expected_verdicts.csv
 
-# Speed ratios, job start-up, no-op rerun and per-rule wall times: results/bench/bench.{json,md}.
+# Speed ratios, job start-up, no-op rerun and per-rule wall times: results/bench/bench.{json,md}, then
+# docs/bench.md and the README's bench block (commit both; a test keeps them equal).
 bench: $(STAMP)
 	$(BIN)/python -m antithetic.bench
+	mkdir -p docs && cp results/bench/bench.md docs/bench.md
+	$(BIN)/python -m antithetic.readme write README.md docs/bench.md bench
 
 # One claim and only what it needs, e.g. `make claim ID=C13`.
 claim: $(STAMP)

@@ -63,7 +63,7 @@ def test_table_plot_and_claim_code_imports_neither_torch_nor_diffusers():
         "antithetic.experiments.correlation", "antithetic.experiments.uq", "antithetic.experiments.symmetry",
         "antithetic.experiments.inverse", "antithetic.experiments.diversity", "antithetic.experiments.quality",
         "antithetic.experiments.editing", "antithetic.experiments.eta_sweep", "antithetic.experiments.claims",
-        "antithetic.tables", "antithetic.claims", "antithetic.readme", "antithetic.symmetry.scores",
+        "antithetic.tables", "antithetic.claims", "antithetic.readme", "antithetic.symmetry.scores", "antithetic.regions",
         *(f"antithetic.plotting.{m}" for m in ("correlation", "uq", "symmetry", "inverse", "diversity", "quality", "editing", "claims", "sweeps")),
     ]
     code = "import importlib, sys\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules) + (
@@ -73,3 +73,9 @@ def test_table_plot_and_claim_code_imports_neither_torch_nor_diffusers():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
                             env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_readme_bench_block_is_the_committed_benchmark():
+    from antithetic.readme import main as readme_main
+
+    assert readme_main(["check", str(ROOT / "README.md"), str(ROOT / "docs" / "bench.md"), "bench"]) == 0

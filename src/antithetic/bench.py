@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -28,13 +29,17 @@ __all__ = ["job_startup", "main", "noop_rerun", "sampler_ratios", "stage_times"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
-#: job kind -> what its script imports (see workflow/scripts/)
+#: job kind -> what its job imports, at start and when it runs (see workflow/scripts/ and antithetic.experiments)
 JOB_IMPORTS = {
-    "table (table1, table2, symmetry_table)": "from antithetic.experiments import run_table1",
-    "correlation (pair_correlations)": "from antithetic.experiments import run_correlation",
-    "plot (pair_figures, eta_sweep)": "from antithetic.experiments import run_pair_figures; import antithetic.plotting.correlation",
-    "claim (claim_<id>, claims)": "from antithetic.experiments import run_claim",
-    "network (sample, probes)": "from antithetic.experiments import run_sampling",
+    "Python and Snakemake's script preamble (every job)": "import snakemake.script",
+    "claim (claim_<id>)": "from antithetic.experiments.claims import run_claim",
+    "table (table1)": "from antithetic.experiments.correlation import run_table1; import antithetic.tables",
+    "table with figure (table2, table3, table4, symmetry_table, ...)": (
+        "from antithetic.experiments.uq import run_table2; import antithetic.tables, antithetic.plotting.uq"
+    ),
+    "plot (pair_figures)": "from antithetic.experiments.correlation import run_pair_figures; import antithetic.plotting.correlation",
+    "torch job without diffusers (diversity, quality)": "from antithetic.experiments.diversity import run_diversity; import antithetic.diversity",
+    "network job (sample, probes, DPS, editing)": "from antithetic.experiments.sampling import run_sampling",
 }
 
 
@@ -164,11 +169,18 @@ def stage_times(benchmarks: Path = ROOT / "results" / "benchmarks") -> dict[str,
 
 
 def to_markdown(report: dict[str, Any]) -> str:
-    lines = ["# Benchmark", "", "Ratios (median of interleaved repeats, one process):", "", "| what | ratio | numerator s | denominator s |", "|:--|--:|--:|--:|"]
+    machine = report.get("machine", {})
+    lines = [
+        f"Measured {report.get('created', '?')} on {machine.get('cpus', '?')} CPU cores ({report.get('platform', '?')}), "
+        f"torch {report.get('packages', {}).get('torch', '?')}, device {report['ratios']['setup']['device']}.",
+        "", "Ratios (median of interleaved repeats, one process):", "",
+        "| what | ratio | numerator s | denominator s |", "|:--|--:|--:|--:|",
+    ]
     for name, r in report["ratios"].items():
         if isinstance(r, dict) and "ratio" in r:
             lines.append(f"| {name} | {r['ratio']:.3f} | {r['numerator_seconds']:.3f} | {r['denominator_seconds']:.3f} |")
-    lines += ["", f"Setup: {json.dumps(report['ratios']['setup'])}", "", "Job start-up (median s):", "", "| job kind | s |", "|:--|--:|"]
+    lines += ["", f"Setup: `{json.dumps(report['ratios']['setup'])}`", "",
+              "Job start-up: a fresh Python importing what the job imports (median s):", "", "| job kind | s |", "|:--|--:|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in report["startup"].items()]
     noop = report["noop_rerun_seconds"]
     lines += ["", f"No-op rerun: {'not measured (no finished run in results/)' if noop is None else f'{noop:.2f} s'}", ""]
@@ -193,6 +205,7 @@ def main(argv: list[str] | None = None) -> int:
         "startup": job_startup(),
         "noop_rerun_seconds": noop_rerun(),
         "stages": stage_times(),
+        "machine": {"cpus": os.cpu_count()},
         **environment_info(),
     }
     out = Path(args.out)

@@ -307,11 +307,11 @@ def _partial_region(spec, target):
 
     from .correlation import pn_pairs
     from .io import load_samples
-    from .noise import PartialAntitheticNoise
     from .pearson import pearson
+    from .regions import region_mask
 
     pairs = pn_pairs(load_samples(target["files"]["samples"])).astype(np.float64)
-    mask = PartialAntitheticNoise(region=target["region"]).mask(pairs.shape[2:]).numpy().astype(bool)
+    mask = region_mask(target["region"], pairs.shape[2:])
     region = mask if spec["part"] == "negated" else ~mask
 
     def region_mean(p):

@@ -42,6 +42,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from .regions import REGIONS, region_mask
+
 INITIAL_STREAM = 0
 STEP_STREAM = 1
 
@@ -261,7 +263,7 @@ class PartialAntitheticNoise(NoiseDesign):
 
     name = "partial"
     group_size = 2
-    REGIONS = ("top_half", "bottom_half", "left_half", "right_half")
+    REGIONS = REGIONS
 
     def __init__(self, *, region: str = "top_half", seed: int = 0, offset: int = 0) -> None:
         super().__init__(seed=seed, offset=offset)
@@ -272,19 +274,7 @@ class PartialAntitheticNoise(NoiseDesign):
 
     def mask(self, shape: Sequence[int]) -> torch.Tensor:
         """Boolean mask over ``shape`` (``(..., H, W)``), True where the twin's noise is negated."""
-        if len(shape) < 2:
-            raise ValueError(f"partial antithetic noise needs image-shaped noise (..., H, W), got {tuple(shape)}")
-        h, w = shape[-2], shape[-1]
-        m = torch.zeros(tuple(shape), dtype=torch.bool)
-        if self.region == "top_half":
-            m[..., : h // 2, :] = True
-        elif self.region == "bottom_half":
-            m[..., h - h // 2 :, :] = True
-        elif self.region == "left_half":
-            m[..., :, : w // 2] = True
-        else:
-            m[..., :, w - w // 2 :] = True
-        return m
+        return torch.from_numpy(region_mask(self.region, shape))
 
     def couple(self, w: torch.Tensor) -> torch.Tensor:
         z = w[0]

@@ -269,8 +269,8 @@ def run_partial_map(
 ) -> dict[str, Any]:
     """Per-pixel PN correlation across pairs: full negation vs negating only a region of ``z``."""
     from ..correlation import pn_pairs
-    from ..noise import PartialAntitheticNoise
     from ..plotting.symmetry import plot_partial
+    from ..regions import region_mask
     from ..trajectories import pixel_correlation_map
 
     partial = load_samples(partial_path)
@@ -278,8 +278,7 @@ def run_partial_map(
     if partial.design.get("name") != "partial":
         raise ValueError(f"symmetry.partial.design must name a design of kind 'partial', got {partial.design}")
     maps = {"full": pixel_correlation_map(pn_pairs(full)), "partial": pixel_correlation_map(pn_pairs(partial))}
-    design = PartialAntitheticNoise(region=partial.design["region"])
-    mask = design.mask(maps["partial"].shape).numpy()
+    mask = region_mask(partial.design["region"], maps["partial"].shape)
     summary = {
         "region": partial.design["region"],
         "pairs_partial": int(len(pn_pairs(partial))),

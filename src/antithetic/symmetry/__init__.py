@@ -5,10 +5,11 @@ predictor is approximately *affine antisymmetric*, ``eps_t(x) + eps_t(-x) ~= 2 c
 "Conjecture"); Lemma 1 shows that a correlation of exactly -1 under a symmetric law forces it, and
 Theorem 1 proves the high-noise case for the true score. This package measures it:
 
-* :mod:`.slices`: the AS score of 1-D slices ``c -> [eps_t(c x)]_j`` (Table 10, Figure 4);
-* :mod:`.probe`: the on-distribution probe at noised data and the noise level where symmetry breaks;
+* :mod:`.slices`: the 1-D slices ``c -> [eps_t(c x)]_j`` of the network and their AS scores (Table 10, Figure 4);
+* :mod:`.probe`: the on-distribution probe at noised data;
 * :mod:`.fisher`: relative Fisher information along the OU flow against Theorem 1, and Corollary 1;
-* :mod:`.scores`: the AS score and the break criterion (numpy and pandas only).
+* :mod:`.scores`: the AS score of sampled slices and the noise level where a criterion breaks (numpy and
+  pandas only, so table and figure jobs import no torch).
 """
 
 from __future__ import annotations
