@@ -164,6 +164,20 @@ def test_readme_block_is_spliced_between_markers_and_checked(tmp_path):
     assert splice(text, summary) == text
 
 
+def test_readme_summary_does_not_depend_on_row_order_or_timings():
+    from antithetic.readme import claims_summary
+
+    rows = [
+        {"id": "C1", "claim": "c", "source": "s", "value": v, "paper": "", "verdict": verdict}
+        for v, verdict in ((-0.5, "reproduced"), (0.1, "not reproduced"), (-0.4, "reproduced"))
+    ]
+    assert claims_summary(rows) == claims_summary(rows[::-1])
+    assert "not reproduced: 1/3; reproduced: 2/3" in claims_summary(rows)
+    timing = [{**r, "id": "C18", "volatile": True} for r in rows]
+    line = claims_summary(timing).splitlines()[-1]
+    assert "reproduced" not in line and "0.1" not in line and "varies between runs" in line
+
+
 def test_readme_block_leaves_timing_columns_to_the_generated_file(tmp_path):
     from antithetic.readme import results_block
 

@@ -45,9 +45,11 @@ def claims_summary(records: list[dict[str, Any]]) -> str:
     for cid in dict.fromkeys(r["id"] for r in records):
         rows = [r for r in records if r["id"] == cid]
         counts = Counter(r["verdict"] for r in rows)
-        verdicts = "; ".join(f"{v}: {n}/{len(rows)}" if len(rows) > 1 else v for v, n in counts.items())
+        verdicts = "; ".join(f"{v}: {n}/{len(rows)}" if len(rows) > 1 else v for v, n in sorted(counts.items()))
         claim = rows[0]["claim"].replace("|", "\\|")
-        measured = "timing, see results/claims.md" if rows[0].get("volatile") else _range([r["value"] for r in rows])
+        measured = _range([r["value"] for r in rows])
+        if rows[0].get("volatile"):  # timings: value and verdict change from run to run
+            measured = verdicts = "timing, varies between runs: see results/claims.md"
         lines.append(f"| {cid} | {claim} | {rows[0]['source']} | {measured} | {rows[0]['paper'] or '-'} | {verdicts} |")
     return "\n".join(lines)
 
