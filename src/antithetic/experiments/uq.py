@@ -21,7 +21,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..estimators import cv_estimate, efficiency_interval_jackknife, estimate_groups, estimate_summary, group_estimate
 from ..io import atomic_path, load_samples, write_json
 
 __all__ = ["run_table2", "run_uq_coverage", "run_uq_estimates", "run_uq_figures"]
@@ -55,6 +54,13 @@ def run_uq_estimates(
         uq: the resolved ``uq`` config section (``level``, ``quantile``, ``statistics``, ``control_variates``).
         inputs: method name (a key of ``uq.methods``) -> samples file of its design.
     """
+    from ..estimators import (
+        cv_estimate,
+        efficiency_interval_jackknife,
+        estimate_groups,
+        estimate_summary,
+        group_estimate,
+    )
     from ..statistics import evaluate_statistic
     from ..validation import estimator_of, group_noise_features, grouped_values
 
