@@ -79,3 +79,26 @@ def test_readme_bench_block_is_the_committed_benchmark():
     from antithetic.readme import main as readme_main
 
     assert readme_main(["check", str(ROOT / "README.md"), str(ROOT / "docs" / "bench.md"), "bench"]) == 0
+
+
+def test_bench_reads_the_last_complete_run_and_the_benchmark_files(tmp_path):
+    from antithetic.bench import last_run, stage_times, to_markdown
+
+    logs = tmp_path / "log"
+    logs.mkdir()
+    (logs / "2026-01-01T100000.000000.snakemake.log").write_text(
+        "Building DAG of jobs...\n[Thu Jan  1 10:00:05 2026]\nlocalrule all:\n1 of 3 steps (33%) done\n"
+        "[Thu Jan  1 10:02:35 2026]\n3 of 3 steps (100%) done\n"
+    )
+    (logs / "2026-01-02T100000.000000.snakemake.log").write_text("Nothing to be done.\n")  # a no-op rerun: skipped
+    assert last_run(logs) == {"log": "2026-01-01T100000.000000.snakemake.log", "jobs": 3, "seconds": 150.0}
+    bench = tmp_path / "benchmarks" / "sample" / "m" / "s"
+    bench.mkdir(parents=True)
+    for name, seconds in (("a.tsv", 1.5), ("b.tsv", 2.0)):
+        (bench / name).write_text(f"s\th:m:s\n{seconds}\t0:00:01\n")
+    stages = stage_times(tmp_path / "benchmarks")
+    assert stages == {"sample": {"jobs": 2, "seconds": 3.5}}
+    report = {"ratios": {"setup": {"device": "cpu"}}, "startup": {"claim": 0.1}, "noop_rerun_seconds": None,
+              "stages": stages, "last_run": last_run(logs)}
+    text = to_markdown(report)
+    assert "Last complete run: 3 jobs in 150 s" in text and "| sample | 2 | 3.5 |" in text

@@ -11,6 +11,8 @@
   script imports), median of repeats.
 * ``noop_rerun_seconds``: ``snakemake`` on a finished run (when ``results/`` holds one).
 * ``stages``: wall seconds per rule of the last run, from the rules' ``benchmark:`` files.
+* ``last_run``: jobs and wall seconds of the last complete Snakemake run that executed jobs (its log in
+  ``.snakemake/log/``: first to last time stamp).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["job_startup", "main", "noop_rerun", "sampler_ratios", "stage_times"]
+__all__ = ["job_startup", "last_run", "main", "noop_rerun", "sampler_ratios", "stage_times"]
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -168,6 +170,21 @@ def stage_times(benchmarks: Path = ROOT / "results" / "benchmarks") -> dict[str,
     return out
 
 
+def last_run(logs: Path = ROOT / ".snakemake" / "log") -> dict[str, Any] | None:
+    """Jobs and wall seconds of the newest Snakemake log that ran jobs to completion (None if there is none)."""
+    import re
+    from datetime import datetime
+
+    for log in sorted(logs.glob("*.snakemake.log"), reverse=True):
+        text = log.read_text(errors="replace")
+        done = re.findall(r"^(\d+) of (\d+) steps \(100%\) done$", text, re.MULTILINE)
+        stamps = re.findall(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]$", text, re.MULTILINE)
+        if done and len(stamps) >= 2:
+            first, last = (datetime.strptime(" ".join(s.split()), "%a %b %d %H:%M:%S %Y") for s in (stamps[0], stamps[-1]))
+            return {"log": log.name, "jobs": int(done[-1][1]), "seconds": (last - first).total_seconds()}
+    return None
+
+
 def to_markdown(report: dict[str, Any]) -> str:
     machine = report.get("machine", {})
     lines = [
@@ -184,6 +201,9 @@ def to_markdown(report: dict[str, Any]) -> str:
     lines += [f"| {k} | {v:.2f} |" for k, v in report["startup"].items()]
     noop = report["noop_rerun_seconds"]
     lines += ["", f"No-op rerun: {'not measured (no finished run in results/)' if noop is None else f'{noop:.2f} s'}", ""]
+    run = report.get("last_run")
+    ran = "not found" if run is None else f"{run['jobs']} jobs in {run['seconds']:.0f} s of wall time ({run['log']})"
+    lines += [f"Last complete run: {ran}", ""]
     lines += ["Wall time per rule of the last run (benchmark files):", "", "| rule | jobs | s |", "|:--|--:|--:|"]
     lines += [f"| {k} | {v['jobs']} | {v['seconds']:.1f} |" for k, v in report["stages"].items()]
     return "\n".join(lines) + "\n"
@@ -205,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
         "startup": job_startup(),
         "noop_rerun_seconds": noop_rerun(),
         "stages": stage_times(),
+        "last_run": last_run(),
         "machine": {"cpus": os.cpu_count()},
         **environment_info(),
     }
