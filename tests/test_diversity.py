@@ -9,13 +9,13 @@ from antithetic.classifier import DigitsClassifier, FeatureExtractor, digits_spl
 from antithetic.config import ConfigError
 from antithetic.diversity import (
     diversity_summary,
-    diversity_table,
     feature_distance,
     improvement,
     lpips_distance,
     pair_measures,
     ssim,
 )
+from antithetic.tables import diversity_table
 
 
 @pytest.fixture(scope="module")

@@ -6,8 +6,9 @@ import pytest
 import torch
 
 from antithetic.classifier import DigitsClassifier, FeatureExtractor, digits_split
-from antithetic.editing import EDIT_MEASURES, editing_experiment, editing_table, sdedit, win_rates
+from antithetic.editing import EDIT_MEASURES, editing_experiment, sdedit, win_rates
 from antithetic.models.analytic import gaussian_model
+from antithetic.tables import editing_table
 
 SHAPE = (1, 8, 8)
 

@@ -12,8 +12,8 @@ from antithetic.quality import (
     no_loss_verdict,
     prdc_scores,
     quality_sets,
-    quality_table,
 )
+from antithetic.tables import quality_table
 
 
 @pytest.fixture(scope="module")

@@ -36,11 +36,9 @@ import torch
 from torch import nn
 
 from .config import ConfigError
-from .tables import diversity_table  # noqa: F401  (formatting only; defined with the other tables)
 
 __all__ = [
     "MEASURES",
-    "diversity_table",
     "feature_distance",
     "improvement",
     "lpips_distance",

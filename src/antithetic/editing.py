@@ -37,9 +37,8 @@ from torch import nn
 
 from .diversity import feature_distance, ssim
 from .models.base import DiffusionModel
-from .tables import editing_table  # noqa: F401  (formatting only; defined with the other tables)
 
-__all__ = ["EDIT_MEASURES", "edit_measures", "editing_experiment", "editing_table", "sdedit", "win_rates"]
+__all__ = ["EDIT_MEASURES", "edit_measures", "editing_experiment", "sdedit", "win_rates"]
 
 #: measure -> (label, True if larger values are better for PN)
 EDIT_MEASURES: dict[str, tuple[str, bool]] = {

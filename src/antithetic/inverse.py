@@ -40,7 +40,6 @@ from torch import nn
 
 from .config import ConfigError
 from .models.base import DiffusionModel
-from .tables import inverse_table  # noqa: F401  (formatting only; defined with the other tables)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -50,7 +49,6 @@ __all__ = [
     "LinearOperator",
     "dps_gradient",
     "inverse_experiment",
-    "inverse_table",
     "make_operator",
     "measure",
     "reconstruction_metrics",

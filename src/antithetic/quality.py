@@ -37,8 +37,6 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .tables import quality_table  # noqa: F401  (formatting only; defined with the other tables)
-
 __all__ = [
     "QUALITY_SETS",
     "bootstrap_quality",
@@ -47,7 +45,6 @@ __all__ = [
     "no_loss_verdict",
     "prdc_scores",
     "quality_sets",
-    "quality_table",
 ]
 
 #: generated sets compared, in table order
