@@ -27,6 +27,11 @@ def model_spec(wildcards):
     return {k: v for k, v in config["models"][wildcards.model].items() if k != "data"}
 
 
+def model_entry(wildcards):
+    """The model's whole resolved entry, its `data` label included (unlike model_spec)."""
+    return config["models"][wildcards.model]
+
+
 def sampler_spec(wildcards):
     return config["samplers"][wildcards.sampler]
 

@@ -10,7 +10,7 @@ rule editing:
     log:
         "logs/editing/{model}.log",
     params:
-        model_spec=lambda wc: config["models"][wc.model],
+        model_spec=model_entry,
         settings={k: EDITING[k] for k in ("sources", "t0", "num_steps", "seed", "level", "ssim_kernel_size", "ssim_sigma")},
     threads: min(2, workflow.cores)
     conda:

@@ -11,7 +11,7 @@ rule inverse_dps:
     log:
         "logs/inverse_dps/{model}/{task}.log",
     params:
-        model_spec=lambda wc: config["models"][wc.model],
+        model_spec=model_entry,
         task_params=lambda wc: INVERSE["tasks"][wc.task],
         settings={k: INVERSE[k] for k in ("sigma_y", "measurements", "samples", "num_steps", "eta", "step_size", "seed", "level", "bootstrap")},
         split={k: config["classifier"][k] for k in ("dataset", "test_fraction", "split_seed")},

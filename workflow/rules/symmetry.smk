@@ -18,7 +18,7 @@ rule symmetry_probe:
     log:
         "logs/symmetry_probe/{model}.log",
     params:
-        spec=lambda wc: config["models"][wc.model],
+        spec=model_entry,
         probe={key: SYMMETRY[key] for key in PROBE_KEYS},
         seed=config["seed"],
         data_sampler=lambda wc: symmetry_data_sampler([wc.model]),
@@ -66,8 +66,8 @@ rule trajectory_correlations:
     log:
         "logs/trajectory_correlations/{model}/{sampler}/{pairs}.log",
     params:
-        spec=lambda wc: config["models"][wc.model],
-        sampler=lambda wc: config["samplers"][wc.sampler],
+        spec=model_entry,
+        sampler=sampler_spec,
         designs={"PN": config["designs"][PN_DESIGN], "RR": config["designs"][RR_DESIGN]},
         pairs=TRAJECTORY["pairs"],
         seed=config["seed"],

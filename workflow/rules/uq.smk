@@ -29,8 +29,8 @@ rule uq_coverage:
         "logs/uq_coverage/{model}/{sampler}.log",
     params:
         uq={**uq_params(), "coverage": uq_coverage_section()},
-        model=lambda wc: config["models"][wc.model],
-        sampler=lambda wc: config["samplers"][wc.sampler],
+        model=model_entry,
+        sampler=sampler_spec,
         designs={name: config["designs"][name] for name in sorted(set(((UQ.get("coverage") or {}).get("methods") or {}).values()))},
         seed=config["seed"],
     threads: min(2, workflow.cores)
