@@ -56,5 +56,7 @@ claim: $(STAMP)
 slurm-check: $(STAMP)
 	VENV=$(abspath $(VENV)) tests/cluster/slurm_check.sh
 
+# Everything the workflow made; the tracked results/README.md and figures/README.md stay.
 clean:
-	rm -rf results/* figures/* logs .snakemake
+	find results figures -mindepth 1 -maxdepth 1 ! -name README.md -exec rm -rf {} +
+	rm -rf logs .snakemake

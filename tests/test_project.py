@@ -102,3 +102,18 @@ def test_bench_reads_the_last_complete_run_and_the_benchmark_files(tmp_path):
               "stages": stages, "last_run": last_run(logs)}
     text = to_markdown(report)
     assert "Last complete run: 3 jobs in 150 s" in text and "| sample | 2 | 3.5 |" in text
+
+
+def test_make_clean_removes_outputs_but_keeps_the_tracked_readmes(tmp_path):
+    import subprocess
+
+    for folder in ("results", "figures"):
+        (tmp_path / folder / "sub").mkdir(parents=True)
+        (tmp_path / folder / "sub" / "out.csv").write_text("x")
+        (tmp_path / folder / "README.md").write_text("kept")
+    (tmp_path / "logs").mkdir()
+    subprocess.run(["make", "-f", str(ROOT / "Makefile"), "clean"], cwd=tmp_path, check=True, capture_output=True)
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == [
+        "figures", "figures/README.md", "results", "results/README.md"
+    ]
+    assert all((ROOT / folder / "README.md").is_file() for folder in ("results", "figures"))  # tracked in the repo
