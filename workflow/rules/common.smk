@@ -268,6 +268,9 @@ def inverse_inputs(wildcards):
     """The model's weights and, with inverse.images, the folder of ground-truth images."""
     inputs = weights_input(wildcards)
     if INVERSE.get("images"):
+        if not Path(INVERSE["images"]).is_dir():
+            raise ValueError(f"config key 'inverse.images': no folder {INVERSE['images']!r}; put the ground-truth "
+                             "images there (at least inverse.measurements files) or remove the key to use the held-out digits")
         inputs["images"] = INVERSE["images"]
     return inputs
 
