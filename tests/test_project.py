@@ -57,7 +57,6 @@ def test_table_plot_and_claim_code_imports_neither_torch_nor_diffusers():
     """What table, figure and claim jobs import (their entry points and the library modules they call),
     in a fresh interpreter: torch alone costs a few seconds per job. The end-to-end run checks the jobs' logs."""
     import subprocess
-    import sys
 
     modules = [
         "antithetic.experiments.correlation", "antithetic.experiments.uq", "antithetic.experiments.symmetry",
