@@ -74,6 +74,37 @@ def test_table_plot_and_claim_code_imports_neither_torch_nor_diffusers():
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+def test_sampling_an_analytic_or_generator_model_never_imports_the_unet_stack(tmp_path):
+    """diffusers' UNet module pulls in its transformer models and the ``transformers`` library (seconds per
+    job); the analytic and generator sampling jobs need neither (a generator's ``from_pretrained`` still imports
+    ``transformers``). Checked in a fresh interpreter after loading and sampling each kind through the
+    workflow's own job functions."""
+    import subprocess
+
+    code = (
+        "import sys\n"
+        "from antithetic.experiments.sampling import load_model, design_from_spec\n"
+        "from antithetic.sampling import generate\n"
+        "design = design_from_spec({'kind': 'antithetic'}, seed=0)\n"
+        "def run(name, spec, sampler):\n"
+        "    options = {} if sampler == 'decode' else {'num_steps': 3}\n"
+        "    model = load_model(name, spec, device='cpu')\n"
+        "    generate(model, design=design, num_samples=4, sampler=sampler, sampler_options=options, progress=False)\n"
+        "def loaded(*names):\n"
+        "    return sorted(m for m in names if m in sys.modules)\n"
+        "run('a', {'kind': 'affine_odd', 'mean': 0.2, 'std': 0.5}, 'ddim')\n"
+        "run('g', {'kind': 'gaussian_mixture', 'means': 'digits', 'std': 0.3}, 'ddpm')\n"
+        "assert not loaded('diffusers.models.unets.unet_2d', 'diffusers.pipelines', 'transformers'), loaded('diffusers.models.unets.unet_2d', 'diffusers.pipelines', 'transformers')\n"
+        "from antithetic.models.vae import DigitsVAE\n"
+        f"DigitsVAE(latent_dim=4, hidden_dims=(8,)).save_pretrained({str(tmp_path / 'vae')!r})\n"
+        f"run('v', {{'kind': 'vae', 'pretrained': {str(tmp_path / 'vae')!r}}}, 'decode')\n"
+        "assert not loaded('diffusers.models.unets.unet_2d', 'diffusers.pipelines')\n"  # ModelMixin loading imports transformers
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert result.returncode == 0, result.stderr[-2000:]
+
+
 def test_readme_bench_block_is_the_committed_benchmark():
     from antithetic.readme import main as readme_main
 

@@ -54,7 +54,6 @@ from tqdm.auto import tqdm
 
 from .kinds import PARAMETRIZATIONS, SAMPLER_KINDS
 from .models.base import ContinuousDiffusionModel, DiffusionModel
-from .models.consistency import sample_consistency
 from .models.generator import sample_decode
 from .parametrization import vp_from_ve
 
@@ -341,6 +340,16 @@ def sample_edm_stochastic(
         model, x_T, sigmas=sigmas, kind="edm_stochastic", S_churn=S_churn, S_min=S_min, S_max=S_max, S_noise=S_noise,
         step_noise=step_noise, cond=cond, callback=callback, progress=progress,
     )
+
+
+def sample_consistency(model, x_T: torch.Tensor, **kwargs) -> torch.Tensor:
+    """Consistency-model sampling (:func:`antithetic.models.consistency.sample_consistency`).
+
+    Imported on use: it loads diffusers' UNet and consistency scheduler, which other samplers never need.
+    """
+    from .models.consistency import sample_consistency as sample
+
+    return sample(model, x_T, **kwargs)
 
 
 SAMPLERS: dict[str, Callable[..., torch.Tensor]] = {

@@ -1,27 +1,43 @@
-"""Models behind one interface: ``eps(x_t, t, cond)`` plus the training noise schedule."""
+"""Models behind one interface: ``eps(x_t, t, cond)`` plus the training noise schedule.
 
-from .analytic import GaussianMixtureScore, default_schedule, gaussian_mixture_model, gaussian_model
-from .base import ContinuousDiffusionModel, DiffusionModel, EDMModel, VPSDEModel, state_dict_sha256
-from .generator import GENERATOR_KINDS, GeneratorModel, load_generator
-from .pretrained import ModelNotAvailableError, load_pipeline, load_unet_model, unet_model
-from .registry import build_model
+Names are imported from their module on first use, so a job pays only for the kinds it builds: the
+analytic and generator models never import diffusers' UNet, pipelines or their ``transformers`` stack.
+"""
 
-__all__ = [
-    "ContinuousDiffusionModel",
-    "DiffusionModel",
-    "EDMModel",
-    "VPSDEModel",
-    "GENERATOR_KINDS",
-    "GeneratorModel",
-    "GaussianMixtureScore",
-    "ModelNotAvailableError",
-    "build_model",
-    "default_schedule",
-    "gaussian_mixture_model",
-    "gaussian_model",
-    "load_generator",
-    "load_pipeline",
-    "load_unet_model",
-    "state_dict_sha256",
-    "unet_model",
-]
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+#: public name -> the module that defines it
+_EXPORTS = {
+    "GaussianMixtureScore": "analytic",
+    "default_schedule": "analytic",
+    "gaussian_mixture_model": "analytic",
+    "gaussian_model": "analytic",
+    "ContinuousDiffusionModel": "base",
+    "DiffusionModel": "base",
+    "EDMModel": "base",
+    "VPSDEModel": "base",
+    "state_dict_sha256": "base",
+    "ModelNotAvailableError": "errors",
+    "GENERATOR_KINDS": "generator",
+    "GeneratorModel": "generator",
+    "load_generator": "generator",
+    "load_pipeline": "pretrained",
+    "load_unet_model": "pretrained",
+    "unet_model": "pretrained",
+    "build_model": "registry",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

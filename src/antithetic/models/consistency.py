@@ -30,7 +30,8 @@ from tqdm.auto import tqdm
 
 from .base import DiffusionModel, state_dict_sha256
 from .conditional import ClassLabels
-from .pretrained import ModelNotAvailableError, load_pipeline
+from .errors import ModelNotAvailableError
+from .pretrained import load_pipeline
 
 __all__ = ["ConsistencyModel", "consistency_model", "load_consistency_model", "sample_consistency"]
 

@@ -20,7 +20,7 @@ from urllib.parse import urlparse
 
 from ..io import environment_info, write_json
 from ..kinds import is_hub_id
-from .pretrained import ModelNotAvailableError
+from .errors import ModelNotAvailableError
 
 __all__ = ["fetch_model", "is_hub_id", "select_files"]
 

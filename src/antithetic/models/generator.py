@@ -127,8 +127,8 @@ def load_generator(kind: str, source: str | Path, *, name: str, config_key: str 
         source: directory written by the workflow's training (or any ``save_pretrained`` folder).
         config_key: the config key that named ``source``, quoted in the error message.
     """
+    from .errors import ModelNotAvailableError
     from .flow import DigitsFlow
-    from .pretrained import ModelNotAvailableError
     from .vae import DigitsVAE
 
     classes = {"vae": DigitsVAE, "flow": DigitsFlow}

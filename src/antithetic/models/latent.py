@@ -27,7 +27,8 @@ from diffusers import DDIMScheduler
 
 from .base import DiffusionModel, state_dict_sha256
 from .conditional import ClassLabels, Prompts, guide
-from .pretrained import ModelNotAvailableError, load_pipeline
+from .errors import ModelNotAvailableError
+from .pretrained import load_pipeline
 
 __all__ = ["LatentDiffusionModel", "dit_model", "load_dit", "load_stable_diffusion", "stable_diffusion_model"]
 

@@ -12,12 +12,9 @@ import torch
 from diffusers import DiffusionPipeline, UNet2DModel
 
 from .base import DiffusionModel
+from .errors import ModelNotAvailableError
 
 __all__ = ["ModelNotAvailableError", "load_pipeline", "load_unet_model", "unet_model"]
-
-
-class ModelNotAvailableError(RuntimeError):
-    """A model id or directory could not be loaded (offline, typo, missing weights)."""
 
 
 def load_pipeline(source: str | Path, *, config_key: str | None = None, **kwargs) -> DiffusionPipeline:

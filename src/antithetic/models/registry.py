@@ -29,7 +29,6 @@ from .adapters import ADAPTER_KINDS, build_adapter_model
 from .analytic import default_schedule, gaussian_mixture_model, gaussian_model
 from .base import DiffusionModel
 from .generator import GENERATOR_KINDS, load_generator
-from .pretrained import load_unet_model
 from .python import load_python_model
 
 __all__ = ["build_model"]
@@ -48,6 +47,8 @@ def _generator(name, spec, weights_dir):  # VAE, normalizing flow
 
 
 def _unet(name, spec, weights_dir):
+    from .pretrained import load_unet_model  # diffusers' UNet and pipelines: only the jobs of UNet models pay for them
+
     source = _weights(name, spec, weights_dir, need="'pretrained' (hub id or directory) or a 'train' block")
     return load_unet_model(source, name=name, config_key=f"models.{name}.pretrained")
 
