@@ -41,7 +41,15 @@ JOB_IMPORTS = {
     ),
     "plot (pair_figures)": "from antithetic.experiments.correlation import run_pair_figures; import antithetic.plotting.correlation",
     "torch job without diffusers (diversity, quality)": "from antithetic.experiments.diversity import run_diversity; import antithetic.diversity",
-    "network job (sample, probes, DPS, editing)": "from antithetic.experiments.sampling import run_sampling",
+    "analytic-model network job (sample, probes of affine-odd, digits-gmm)": (
+        "from antithetic.experiments.sampling import run_sampling; import antithetic.models.analytic"
+    ),
+    "generator network job (sample of the VAE, flow)": (
+        "from antithetic.experiments.sampling import run_sampling; import antithetic.models.vae, antithetic.models.flow"
+    ),
+    "UNet network job (sample, probes, DPS, editing of digits-ddpm)": (
+        "from antithetic.experiments.sampling import run_sampling; import antithetic.models.pretrained"
+    ),
 }
 
 

@@ -20,6 +20,18 @@ def all_targets():
     return [path for paths in TARGETS.values() for path in paths]
 
 
+def network_threads(wildcards):
+    """Threads of a job that runs the network of model `wildcards.model`.
+
+    A closed-form or one-shot generator model computes little next to its job's single-threaded start-up
+    (importing torch and diffusers), so its jobs take one core each and run side by side; a UNet job takes
+    two. On the CPU the thread count changes no sample (bitwise equal with 1 and 2 threads on the default
+    models, UNet included).
+    """
+    kind = MODEL_KINDS[config["models"][wildcards.model]["kind"]]
+    return 1 if kind.analytic or kind.family == "generator" else min(2, workflow.cores)
+
+
 # Resolved config entries for `params:`. A rule declares every config value it reads as a param, so an
 # edited key reruns exactly the jobs that read it (Snakemake's params rerun trigger).
 def model_spec(wildcards):

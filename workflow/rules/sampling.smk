@@ -16,7 +16,7 @@ rule sample:
         model=model_spec,
         sampler=sampler_spec,
         design=design_spec,
-    threads: min(2, workflow.cores)
+    threads: network_threads
     conda:
         "../../envs/antithetic.yaml"
     script:

@@ -22,7 +22,7 @@ rule symmetry_probe:
         probe={key: SYMMETRY[key] for key in PROBE_KEYS},
         seed=config["seed"],
         data_sampler=lambda wc: symmetry_data_sampler([wc.model]),
-    threads: min(2, workflow.cores)
+    threads: network_threads
     conda:
         "../../envs/antithetic.yaml"
     script:
@@ -71,7 +71,7 @@ rule trajectory_correlations:
         designs={"PN": config["designs"][PN_DESIGN], "RR": config["designs"][RR_DESIGN]},
         pairs=TRAJECTORY["pairs"],
         seed=config["seed"],
-    threads: min(2, workflow.cores)
+    threads: network_threads
     conda:
         "../../envs/antithetic.yaml"
     script:

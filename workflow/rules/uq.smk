@@ -33,7 +33,7 @@ rule uq_coverage:
         sampler=sampler_spec,
         designs={name: config["designs"][name] for name in sorted(set(((UQ.get("coverage") or {}).get("methods") or {}).values()))},
         seed=config["seed"],
-    threads: min(2, workflow.cores)
+    threads: network_threads
     conda:
         "../../envs/antithetic.yaml"
     script:
