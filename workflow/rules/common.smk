@@ -20,16 +20,12 @@ def all_targets():
     return [path for paths in TARGETS.values() for path in paths]
 
 
-def network_threads(wildcards):
-    """Threads of a job that runs the network of model `wildcards.model`.
-
-    A closed-form or one-shot generator model computes little next to its job's single-threaded start-up
-    (importing torch and diffusers), so its jobs take one core each and run side by side; a UNet job takes
-    two. On the CPU the thread count changes no sample (bitwise equal with 1 and 2 threads on the default
-    models, UNet included).
-    """
-    kind = MODEL_KINDS[config["models"][wildcards.model]["kind"]]
-    return 1 if kind.analytic or kind.family == "generator" else min(2, workflow.cores)
+# Threads of a job that runs a network (sampling, probes, DPS, editing). The workflow's jobs are many and
+# each starts single-threaded (importing torch and diffusers, seconds): one core per job keeps every core
+# busy, two side by side sample about as fast as one job on two threads, and the thread count changes no
+# sample on the CPU (bitwise equal with 1 and 2 threads on the default models). For a few large jobs:
+# --set-threads sample=8. Training the UNet, one long job that the rest waits for, takes all cores.
+NETWORK_THREADS = 1
 
 
 # Resolved config entries for `params:`. A rule declares every config value it reads as a param, so an
@@ -154,7 +150,8 @@ def load_claims():
     path = Path(config.get("claims") or Path(workflow.basedir) / "config" / "claims.yaml")
     if not path.is_file():
         raise WorkflowError(f"Invalid config: 'claims' names {str(path)!r}, which does not exist; fix the path or remove the key")
-    claims = yaml.safe_load(path.read_text())
+    # libyaml's parser when PyYAML has it: every snakemake call (a no-op rerun too) parses this file
+    claims = yaml.load(path.read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     validate(claims, str(Path(workflow.basedir) / "workflow" / "schemas" / "claims.schema.yaml"))
     ids = [c["id"] for c in claims["claims"]]
     if len(set(ids)) != len(ids):

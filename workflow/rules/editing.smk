@@ -12,7 +12,7 @@ rule editing:
     params:
         model_spec=model_entry,
         settings={k: EDITING[k] for k in ("sources", "t0", "num_steps", "seed", "level", "ssim_kernel_size", "ssim_sigma")},
-    threads: min(2, workflow.cores)
+    threads: NETWORK_THREADS
     conda:
         "../../envs/antithetic.yaml"
     script:

@@ -15,7 +15,7 @@ rule inverse_dps:
         task_params=lambda wc: INVERSE["tasks"][wc.task],
         settings={k: INVERSE[k] for k in ("sigma_y", "measurements", "samples", "num_steps", "eta", "step_size", "seed", "level", "bootstrap")},
         split={k: config["classifier"][k] for k in ("dataset", "test_fraction", "split_seed")},
-    threads: min(2, workflow.cores)
+    threads: NETWORK_THREADS
     conda:
         "../../envs/antithetic.yaml"
     script:

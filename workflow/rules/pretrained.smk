@@ -42,7 +42,7 @@ rule guided_sample:
         design=design_spec,
     wildcard_constraints:
         scale=r"[0-9]+(\.[0-9]+)?",
-    threads: min(2, workflow.cores)
+    threads: NETWORK_THREADS
     conda:
         "../../envs/antithetic.yaml"
     script:

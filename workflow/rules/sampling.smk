@@ -16,7 +16,7 @@ rule sample:
         model=model_spec,
         sampler=sampler_spec,
         design=design_spec,
-    threads: network_threads
+    threads: NETWORK_THREADS
     conda:
         "../../envs/antithetic.yaml"
     script:

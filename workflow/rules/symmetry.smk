@@ -22,7 +22,7 @@ rule symmetry_probe:
         probe={key: SYMMETRY[key] for key in PROBE_KEYS},
         seed=config["seed"],
         data_sampler=lambda wc: symmetry_data_sampler([wc.model]),
-    threads: network_threads
+    threads: NETWORK_THREADS
     conda:
         "../../envs/antithetic.yaml"
     script:
@@ -71,7 +71,7 @@ rule trajectory_correlations:
         designs={"PN": config["designs"][PN_DESIGN], "RR": config["designs"][RR_DESIGN]},
         pairs=TRAJECTORY["pairs"],
         seed=config["seed"],
-    threads: network_threads
+    threads: NETWORK_THREADS
     conda:
         "../../envs/antithetic.yaml"
     script:
@@ -96,7 +96,7 @@ rule theorem1_fisher:
         fisher={"samples": FISHER["samples"], "points": FISHER["points"]},
         seed=config["seed"],
         data_sampler=symmetry_data_sampler(FISHER_MODELS),
-    threads: min(2, workflow.cores)
+    threads: NETWORK_THREADS
     conda:
         "../../envs/antithetic.yaml"
     script:

@@ -33,7 +33,7 @@ rule uq_coverage:
         sampler=sampler_spec,
         designs={name: config["designs"][name] for name in sorted(set(((UQ.get("coverage") or {}).get("methods") or {}).values()))},
         seed=config["seed"],
-    threads: network_threads
+    threads: NETWORK_THREADS
     conda:
         "../../envs/antithetic.yaml"
     script:
