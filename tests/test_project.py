@@ -134,6 +134,18 @@ def test_bench_reads_the_last_complete_run_and_the_benchmark_files(tmp_path):
     assert "Last complete run: 3 jobs in 150 s" in text and "| sample | 2 | 3.5 |" in text
 
 
+def test_bench_ratio_divides_the_best_times_of_interleaved_repeats(monkeypatch):
+    """One slow repeat (machine noise) must not move the ratio; the order of calls alternates."""
+    import antithetic.bench as bench
+
+    calls, times = [], iter([2.0, 1.0, 9.0, 1.0, 2.2, 1.1])  # numerator, denominator, alternately
+    monkeypatch.setattr(bench, "_median_seconds", lambda fn, repeats: (calls.append(fn()), next(times))[1])
+    r = bench._interleaved_ratio(lambda: "num", lambda: "den", 3)
+    assert calls == ["num", "den"] * 3
+    assert r["ratio"] == 2.0 and r["numerator_seconds"] == 2.0 and r["denominator_seconds"] == 1.0
+    assert r["median_repeat_ratio"] == 2.0 and r["repeats"] == 3
+
+
 def test_make_clean_removes_outputs_but_keeps_the_tracked_readmes(tmp_path):
     import subprocess
 
