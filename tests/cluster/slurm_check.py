@@ -25,7 +25,8 @@ from test_workflow import tiny_config  # noqa: E402
 SLURM_PROFILE = ROOT / "profiles" / "slurm" / "config.yaml"
 MODELS = ("affine-odd", "digits-gmm")
 # the rules that run a network on the device; profiles/slurm must request a GPU for each
-NETWORK_RULES = ("sample", "guided_sample", "train_model", "symmetry_probe", "trajectory_correlations", "theorem1_fisher", "uq_coverage")
+NETWORK_RULES = ("sample", "guided_sample", "train_model", "symmetry_probe", "trajectory_correlations", "theorem1_fisher", "uq_coverage",
+                 "inverse_dps", "editing")
 # sample provenance (results/samples/**/*.json): keys that record the run, not the result
 PROVENANCE_RUN_KEYS = {"created", "seconds", "threads", "batch_size"}
 
@@ -34,17 +35,31 @@ class CheckError(Exception):
     pass
 
 
-def slurm_check_config():
+# the claims of the check's ledger: Table 1's (the whole ledger adds some 25 one-second jobs, each an sbatch)
+CLAIMS = ("C1", "C2")
+
+
+def slurm_check_claims():
+    """config/claims.yaml cut to :data:`CLAIMS`."""
+    claims = yaml.safe_load((ROOT / "config" / "claims.yaml").read_text())["claims"]
+    return {"claims": [claim for claim in claims if claim["id"] in CLAIMS]}
+
+
+def slurm_check_config(claims_file):
     """tests/test_workflow.py's tiny config cut to a cheap subset: analytic models only (no training),
-    DDIM with 5 steps. 10 cluster jobs: 4 sampling, 2 correlations, 2 pair figures, 1 trajectory
-    correlation (a second network rule) and Table 1."""
+    DDIM with 5 steps, the ledger of ``claims_file``. 14 cluster jobs: 4 sampling, 2 correlations, 2 pair
+    figures, 1 trajectory correlation (a second network rule), Table 1, 2 claims, the ledger and the
+    README block."""
     config = tiny_config()
+    config["claims"] = str(Path(claims_file).resolve())
     config["models"] = {name: config["models"][name] for name in MODELS}
     config["samplers"] = {"ddim": config["samplers"]["ddim"]}
-    config["designs"] = {name: config["designs"][name] for name in ("iid", "antithetic")}
+    # iid and antithetic (the schema's defaults refer to them) and Table 1's PN and RR designs (correlation.designs)
+    kept = {"iid", "antithetic", *config["correlation"]["designs"].values()}
+    config["designs"] = {name: spec for name, spec in config["designs"].items() if name in kept}
     config["correlation"]["runs"] = {name: ["ddim"] for name in MODELS}
     config["symmetry"] = {"trajectories": {"pairs": 3, "runs": {"affine-odd": ["ddim"]}}}
-    for section in ("eta_sweep", "uq", "guidance"):
+    for section in ("eta_sweep", "uq", "guidance", "quality", "diversity", "inverse", "editing"):
         config.pop(section, None)
     return config
 
@@ -185,8 +200,11 @@ def compare(slurm_dir, local_dir):
 
 def main(argv):
     command, *args = argv
-    if command == "config":
-        Path(args[0]).write_text(yaml.safe_dump(slurm_check_config(), sort_keys=False))
+    if command == "config":  # OUT.yaml and, next to it, the claims file it names
+        out = Path(args[0])
+        claims = out.with_name("claims.yaml")
+        claims.write_text(yaml.safe_dump(slurm_check_claims(), sort_keys=False))
+        out.write_text(yaml.safe_dump(slurm_check_config(claims), sort_keys=False))
     elif command == "profile":
         out = Path(args[0])
         out.mkdir(parents=True, exist_ok=True)
