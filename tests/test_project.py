@@ -159,3 +159,22 @@ def test_make_clean_removes_outputs_but_keeps_the_tracked_readmes(tmp_path):
         "figures", "figures/README.md", "results", "results/README.md"
     ]
     assert all((ROOT / folder / "README.md").is_file() for folder in ("results", "figures"))  # tracked in the repo
+
+
+def test_slurm_check_config_plans_its_jobs(tmp_path):
+    """The SLURM check's config (tests/cluster/slurm_check.py) stays a valid config of today's workflow: a
+    dry run plans its sampling, trajectory, Table 1 and two-claim ledger jobs (a stale config once stopped the
+    check at validation, found only when the check ran)."""
+    import subprocess
+
+    result = subprocess.run([sys.executable, str(ROOT / "tests" / "cluster" / "slurm_check.py"), "config", str(tmp_path / "config.yaml")],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    dry = subprocess.run([sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),
+                          "--cores", "2", "--dry-run"], capture_output=True, text=True, cwd=tmp_path,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert dry.returncode == 0, dry.stderr[-3000:]
+    stats = dry.stdout.split("Job stats:", 1)[1].split("\n\n", 1)[0]
+    planned = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE)}
+    assert planned == {"sample": 4, "trajectory_correlations": 1, "pair_correlations": 2, "pair_figures": 2, "table1": 1,
+                       "claim_C1": 1, "claim_C2": 1, "claims": 1, "readme_results": 1, "all": 1, "total": 15}
