@@ -151,11 +151,12 @@ def _npz(path):
 
 
 def compare(slurm_dir, local_dir):
-    """results/ and figures/ of the two runs hold the same files with the same content. Two kinds of file
+    """results/ and figures/ of the two runs hold the same files with the same content. Three kinds of file
     record how a job ran, and differ in exactly that: the sample provenance .json beside each .npz
     (PROVENANCE_RUN_KEYS: time stamp, wall time, threads and batch size of the profile) and the `meta`
-    entry inside each sample .npz (its wall time, `seconds`); they are compared without those keys, and
-    every array of the .npz bit for bit. Every other file must have the same sha256."""
+    entry inside each sample .npz (its wall time, `seconds`) are compared without those keys, and every
+    array of the .npz bit for bit; the rules' `benchmark:` files (results/benchmarks/: wall time and
+    memory, nothing else) only for being there. Every other file must have the same sha256."""
     slurm_dir, local_dir = Path(slurm_dir), Path(local_dir)
     files = {}
     for run in (slurm_dir, local_dir):
@@ -166,10 +167,12 @@ def compare(slurm_dir, local_dir):
         raise CheckError(f"different output files: only on SLURM {sorted(map(str, only_slurm))}, only local {sorted(map(str, only_local))}")
     if not any(p.suffix == ".npz" for p in files[local_dir]):
         raise CheckError("no sample .npz file to compare")
-    tally = {"sha256": 0, "npz arrays": 0, "provenance": 0}
+    tally = {"sha256": 0, "npz arrays": 0, "provenance": 0, "benchmark": 0}
     for rel in files[local_dir]:
         a, b = slurm_dir / rel, local_dir / rel
-        if rel.parts[:2] == ("results", "samples") and rel.suffix == ".npz":
+        if rel.parts[:2] == ("results", "benchmarks"):
+            tally["benchmark"] += 1
+        elif rel.parts[:2] == ("results", "samples") and rel.suffix == ".npz":
             x, y = _npz(a), _npz(b)
             if sorted(x) != sorted(y):
                 raise CheckError(f"{rel}: entries {sorted(x)} vs {sorted(y)}")
@@ -217,7 +220,8 @@ def main(argv):
     elif command == "compare":
         tally = compare(*args)
         print(f"SLURM and local outputs identical: {tally['sha256']} files by sha256, {tally['npz arrays']} sample .npz array by "
-              f"array (their meta differs only in wall time), {tally['provenance']} provenance .json without {sorted(PROVENANCE_RUN_KEYS)}")
+              f"array (their meta differs only in wall time), {tally['provenance']} provenance .json without {sorted(PROVENANCE_RUN_KEYS)}, "
+              f"{tally['benchmark']} benchmark files (wall times) present in both")
     else:
         raise SystemExit(f"unknown command {command!r}; see {__file__}")
 
