@@ -126,3 +126,28 @@ def test_sampler_argument_errors(affine):
         sample_ddim(affine, torch.randn(2, 1, 8, 8), num_steps=5000)
     with pytest.raises(ValueError, match="multiple of 2"):
         generate(affine, design=AntitheticNoise(), num_samples=3, progress=False)
+
+
+def test_thread_count_changes_no_sample():
+    """The workflow gives every network job one thread (workflow/rules/common.smk: NETWORK_THREADS) on the
+    grounds that the thread count changes no number: the digits UNet architecture and an analytic model,
+    sampled with 1 and with 2 intra-op threads, give bitwise equal samples."""
+    from antithetic.models import unet_model
+    from antithetic.training import TrainConfig, build_unet
+
+    torch.manual_seed(0)
+    cfg = TrainConfig(block_out_channels=[32, 64])
+    unet = unet_model(build_unet(cfg, sample_size=8, channels=1).eval(), DDPMScheduler(beta_schedule=cfg.beta_schedule), name="u")
+    models = {"unet": unet, "gmm": build_model("g", {"kind": "gaussian_mixture", "means": "digits", "std": 0.3})}
+    before = torch.get_num_threads()
+    out = {}
+    try:
+        for threads in (1, 2):
+            torch.set_num_threads(threads)
+            for name, model in models.items():
+                out[name, threads] = generate(model, design=AntitheticNoise(seed=0), num_samples=128, sampler="ddim",
+                                              sampler_options={"num_steps": 4}, batch_size=128, progress=False).samples
+    finally:
+        torch.set_num_threads(before)
+    for name in models:
+        assert np.array_equal(np.asarray(out[name, 1]), np.asarray(out[name, 2])), name
