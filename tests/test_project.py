@@ -135,13 +135,13 @@ def test_bench_reads_the_last_complete_run_and_the_benchmark_files(tmp_path):
 
 
 def test_bench_ratio_divides_the_best_times_of_interleaved_repeats(monkeypatch):
-    """One slow repeat (machine noise) must not move the ratio; the order of calls alternates."""
+    """One slow repeat (machine noise) must not move the ratio; which side runs first alternates."""
     import antithetic.bench as bench
 
-    calls, times = [], iter([2.0, 1.0, 9.0, 1.0, 2.2, 1.1])  # numerator, denominator, alternately
+    calls, times = [], iter([2.0, 1.0, 1.0, 9.0, 2.2, 1.1])  # in call order: num, den, den, num, num, den
     monkeypatch.setattr(bench, "_median_seconds", lambda fn, repeats: (calls.append(fn()), next(times))[1])
     r = bench._interleaved_ratio(lambda: "num", lambda: "den", 3)
-    assert calls == ["num", "den"] * 3
+    assert calls == ["num", "den", "den", "num", "num", "den"]
     assert r["ratio"] == 2.0 and r["numerator_seconds"] == 2.0 and r["denominator_seconds"] == 1.0
     assert r["median_repeat_ratio"] == 2.0 and r["repeats"] == 3
 

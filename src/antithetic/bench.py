@@ -72,16 +72,20 @@ def job_startup(repeats: int = 3) -> dict[str, float]:
 
 
 def _interleaved_ratio(numerator, denominator, repeats: int) -> dict[str, float]:
-    """Time ratio of ``numerator`` to ``denominator``, timed alternately ``repeats`` times each.
+    """Time ratio of ``numerator`` to ``denominator``, timed alternately (ABBA) ``repeats`` times each.
 
     ``ratio`` divides the best (smallest) times: on a shared machine noise only ever adds time, so the
     best of several runs estimates each side's own cost, while single-repeat ratios scatter by tens of
     percent (``median_repeat_ratio`` shows that scatter).
     """
     ratios, num_times, den_times = [], [], []
-    for _ in range(repeats):
-        a = _median_seconds(numerator, 1)
-        b = _median_seconds(denominator, 1)
+    for repeat in range(repeats):
+        if repeat % 2 == 0:  # ABBA order: neither side always runs first (a warm cache, a burst of load)
+            a = _median_seconds(numerator, 1)
+            b = _median_seconds(denominator, 1)
+        else:
+            b = _median_seconds(denominator, 1)
+            a = _median_seconds(numerator, 1)
         ratios.append(a / b)
         num_times.append(a)
         den_times.append(b)
