@@ -47,9 +47,9 @@ def slurm_check_claims():
 
 def slurm_check_config(claims_file):
     """tests/test_workflow.py's tiny config cut to a cheap subset: analytic models only (no training),
-    DDIM with 5 steps, the ledger of ``claims_file``. 14 cluster jobs: 4 sampling, 2 correlations, 2 pair
-    figures, 1 trajectory correlation (a second network rule), Table 1, 2 claims, the ledger and the
-    README block."""
+    DDIM with 5 steps, the ledger of ``claims_file``. 14 jobs: 10 on the cluster (4 sampling, 2 correlations,
+    2 pair figures, 1 trajectory correlation (a second network rule) and Table 1) and 4 local rules (2 claims,
+    the ledger and the README block)."""
     config = tiny_config()
     config["claims"] = str(Path(claims_file).resolve())
     config["models"] = {name: config["models"][name] for name in MODELS}
@@ -106,7 +106,7 @@ def _minutes(limit):
 
 
 def check_jobs(log_path, node, partition):
-    """Every job of the run (all but the local rule `all`) was submitted with sbatch, ran on `node` in
+    """Every job of the run but the local rules (`all`, the claims ledger's) was submitted with sbatch, ran on `node` in
     `partition` without a GPU request and completed with exit code 0; network rules got profiles/slurm's
     runtime. Returns {rule: count}."""
     text = Path(log_path).read_text()
