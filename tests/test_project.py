@@ -178,3 +178,24 @@ def test_slurm_check_config_plans_its_jobs(tmp_path):
     planned = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE)}
     assert planned == {"sample": 4, "trajectory_correlations": 1, "pair_correlations": 2, "pair_figures": 2, "table1": 1,
                        "claim_C1": 1, "claim_C2": 1, "claims": 1, "readme_results": 1, "all": 1, "total": 15}
+
+
+def test_lazy_packages_list_and_resolve_their_names_without_importing_them():
+    """antithetic, .models, .experiments and .symmetry name each public attribute's submodule: `dir()`
+    lists it without importing anything heavy, access imports it, and a typo is an AttributeError."""
+    import subprocess
+
+    code = (
+        "import sys, antithetic, antithetic.models as m, antithetic.experiments as e, antithetic.symmetry as s\n"
+        "assert {'make_design'} <= set(dir(antithetic)) and {'build_model', 'ModelNotAvailableError'} <= set(dir(m))\n"
+        "assert {'run_sampling'} <= set(dir(e)) and {'as_score'} <= set(dir(s))\n"
+        "assert 'torch' not in sys.modules\n"
+        "assert s.as_score.__module__ == 'antithetic.symmetry.scores' and 'torch' not in sys.modules\n"
+        "assert m.ModelNotAvailableError.__module__ == 'antithetic.models.errors' and 'torch' not in sys.modules\n"
+        "try:\n    m.build_modle\nexcept AttributeError as err:\n    assert \"'antithetic.models' has no attribute 'build_modle'\" in str(err)\n"
+        "else:\n    raise AssertionError('no AttributeError')\n"
+        "assert m.build_model.__module__ == 'antithetic.models.registry' and 'torch' in sys.modules\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT,
+                            env={**os.environ, "PYTHONPATH": str(ROOT / "src")})
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -11,17 +11,13 @@ interface, diffusers adapters, analytic models), :mod:`~antithetic.samplers` (DD
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from ._lazy import attach
 
 __version__ = "0.1.0"
 
 __all__ = ["AntitheticNoise", "IIDNoise", "KAntitheticNoise", "PartialAntitheticNoise", "make_design"]
 
 
-def __getattr__(name: str) -> Any:
-    # Lazy: ``import antithetic.config`` (the Snakefile's DAG build, table and plot jobs) must not pay
-    # for importing torch.
-    if name in __all__:
-        return getattr(import_module(".noise", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# Lazy: ``import antithetic.config`` (the Snakefile's DAG build, table and plot jobs) must not pay for
+# importing torch.
+__getattr__, __dir__ = attach(__name__, dict.fromkeys(__all__, "noise"))

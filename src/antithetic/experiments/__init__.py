@@ -9,8 +9,7 @@ stage it runs (a table job never imports torch or diffusers).
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from .._lazy import attach
 
 #: job function -> the stage module that defines it
 _JOBS = {
@@ -43,7 +42,4 @@ _JOBS = {
 __all__ = sorted(_JOBS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _JOBS:
-        return getattr(import_module(f".{_JOBS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = attach(__name__, _JOBS)

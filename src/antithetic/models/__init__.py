@@ -6,8 +6,7 @@ analytic and generator models never import diffusers' UNet, pipelines or their `
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from .._lazy import attach
 
 #: public name -> the module that defines it
 _EXPORTS = {
@@ -33,11 +32,4 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        return getattr(import_module(f".{_EXPORTS[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = attach(__name__, _EXPORTS)

@@ -14,8 +14,7 @@ Theorem 1 proves the high-noise case for the true score. This package measures i
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from .._lazy import attach
 
 #: public name -> the submodule that defines it. Imported on first use, so a table or figure job that
 #: needs only :mod:`.scores` (numpy and pandas) never imports torch.
@@ -72,7 +71,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _NAMES:
-        return getattr(import_module(f".{_NAMES[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = attach(__name__, _NAMES)
