@@ -139,7 +139,7 @@ def test_bench_ratio_divides_the_best_times_of_interleaved_repeats(monkeypatch):
     import antithetic.bench as bench
 
     calls, times = [], iter([2.0, 1.0, 1.0, 9.0, 2.2, 1.1])  # in call order: num, den, den, num, num, den
-    monkeypatch.setattr(bench, "_median_seconds", lambda fn, repeats: (calls.append(fn()), next(times))[1])
+    monkeypatch.setattr(bench, "_seconds", lambda fn: (calls.append(fn()), next(times))[1])
     r = bench._interleaved_ratio(lambda: "num", lambda: "den", 3)
     assert calls == ["num", "den", "den", "num", "num", "den"]
     assert r["ratio"] == 2.0 and r["numerator_seconds"] == 2.0 and r["denominator_seconds"] == 1.0

@@ -53,13 +53,15 @@ JOB_IMPORTS = {
 }
 
 
+def _seconds(fn) -> float:
+    """Wall seconds of one call of ``fn``."""
+    began = time.perf_counter()
+    fn()
+    return time.perf_counter() - began
+
+
 def _median_seconds(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        began = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - began)
-    return statistics.median(times)
+    return statistics.median(_seconds(fn) for _ in range(repeats))
 
 
 def job_startup(repeats: int = 3) -> dict[str, float]:
@@ -81,11 +83,9 @@ def _interleaved_ratio(numerator, denominator, repeats: int) -> dict[str, float]
     ratios, num_times, den_times = [], [], []
     for repeat in range(repeats):
         if repeat % 2 == 0:  # ABBA order: neither side always runs first (a warm cache, a burst of load)
-            a = _median_seconds(numerator, 1)
-            b = _median_seconds(denominator, 1)
+            a, b = _seconds(numerator), _seconds(denominator)
         else:
-            b = _median_seconds(denominator, 1)
-            a = _median_seconds(numerator, 1)
+            b, a = _seconds(denominator), _seconds(numerator)
         ratios.append(a / b)
         num_times.append(a)
         den_times.append(b)
