@@ -36,6 +36,18 @@ include: "workflow/rules/claims.smk"
 report: "workflow/report/workflow.rst"
 
 
+onstart:
+    start_fork_server()
+
+
+onsuccess:
+    stop_fork_server()
+
+
+onerror:
+    stop_fork_server()
+
+
 rule all:
     input:
         all_targets(),

@@ -43,8 +43,8 @@ def tiny_config():
     return config
 
 
-def run(workdir, *args, check=True):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+def run(workdir, *args, check=True, env=None):
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
     cmd = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
     result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
     if check and result.returncode != 0:
@@ -98,6 +98,27 @@ def test_table_plot_and_claim_jobs_import_neither_torch_nor_diffusers(workdir):
             assert "imported: torch=False diffusers=False" in text, (log, text[-500:])
             seen.add(rule.group(1))
     assert CHEAP_RULES <= seen, CHEAP_RULES - seen
+
+
+#: jobs that run a network: each hands itself to the run's fork server (antithetic.forkserver)
+NETWORK_RULES = {
+    "train_model", "train_classifier", "sample", "symmetry_probe", "trajectory_correlations", "theorem1_fisher",
+    "partial_map", "uq_estimates", "uq_coverage", "quality", "diversity", "inverse_dps", "editing",
+}
+
+
+@pytest.mark.slow
+def test_every_network_job_ran_in_a_child_of_the_fork_server(workdir):
+    import re
+
+    seen = set()
+    for log in (workdir / "logs").rglob("*.log"):
+        text = log.read_text()
+        rule = re.search(r"rule (\w+) wildcards=", text)
+        if rule and rule.group(1) in NETWORK_RULES:
+            assert "fork server: running in a child of the fork server" in text, (log, text[-800:])
+            seen.add(rule.group(1))
+    assert seen == NETWORK_RULES
 
 
 @pytest.mark.slow
@@ -226,8 +247,9 @@ def test_rerun_after_a_killed_run_gives_the_same_outputs(workdir, tmp_path):
     locked = run(killed, check=False)  # a run (not a dry run) takes the lock
     assert locked.returncode != 0 and "cannot be locked" in locked.stdout + locked.stderr  # the README says: --unlock
     run(killed, "--unlock")
-    run(killed)
-    # the same numbers as the uninterrupted run of the full tiny config (same seeds, same settings)
+    run(killed, env={"ANTITHETIC_FORKSERVER": "0"})  # every job in its own process, without the fork server
+    # the same numbers as the uninterrupted run of the full tiny config (same seeds, same settings), whose
+    # jobs ran in children of the fork server
     for design in ("antithetic", "iid-disjoint"):
         rel = f"results/samples/affine-odd/ddim/{design}_n12_seed0.npz"
         assert np.array_equal(load_samples(killed / rel).samples, load_samples(workdir / rel).samples), rel

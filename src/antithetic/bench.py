@@ -8,7 +8,7 @@
   UNet. The UNet has the architecture of ``models.digits-ddpm.train`` in ``config.yaml`` (weights do
   not change the cost). On CUDA the fp16/fp32 time ratio of the sampler is added.
 * ``startup``: seconds to start each kind of workflow job (a fresh Python importing what the job's
-  script imports), median of repeats.
+  script imports), median of repeats; and the network jobs once more, handed to a fork server.
 * ``noop_rerun_seconds``: ``snakemake`` on a finished run (when ``results/`` holds one).
 * ``stages``: wall seconds per rule of the last run, from the rules' ``benchmark:`` files.
 * ``last_run``: jobs and wall seconds of the last complete Snakemake run that executed jobs (its log in
@@ -64,12 +64,40 @@ def _median_seconds(fn, repeats: int) -> float:
     return statistics.median(_seconds(fn) for _ in range(repeats))
 
 
+#: the network job kinds of JOB_IMPORTS, timed once more as children of a fork server
+NETWORK_JOB_KINDS = [kind for kind in JOB_IMPORTS if "network job" in kind]
+
+
 def job_startup(repeats: int = 3) -> dict[str, float]:
-    """Median seconds of a fresh ``python -c <imports>`` per job kind."""
+    """Median seconds of a fresh ``python -c <imports>`` per job kind; then of the network kinds handed to
+    a running fork server (:mod:`antithetic.forkserver`): a fresh Python that hands a script with those
+    imports to the server and waits for the child to finish, as a workflow job does."""
+    import tempfile
+
+    from . import forkserver
+
     out = {}
     for kind, code in JOB_IMPORTS.items():
         cmd = [sys.executable, "-c", code]
         out[kind] = _median_seconds(lambda cmd=cmd: subprocess.run(cmd, check=True, cwd=ROOT), repeats)
+    env = {k: v for k, v in os.environ.items() if k != forkserver.ENV_ADDRESS}
+    server = forkserver.start_server(env=env)
+    if server is None:
+        return out
+    handoff = (f"import os, sys; sys.path.insert(0, {str(ROOT / 'src')!r}); from antithetic.forkserver import handoff, in_child\n"
+               "handed = handoff(sys.argv[0])\nif handed.status is not None: os._exit(handed.status)\n"
+               "assert in_child(), handed.reason\n")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for i, kind in enumerate(NETWORK_JOB_KINDS):
+                script = Path(tmp) / f"job{i}.py"
+                script.write_text(handoff + JOB_IMPORTS[kind] + "\n")
+                cmd = [sys.executable, str(script)]
+                subprocess.run(cmd, check=True, cwd=ROOT, env=env)  # the first waits for the server's imports
+                out[f"{kind}, in a child of the fork server"] = _median_seconds(
+                    lambda cmd=cmd: subprocess.run(cmd, check=True, cwd=ROOT, env=env), repeats)
+    finally:
+        server.stop()
     return out
 
 

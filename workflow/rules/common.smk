@@ -12,6 +12,26 @@ try:
 except ConfigError as err:
     raise WorkflowError(f"Invalid config: {err}")
 
+# ------------------------------------------------------------------ fork server
+# A local run imports torch and diffusers once, in a fork server, instead of once per network job
+# (antithetic.forkserver; ANTITHETIC_FORKSERVER=0 starts none). Cluster jobs run in their own processes.
+FORK_SERVERS = []
+
+
+def start_fork_server():
+    if workflow.is_main_process and workflow.local_exec:
+        from antithetic.forkserver import start_server
+
+        server = start_server()
+        if server is not None:
+            FORK_SERVERS.append(server)
+
+
+def stop_fork_server():
+    while FORK_SERVERS:
+        FORK_SERVERS.pop().stop()
+
+
 # Every stage registers its final outputs here; `rule all` requests them all.
 TARGETS = {}
 

@@ -1,6 +1,6 @@
 from _job import start
 
-device, batch_size, log = start(snakemake)
+device, batch_size, log = start(snakemake, forkserver=True)
 from antithetic.experiments.quality import run_quality  # noqa: E402
 
 verdict = run_quality(

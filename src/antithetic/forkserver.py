@@ -1,0 +1,380 @@
+"""A fork server for the workflow's jobs: torch and diffusers are imported once per run, not once per job.
+
+Every Snakemake job is a new Python process, and a job that runs a network spends seconds importing
+torch and diffusers (which imports its transformer models, torch's compiler stack and ``transformers``)
+before the fraction of a second of work it does on the small models of the default run. So a local run
+starts one server (the Snakefile's ``onstart``): it binds a Unix socket, imports the third-party
+packages of :data:`PRELOAD`, and waits. A job's script hands itself over (:func:`handoff`, called by
+``workflow/scripts/_job.py``): it sends its argument vector, import path, working directory and
+environment, and passes its standard input, output and error as file descriptors. The server forks;
+the child becomes the job (those descriptors, that directory, that environment) and runs the job's
+script from its first line, while the job's own process waits for the child's exit status and
+forwards SIGINT, SIGTERM and SIGHUP to it. If the job's process dies, the child is killed.
+
+What a job computes does not change: the child is a fork of a process that imported packages and ran
+nothing else (no torch operation, so no thread pool and no CUDA context exists before the fork), and
+it imports this project's own modules afresh, so an edit of ``src/`` between two jobs takes effect as
+it would without the server. The end-to-end tests compare samples made with and without it bit for bit.
+
+A job runs in its own process instead (the fallback, exactly as without a server) whenever the server
+is not running, runs on another host (cluster jobs), was started from another Python executable (a
+``--sdm conda`` environment), is owned by another user, or has an environment that differs from the
+job's in anything but :data:`PER_JOB_VARIABLES`. Set ``ANTITHETIC_FORKSERVER=0`` to start no server.
+
+Snakemake's ``benchmark:`` files still time each job's wall clock, but their memory and CPU columns
+then cover only the waiting process: run with ``ANTITHETIC_FORKSERVER=0`` to measure those.
+
+Prior art: the preload option of Python's ``multiprocessing`` fork server, ``gunicorn --preload``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import signal
+import socket
+import struct
+import sys
+import tempfile
+import threading
+from importlib import import_module
+from pathlib import Path
+from typing import NamedTuple
+
+__all__ = ["ENV_ADDRESS", "PER_JOB_VARIABLES", "PRELOAD", "Handoff", "Server", "handoff", "in_child", "main", "serve", "start_server"]
+
+#: where jobs find the server: ``"<hostname>:<socket path>"``; ``0`` (or empty) starts none
+ENV_ADDRESS = "ANTITHETIC_FORKSERVER"
+#: set in a child of the server, so that its script does not hand itself over again
+ENV_CHILD = "ANTITHETIC_FORKSERVER_CHILD"
+
+#: the third-party modules the workflow's network jobs import (any that is not installed is skipped)
+PRELOAD = (
+    "numpy",
+    "torch",
+    "diffusers.models.unets.unet_2d",
+    "diffusers.schedulers.scheduling_ddim",
+    "diffusers.schedulers.scheduling_ddpm",
+    "diffusers.pipelines.ddpm.pipeline_ddpm",
+    "diffusers.training_utils",
+    "diffusers.optimization",
+    "scipy.stats",
+    "scipy.special",
+    "sklearn.datasets",
+    "sklearn.model_selection",
+    "pandas",
+    "matplotlib.pyplot",
+    "tqdm.auto",
+    "torchmetrics.functional.image",
+    "yaml",
+    "snakemake.script",
+)
+
+#: environment variables that may differ between the server and a job: the thread counts Snakemake sets
+#: for each job (the job applies its own with ``torch.set_num_threads`` and ``threadpoolctl``, see
+#: ``workflow/scripts/_job.py``), the job's temporary directory and what the shell that Snakemake starts a
+#: job in sets for itself. The child gets the job's values of these; any other difference makes the job
+#: run in its own process, since a module imported by the server may have read the variable already
+#: (``HF_HUB_OFFLINE``, ``PYTHONHASHSEED``, ...).
+PER_JOB_VARIABLES = frozenset({
+    "OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS", "TMPDIR", "TMP", "TEMPDIR", "TEMP", "_", "SHLVL", "PWD", "OLDPWD",
+})
+
+_HEADER = struct.Struct("!I")  # length of the JSON request that follows
+_FORWARDED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+# ------------------------------------------------------------------------------------ the job's side
+class Handoff(NamedTuple):
+    """What :func:`handoff` did: ``status`` is the child's exit status, or ``None`` if no server ran the job."""
+
+    status: int | None
+    reason: str
+
+
+def in_child() -> bool:
+    """Whether this process is a child of the fork server (a job the server took)."""
+    return bool(os.environ.get(ENV_CHILD))
+
+
+def handoff(script: str | os.PathLike) -> Handoff:
+    """Run ``script`` (the running job's own script file) in a child of the fork server.
+
+    Returns once the child has finished, with its exit status, or at once with ``status=None`` and the
+    reason when no server can take the job (then the caller goes on in its own process). Imports
+    nothing beyond the standard library.
+    """
+    address = os.environ.get(ENV_ADDRESS, "")
+    if in_child():
+        return Handoff(None, "running in a child of the fork server")
+    if address in ("", "0") or sys.platform != "linux":
+        return Handoff(None, "no fork server in this run")
+    host, _, path = address.partition(":")
+    if host != socket.gethostname() or not path:
+        return Handoff(None, f"the fork server runs on {host}, not here")
+    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        conn.connect(path)
+        request = {
+            "script": str(Path(script).resolve()),
+            "argv": sys.argv,
+            "path": sys.path,
+            "cwd": os.getcwd(),
+            "env": dict(os.environ),
+            "executable": sys.executable,
+        }
+        payload = json.dumps(request).encode()
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        socket.send_fds(conn, [_HEADER.pack(len(payload)) + payload], [0, 1, 2])
+        replies = conn.makefile("rb")
+        reply = replies.readline().decode().strip()
+    except OSError as err:
+        conn.close()
+        return Handoff(None, f"the fork server cannot be reached ({err})")
+    if reply != "accepted":
+        conn.close()
+        return Handoff(None, reply or "the fork server closed the connection")
+
+    # the child runs the job now: forward the signals Snakemake and the terminal send, wait for its status
+    def forward(signum, _frame):
+        try:
+            conn.sendall(bytes([signum]))
+        except OSError:
+            pass
+
+    for signum in _FORWARDED_SIGNALS:
+        signal.signal(signum, forward)
+    status = replies.readline().decode().strip()
+    conn.close()
+    if status.startswith("exit "):
+        return Handoff(int(status.split()[1]), "ran in a child of the fork server")
+    print("fork server: the job's child ended without an exit status (killed?)", file=sys.stderr)
+    return Handoff(1, "the job's child ended without an exit status")
+
+
+# ------------------------------------------------------------------------------------ the server's side
+class Server:
+    """A running fork server started by :func:`start_server`: its address, process and :meth:`stop`."""
+
+    def __init__(self, address: str, process, directory: str):
+        self.address, self.process, self.directory = address, process, directory
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Terminate the server (running jobs are the jobs' own processes' business) and remove its socket."""
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except Exception:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+def start_server(*, preload: tuple[str, ...] = PRELOAD, python: str | None = None, env: dict[str, str] | None = None) -> Server | None:
+    """Start a fork server in the background for the jobs started after it with environment ``env``.
+
+    ``env`` (default: this process's ``os.environ``, which every job started afterwards inherits) is
+    the server's environment and gets its address, :data:`ENV_ADDRESS`. Returns the :class:`Server`, or
+    ``None`` when that environment asks for none (``ANTITHETIC_FORKSERVER=0``) or the platform has no
+    ``fork`` with descriptor passing (only Linux is supported). The server binds its socket before it
+    imports anything, so a job that connects early waits for the imports instead of doing its own.
+    """
+    import subprocess
+
+    env = os.environ if env is None else env
+    if env.get(ENV_ADDRESS, "") == "0" or sys.platform != "linux":
+        return None
+    # a short path: a Unix socket's path is limited to about 100 bytes
+    directory = tempfile.mkdtemp(prefix="antithetic-fs-")
+    path = os.path.join(directory, "socket")
+    env[ENV_ADDRESS] = f"{socket.gethostname()}:{path}"
+    # the server imports this package from where this file lies, installed or not
+    src = str(Path(__file__).resolve().parents[1])
+    code = f"import sys; sys.path.insert(0, {src!r}); from antithetic.forkserver import main; main()"
+    process = subprocess.Popen([python or sys.executable, "-c", code, path, str(os.getpid()), *preload],
+                               stdin=subprocess.DEVNULL, env=dict(env))
+    # wait (briefly) until the socket is bound, so that the first jobs find it
+    for _ in range(500):
+        if os.path.exists(path) or process.poll() is not None:
+            break
+        threading.Event().wait(0.01)
+    return Server(env[ENV_ADDRESS], process, directory)
+
+
+def serve(path: str, *, parent_pid: int, preload: tuple[str, ...] = PRELOAD) -> None:
+    """The server's loop: bind ``path``, import ``preload``, then fork a child per accepted job.
+
+    Returns when the process that started it (``parent_pid``) has gone, or on SIGTERM.
+    """
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    os.chmod(path, 0o600)
+    listener.listen(128)
+
+    # the environment the server was started with (imports may add to it: sklearn sets KMP_* variables)
+    environment = _comparable(os.environ)
+    for name in preload:
+        try:
+            import_module(name)
+        except ImportError:
+            pass
+    refuse_all = None
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_initialized():  # a forked child could not use the GPU
+        refuse_all = "refused: CUDA was initialised while importing"
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        while os.getppid() == parent_pid:
+            _reap()
+            ready, _, _ = select.select([listener], [], [], 1.0)
+            if not ready:
+                continue
+            conn, _ = listener.accept()
+            try:
+                _dispatch(conn, listener, environment=environment, refuse_all=refuse_all)
+            except OSError:
+                pass
+            finally:
+                conn.close()
+    finally:
+        listener.close()
+        try:
+            os.unlink(path)
+            if os.path.basename(os.path.dirname(path)).startswith("antithetic-fs-"):
+                os.rmdir(os.path.dirname(path))  # the directory start_server made for the socket
+        except OSError:
+            pass
+
+
+def _comparable(env) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k not in PER_JOB_VARIABLES and k != ENV_CHILD}
+
+
+def _reap() -> None:
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+def _dispatch(conn: socket.socket, listener: socket.socket, *, environment: dict[str, str], refuse_all: str | None) -> None:
+    """Read one request; refuse it, or fork the child that runs it."""
+    msg, fds, _, _ = socket.recv_fds(conn, 1 << 20, 3)
+    try:
+        (length,) = _HEADER.unpack(msg[: _HEADER.size])
+        payload = msg[_HEADER.size :]
+        while len(payload) < length:
+            chunk = conn.recv(length - len(payload))
+            if not chunk:
+                return
+            payload += chunk
+        request = json.loads(payload)
+        reason = refuse_all or _refusal(conn, request, environment, fds)
+        if reason:
+            conn.sendall(f"{reason}\n".encode())
+            return
+        conn.sendall(b"accepted\n")
+        for stream in (sys.stdout, sys.stderr):
+            stream.flush()
+        if os.fork() == 0:  # the child: becomes the job, never returns
+            listener.close()
+            _run_job(conn, request, fds)
+    finally:
+        for fd in fds:
+            os.close(fd)
+
+
+def _refusal(conn: socket.socket, request: dict, environment: dict[str, str], fds: list[int]) -> str | None:
+    uid = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))[1]
+    if uid != os.getuid():
+        return "refused: the job runs as another user"
+    if len(fds) != 3:
+        return "refused: the job passed no standard streams"
+    if os.path.realpath(request["executable"]) != os.path.realpath(sys.executable):
+        return f"refused: the job runs {request['executable']}, the server {sys.executable}"
+    differs = sorted(k for k in set(environment) | set(_comparable(request["env"]))
+                     if environment.get(k) != request["env"].get(k))
+    if differs:
+        return f"refused: the environment differs in {', '.join(differs[:5])}"
+    return None
+
+
+def _run_job(conn: socket.socket, request: dict, fds: list[int]) -> None:
+    """In the forked child: take over the job's streams, directory and environment; run its script."""
+    import atexit
+    import logging
+    import runpy
+    import traceback
+
+    code = 1
+    try:
+        for target, fd in zip((0, 1, 2), fds):
+            os.dup2(fd, target)
+        for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
+            signal.signal(signum, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        atexit._clear()  # the server's exit handlers are the server's
+        os.chdir(request["cwd"])
+        os.environ.clear()
+        os.environ.update(request["env"])
+        os.environ[ENV_CHILD] = "1"
+        tempfile.tempdir = None  # read the job's TMPDIR afresh
+        sys.argv[:] = request["argv"]
+        sys.path[:] = request["path"]
+        # this project's modules are imported afresh by the job (an edit of src/ takes effect)
+        for name in [n for n in sys.modules if n == "antithetic" or n.startswith("antithetic.")]:
+            del sys.modules[name]
+        threading.Thread(target=_watch, args=(conn,), daemon=True).start()
+        try:
+            runpy.run_path(request["script"], run_name="__main__")
+            code = 0
+        except SystemExit as exit_:
+            code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
+            if not isinstance(exit_.code, (int, type(None))):
+                print(exit_.code, file=sys.stderr)
+        except BaseException:
+            traceback.print_exc()
+            code = 1
+        atexit._run_exitfuncs()
+        logging.shutdown()
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except Exception:
+                pass
+        try:
+            conn.sendall(f"exit {code}\n".encode())
+        finally:
+            os._exit(code)
+
+
+def _watch(conn: socket.socket) -> None:
+    """In the child: re-raise each signal the job's process forwards; die with it if it dies."""
+    while True:
+        try:
+            data = conn.recv(16)
+        except OSError:
+            data = b""
+        if not data:
+            os.kill(os.getpid(), signal.SIGKILL)
+        for signum in data:
+            os.kill(os.getpid(), signum)
+
+
+def main() -> None:
+    """``<socket path> <parent pid> [module ...]``: what :func:`start_server` runs."""
+    serve(sys.argv[1], parent_pid=int(sys.argv[2]), preload=tuple(sys.argv[3:]) or PRELOAD)
+
+
+if __name__ == "__main__":
+    main()
