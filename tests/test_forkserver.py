@@ -37,7 +37,7 @@ def server():
     """A fork server preloading torch and diffusers' UNet, as a workflow run starts it."""
     SERVER_ENV.clear()
     SERVER_ENV.update({k: v for k, v in os.environ.items() if k != forkserver.ENV_ADDRESS})
-    started = forkserver.start_server(preload=("numpy", "torch", "diffusers.models.unets.unet_2d"), env=SERVER_ENV)
+    started = forkserver.start_server(pools={"network": ("numpy", "torch", "diffusers.models.unets.unet_2d")}, env=SERVER_ENV)
     yield started
     started.stop()
 
@@ -180,12 +180,12 @@ def test_the_server_exits_when_its_parent_does(tmp_path):
     code = f"""
 import sys; sys.path.insert(0, {str(ROOT / "src")!r})
 from antithetic import forkserver
-server = forkserver.start_server(preload=("json",))
-print(server.process.pid, server.address.split(":", 1)[1], flush=True)
+server = forkserver.start_server(pools={{"network": ("json",)}})
+print(server.processes["network"].pid, server.address.split(":", 1)[1], flush=True)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60).stdout.split()
-    pid, socket_path = int(out[0]), out[1]
+    pid, directory = int(out[0]), out[1]
     deadline = time.monotonic() + 15
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
-    assert not _alive(pid) and not os.path.exists(os.path.dirname(socket_path))
+    assert not _alive(pid) and not os.path.exists(directory)

@@ -1,10 +1,12 @@
-"""A fork server for the workflow's jobs: torch and diffusers are imported once per run, not once per job.
+"""Fork servers for the workflow's jobs: heavy packages are imported once per run, not once per job.
 
 Every Snakemake job is a new Python process, and a job that runs a network spends seconds importing
 torch and diffusers (which imports its transformer models, torch's compiler stack and ``transformers``)
-before the fraction of a second of work it does on the small models of the default run. So a local run
-starts one server (the Snakefile's ``onstart``): it binds a Unix socket, imports the third-party
-packages of :data:`PRELOAD`, and waits. A job's script hands itself over (:func:`handoff`, called by
+before the fraction of a second of work it does on the small models of the default run; a table or
+plot job spends a second importing pandas, SciPy and matplotlib. So a local run starts one server per
+pool of :data:`POOLS` (the Snakefile's ``onstart``): ``network`` for the jobs that run a network,
+``table`` (no torch) for the table, figure and claim jobs. A server binds a Unix socket, imports its
+pool's third-party packages, and waits. A job's script hands itself over (:func:`handoff`, called by
 ``workflow/scripts/_job.py``): it sends its argument vector, import path, working directory and
 environment, and passes its standard input, output and error as file descriptors. The server forks;
 the child becomes the job (those descriptors, that directory, that environment) and runs the job's
@@ -16,9 +18,9 @@ nothing else (no torch operation, so no thread pool and no CUDA context exists b
 it imports this project's own modules afresh, so an edit of ``src/`` between two jobs takes effect as
 it would without the server. The end-to-end tests compare samples made with and without it bit for bit.
 
-A job runs in its own process instead (the fallback, exactly as without a server) whenever the server
-is not running, runs on another host (cluster jobs), was started from another Python executable (a
-``--sdm conda`` environment), is owned by another user, or has an environment that differs from the
+A job runs in its own process instead (the fallback, exactly as without a server) whenever its pool's
+server is not running, runs on another host (cluster jobs), was started from another Python executable
+(a ``--sdm conda`` environment), is owned by another user, or has an environment that differs from the
 job's in anything but :data:`PER_JOB_VARIABLES`. Set ``ANTITHETIC_FORKSERVER=0`` to start no server.
 
 Snakemake's ``benchmark:`` files still time each job's wall clock, but their memory and CPU columns
@@ -43,15 +45,15 @@ from importlib import import_module
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["ENV_ADDRESS", "PER_JOB_VARIABLES", "PRELOAD", "Handoff", "Server", "handoff", "in_child", "main", "serve", "start_server"]
+__all__ = ["ENV_ADDRESS", "PER_JOB_VARIABLES", "POOLS", "Handoff", "Server", "handoff", "in_child", "main", "serve", "start_server"]
 
-#: where jobs find the server: ``"<hostname>:<socket path>"``; ``0`` (or empty) starts none
+#: where jobs find the servers: ``"<hostname>:<directory of one socket per pool>"``; ``0`` (or empty) starts none
 ENV_ADDRESS = "ANTITHETIC_FORKSERVER"
 #: set in a child of the server, so that its script does not hand itself over again
 ENV_CHILD = "ANTITHETIC_FORKSERVER_CHILD"
 
 #: the third-party modules the workflow's network jobs import (any that is not installed is skipped)
-PRELOAD = (
+NETWORK_PRELOAD = (
     "numpy",
     "torch",
     "diffusers.models.unets.unet_2d",
@@ -71,6 +73,10 @@ PRELOAD = (
     "yaml",
     "snakemake.script",
 )
+#: what table, figure and claim jobs import: never torch, so their logs still show that they need none
+TABLE_PRELOAD = ("numpy", "pandas", "scipy.stats", "matplotlib.pyplot", "tabulate", "yaml", "snakemake.script")
+#: pool name -> the modules its server imports before it takes jobs
+POOLS = {"network": NETWORK_PRELOAD, "table": TABLE_PRELOAD}
 
 #: environment variables that may differ between the server and a job: the thread counts Snakemake sets
 #: for each job (the job applies its own with ``torch.set_num_threads`` and ``threadpoolctl``, see
@@ -100,8 +106,8 @@ def in_child() -> bool:
     return bool(os.environ.get(ENV_CHILD))
 
 
-def handoff(script: str | os.PathLike) -> Handoff:
-    """Run ``script`` (the running job's own script file) in a child of the fork server.
+def handoff(script: str | os.PathLike, *, pool: str = "network") -> Handoff:
+    """Run ``script`` (the running job's own script file) in a child of the fork server of ``pool``.
 
     Returns once the child has finished, with its exit status, or at once with ``status=None`` and the
     reason when no server can take the job (then the caller goes on in its own process). Imports
@@ -112,9 +118,10 @@ def handoff(script: str | os.PathLike) -> Handoff:
         return Handoff(None, "running in a child of the fork server")
     if address in ("", "0") or sys.platform != "linux":
         return Handoff(None, "no fork server in this run")
-    host, _, path = address.partition(":")
-    if host != socket.gethostname() or not path:
+    host, _, directory = address.partition(":")
+    if host != socket.gethostname() or not directory:
         return Handoff(None, f"the fork server runs on {host}, not here")
+    path = os.path.join(directory, pool)
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         conn.connect(path)
@@ -134,7 +141,7 @@ def handoff(script: str | os.PathLike) -> Handoff:
         reply = replies.readline().decode().strip()
     except OSError as err:
         conn.close()
-        return Handoff(None, f"the fork server cannot be reached ({err})")
+        return Handoff(None, f"the {pool!r} fork server cannot be reached ({err})")
     if reply != "accepted":
         conn.close()
         return Handoff(None, reply or "the fork server closed the connection")
@@ -151,37 +158,39 @@ def handoff(script: str | os.PathLike) -> Handoff:
     status = replies.readline().decode().strip()
     conn.close()
     if status.startswith("exit "):
-        return Handoff(int(status.split()[1]), "ran in a child of the fork server")
+        return Handoff(int(status.split()[1]), f"ran in a child of the {pool!r} fork server")
     print("fork server: the job's child ended without an exit status (killed?)", file=sys.stderr)
     return Handoff(1, "the job's child ended without an exit status")
 
 
 # ------------------------------------------------------------------------------------ the server's side
 class Server:
-    """A running fork server started by :func:`start_server`: its address, process and :meth:`stop`."""
+    """The fork servers started by :func:`start_server`: their address, processes (one per pool) and :meth:`stop`."""
 
-    def __init__(self, address: str, process, directory: str):
-        self.address, self.process, self.directory = address, process, directory
+    def __init__(self, address: str, processes: dict, directory: str):
+        self.address, self.processes, self.directory = address, processes, directory
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Terminate the server (running jobs are the jobs' own processes' business) and remove its socket."""
-        if self.process.poll() is None:
-            self.process.terminate()
+        """Terminate the servers (a running job is its own process's business) and remove their sockets."""
+        for process in self.processes.values():
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes.values():
             try:
-                self.process.wait(timeout)
+                process.wait(timeout)
             except Exception:
-                self.process.kill()
-                self.process.wait()
+                process.kill()
+                process.wait()
         shutil.rmtree(self.directory, ignore_errors=True)
 
 
-def start_server(*, preload: tuple[str, ...] = PRELOAD, python: str | None = None, env: dict[str, str] | None = None) -> Server | None:
-    """Start a fork server in the background for the jobs started after it with environment ``env``.
+def start_server(*, pools: dict[str, tuple[str, ...]] = POOLS, python: str | None = None, env: dict[str, str] | None = None) -> Server | None:
+    """Start one fork server per pool in the background, for the jobs started afterwards with ``env``.
 
     ``env`` (default: this process's ``os.environ``, which every job started afterwards inherits) is
-    the server's environment and gets its address, :data:`ENV_ADDRESS`. Returns the :class:`Server`, or
+    the servers' environment and gets their address, :data:`ENV_ADDRESS`. Returns the :class:`Server`, or
     ``None`` when that environment asks for none (``ANTITHETIC_FORKSERVER=0``) or the platform has no
-    ``fork`` with descriptor passing (only Linux is supported). The server binds its socket before it
+    ``fork`` with descriptor passing (only Linux is supported). A server binds its socket before it
     imports anything, so a job that connects early waits for the imports instead of doing its own.
     """
     import subprocess
@@ -191,22 +200,24 @@ def start_server(*, preload: tuple[str, ...] = PRELOAD, python: str | None = Non
         return None
     # a short path: a Unix socket's path is limited to about 100 bytes
     directory = tempfile.mkdtemp(prefix="antithetic-fs-")
-    path = os.path.join(directory, "socket")
-    env[ENV_ADDRESS] = f"{socket.gethostname()}:{path}"
-    # the server imports this package from where this file lies, installed or not
+    env[ENV_ADDRESS] = f"{socket.gethostname()}:{directory}"
+    # a server imports this package from where this file lies, installed or not
     src = str(Path(__file__).resolve().parents[1])
     code = f"import sys; sys.path.insert(0, {src!r}); from antithetic.forkserver import main; main()"
-    process = subprocess.Popen([python or sys.executable, "-c", code, path, str(os.getpid()), *preload],
+    processes = {
+        pool: subprocess.Popen([python or sys.executable, "-c", code, os.path.join(directory, pool), str(os.getpid()), *preload],
                                stdin=subprocess.DEVNULL, env=dict(env))
-    # wait (briefly) until the socket is bound, so that the first jobs find it
+        for pool, preload in pools.items()
+    }
+    # wait (briefly) until the sockets are bound, so that the first jobs find them
     for _ in range(500):
-        if os.path.exists(path) or process.poll() is not None:
+        if all(os.path.exists(os.path.join(directory, pool)) or p.poll() is not None for pool, p in processes.items()):
             break
         threading.Event().wait(0.01)
-    return Server(env[ENV_ADDRESS], process, directory)
+    return Server(env[ENV_ADDRESS], processes, directory)
 
 
-def serve(path: str, *, parent_pid: int, preload: tuple[str, ...] = PRELOAD) -> None:
+def serve(path: str, *, parent_pid: int, preload: tuple[str, ...]) -> None:
     """The server's loop: bind ``path``, import ``preload``, then fork a child per accepted job.
 
     Returns when the process that started it (``parent_pid``) has gone, or on SIGTERM.
@@ -247,7 +258,7 @@ def serve(path: str, *, parent_pid: int, preload: tuple[str, ...] = PRELOAD) -> 
         try:
             os.unlink(path)
             if os.path.basename(os.path.dirname(path)).startswith("antithetic-fs-"):
-                os.rmdir(os.path.dirname(path))  # the directory start_server made for the socket
+                os.rmdir(os.path.dirname(path))  # the directory start_server made, once its last socket is gone
         except OSError:
             pass
 
@@ -373,7 +384,7 @@ def _watch(conn: socket.socket) -> None:
 
 def main() -> None:
     """``<socket path> <parent pid> [module ...]``: what :func:`start_server` runs."""
-    serve(sys.argv[1], parent_pid=int(sys.argv[2]), preload=tuple(sys.argv[3:]) or PRELOAD)
+    serve(sys.argv[1], parent_pid=int(sys.argv[2]), preload=tuple(sys.argv[3:]))
 
 
 if __name__ == "__main__":

@@ -12,13 +12,14 @@ import sys
 from pathlib import Path
 
 
-def start(snakemake, *, forkserver=False):
+def start(snakemake, *, forkserver=None):
     """Make ``antithetic`` importable, log to the rule's log file, honour ``threads``.
 
-    With ``forkserver=True`` (the jobs that import torch and diffusers) the job first offers itself to
-    the run's fork server (:mod:`antithetic.forkserver`): if the server takes it, the job's script runs
-    from its first line in a child of the server, where those imports are done, and this process exits
-    with the child's status; otherwise the job goes on here.
+    With ``forkserver`` set to a pool of :data:`antithetic.forkserver.POOLS` (``"network"`` for the jobs
+    that import torch and diffusers, ``"table"`` for table, figure and claim jobs) the job first offers
+    itself to that pool's fork server: if the server takes it, the job's script runs from its first
+    line in a child of the server, where those imports are done, and this process exits with the
+    child's status; otherwise the job goes on here.
 
     Returns the execution settings of the profile: ``(device, batch_size, log)``.
     """
@@ -31,7 +32,7 @@ def start(snakemake, *, forkserver=False):
     if forkserver:
         from antithetic import forkserver as server
 
-        handed = server.handoff(sys.argv[0])
+        handed = server.handoff(sys.argv[0], pool=forkserver)
         if handed.status is not None:
             os._exit(handed.status)
         if server.in_child():  # the server loaded numpy's BLAS before this job's thread count was known

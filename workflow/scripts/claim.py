@@ -1,6 +1,6 @@
 from _job import start
 
-device, batch_size, log = start(snakemake)
+device, batch_size, log = start(snakemake, forkserver="table")
 from antithetic.claims import measured_text  # noqa: E402
 from antithetic.experiments.claims import run_claim  # noqa: E402
 

@@ -1,6 +1,6 @@
 from _job import start
 
-device, batch_size, log = start(snakemake)
+device, batch_size, log = start(snakemake, forkserver="table")
 from antithetic.experiments.claims import run_ledger  # noqa: E402
 
 out = snakemake.output

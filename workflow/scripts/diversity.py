@@ -1,6 +1,6 @@
 from _job import start
 
-device, batch_size, log = start(snakemake, forkserver=True)
+device, batch_size, log = start(snakemake, forkserver="network")
 from antithetic.experiments.diversity import run_diversity  # noqa: E402
 
 rows = run_diversity(

@@ -1,6 +1,6 @@
 from _job import start
 
-device, batch_size, log = start(snakemake)
+device, batch_size, log = start(snakemake, forkserver="table")
 from antithetic.experiments.editing import run_editing_table  # noqa: E402
 
 run_editing_table(

@@ -1,6 +1,6 @@
 from _job import start
 
-device, batch_size, log = start(snakemake, forkserver=True)
+device, batch_size, log = start(snakemake, forkserver="network")
 from antithetic.experiments import run_fetch_model  # noqa: E402
 
 record = run_fetch_model(source=snakemake.params.source, revision=snakemake.params.revision, out_dir=snakemake.output[0])

@@ -1,6 +1,6 @@
 from _job import start
 
-device, batch_size, log = start(snakemake)
+device, batch_size, log = start(snakemake, forkserver="table")
 from antithetic.experiments import run_guidance_sweep  # noqa: E402
 
 inputs = snakemake.input

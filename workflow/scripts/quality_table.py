@@ -1,6 +1,6 @@
 from _job import start
 
-device, batch_size, log = start(snakemake)
+device, batch_size, log = start(snakemake, forkserver="table")
 from antithetic.experiments.quality import run_quality_table  # noqa: E402
 
 run_quality_table(

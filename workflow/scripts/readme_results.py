@@ -1,6 +1,6 @@
 from _job import start
 
-device, batch_size, log = start(snakemake)
+device, batch_size, log = start(snakemake, forkserver="table")
 from antithetic.io import atomic_path  # noqa: E402
 from antithetic.readme import results_block  # noqa: E402
 

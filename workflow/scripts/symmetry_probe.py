@@ -1,6 +1,6 @@
 from _job import start
 
-device, batch_size, log = start(snakemake, forkserver=True)
+device, batch_size, log = start(snakemake, forkserver="network")
 from antithetic.experiments import run_symmetry_probe  # noqa: E402
 
 summary = run_symmetry_probe(

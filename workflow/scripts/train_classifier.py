@@ -1,6 +1,6 @@
 from _job import start
 
-device, batch_size, log = start(snakemake, forkserver=True)
+device, batch_size, log = start(snakemake, forkserver="network")
 from antithetic.experiments.classifier import run_classifier_training  # noqa: E402
 
 record = run_classifier_training(settings=snakemake.params.settings, out_dir=snakemake.output[0])

@@ -1,6 +1,6 @@
 from _job import start
 
-device, batch_size, log = start(snakemake, forkserver=True)
+device, batch_size, log = start(snakemake, forkserver="network")
 from antithetic.experiments import run_training  # noqa: E402
 
 run_training(snakemake.wildcards.model, snakemake.params.spec, out_dir=snakemake.output[0])

@@ -1,6 +1,6 @@
 from _job import start
 
-device, batch_size, log = start(snakemake, forkserver=True)
+device, batch_size, log = start(snakemake, forkserver="network")
 from antithetic.experiments import run_uq_coverage  # noqa: E402
 
 params = snakemake.params
