@@ -189,3 +189,19 @@ print(server.processes["network"].pid, server.address.split(":", 1)[1], flush=Tr
     while _alive(pid) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not _alive(pid) and not os.path.exists(directory)
+
+
+def test_on_a_machine_with_a_cuda_device_network_jobs_run_in_their_own_process(tmp_path):
+    """CUDA does not survive a fork: the network server takes no job where torch sees a CUDA device."""
+    (tmp_path / "pretend_cuda.py").write_text("import torch\ntorch.cuda.is_available = lambda: True\n")
+    env = {k: v for k, v in os.environ.items() if k != forkserver.ENV_ADDRESS}
+    env["PYTHONPATH"] = os.pathsep.join([str(tmp_path), *filter(None, [env.get("PYTHONPATH")])])
+    started = forkserver.start_server(pools={"network": ("torch", "pretend_cuda")}, env=env)
+    try:
+        script = tmp_path / "job.py"
+        script.write_text(PREAMBLE + "print('ran')\n")
+        result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    finally:
+        started.stop()
+    assert result.returncode == 0, result.stderr
+    assert "where: own process | refused: this machine has a CUDA device" in result.stdout and "ran" in result.stdout

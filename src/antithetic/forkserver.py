@@ -14,7 +14,8 @@ script from its first line, while the job's own process waits for the child's ex
 forwards SIGINT, SIGTERM and SIGHUP to it. If the job's process dies, the child is killed.
 
 What a job computes does not change: the child is a fork of a process that imported packages and ran
-nothing else (no torch operation, so no thread pool and no CUDA context exists before the fork), and
+nothing else (no torch operation, so no thread pool exists before the fork; on a machine with a CUDA
+device the ``network`` server takes no job, since CUDA does not survive a fork), and
 it imports this project's own modules afresh, so an edit of ``src/`` between two jobs takes effect as
 it would without the server. The end-to-end tests compare samples made with and without it bit for bit.
 
@@ -229,6 +230,8 @@ def serve(path: str, *, parent_pid: int, preload: tuple[str, ...]) -> None:
 
     # the environment the server was started with (imports may add to it: sklearn sets KMP_* variables)
     environment = _comparable(os.environ)
+    # torch's CUDA check through NVML leaves the CUDA driver uninitialised (the server must not touch it)
+    os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] = "1"
     for name in preload:
         try:
             import_module(name)
@@ -236,8 +239,10 @@ def serve(path: str, *, parent_pid: int, preload: tuple[str, ...]) -> None:
             pass
     refuse_all = None
     torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_initialized():  # a forked child could not use the GPU
-        refuse_all = "refused: CUDA was initialised while importing"
+    if torch is not None and (torch.cuda.is_initialized() or torch.cuda.is_available()):
+        # CUDA does not survive a fork of a process that may have initialised its driver (an import may
+        # have asked torch.cuda.is_available() without NVML): GPU jobs start their own processes
+        refuse_all = "refused: this machine has a CUDA device, and network jobs that may use it run in their own processes"
 
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
