@@ -37,15 +37,15 @@ report: "workflow/report/workflow.rst"
 
 
 onstart:
-    start_fork_server()
+    start_fork_servers()
 
 
 onsuccess:
-    stop_fork_server()
+    stop_fork_servers()
 
 
 onerror:
-    stop_fork_server()
+    stop_fork_servers()
 
 
 rule all:

@@ -42,6 +42,7 @@ import struct
 import sys
 import tempfile
 import threading
+import time
 from importlib import import_module
 from pathlib import Path
 from typing import NamedTuple
@@ -214,7 +215,7 @@ def start_server(*, pools: dict[str, tuple[str, ...]] = POOLS, python: str | Non
     for _ in range(500):
         if all(os.path.exists(os.path.join(directory, pool)) or p.poll() is not None for pool, p in processes.items()):
             break
-        threading.Event().wait(0.01)
+        time.sleep(0.01)
     return Server(env[ENV_ADDRESS], processes, directory)
 
 
@@ -252,9 +253,10 @@ def serve(path: str, *, parent_pid: int, preload: tuple[str, ...]) -> None:
             if not ready:
                 continue
             conn, _ = listener.accept()
+            conn.settimeout(30)  # a client that connects and sends nothing must not stall the server
             try:
                 _dispatch(conn, listener, environment=environment, refuse_all=refuse_all)
-            except OSError:
+            except Exception:  # a broken request: that job runs in its own process, the server goes on
                 pass
             finally:
                 conn.close()
@@ -333,6 +335,7 @@ def _run_job(conn: socket.socket, request: dict, fds: list[int]) -> None:
 
     code = 1
     try:
+        conn.settimeout(None)  # the job may run for hours; the watcher waits on this connection
         for target, fd in zip((0, 1, 2), fds):
             os.dup2(fd, target)
         for signum in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):

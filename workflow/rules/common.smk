@@ -12,13 +12,14 @@ try:
 except ConfigError as err:
     raise WorkflowError(f"Invalid config: {err}")
 
-# ------------------------------------------------------------------ fork server
-# A local run imports torch and diffusers once, in a fork server, instead of once per network job
-# (antithetic.forkserver; ANTITHETIC_FORKSERVER=0 starts none). Cluster jobs run in their own processes.
+# ------------------------------------------------------------------ fork servers
+# A local run imports the heavy packages once per pool instead of once per job: the `network` server
+# imports torch and diffusers, the `table` server pandas, SciPy and matplotlib (antithetic.forkserver;
+# ANTITHETIC_FORKSERVER=0 starts none). Cluster jobs run in their own processes.
 FORK_SERVERS = []
 
 
-def start_fork_server():
+def start_fork_servers():
     if workflow.is_main_process and workflow.local_exec:
         from antithetic.forkserver import start_server
 
@@ -27,7 +28,7 @@ def start_fork_server():
             FORK_SERVERS.append(server)
 
 
-def stop_fork_server():
+def stop_fork_servers():
     while FORK_SERVERS:
         FORK_SERVERS.pop().stop()
 
