@@ -125,6 +125,9 @@ def handoff(script: str | os.PathLike, *, pool: str = "network") -> Handoff:
         return Handoff(None, f"the fork server runs on {host}, not here")
     path = os.path.join(directory, pool)
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # a signal that arrives while the server forks waits until it can be forwarded (or, if the server
+    # refuses the job, takes its default action once this process goes on with the job)
+    signal.pthread_sigmask(signal.SIG_BLOCK, _FORWARDED_SIGNALS)
     try:
         conn.connect(path)
         request = {
@@ -143,9 +146,11 @@ def handoff(script: str | os.PathLike, *, pool: str = "network") -> Handoff:
         reply = replies.readline().decode().strip()
     except OSError as err:
         conn.close()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED_SIGNALS)
         return Handoff(None, f"the {pool!r} fork server cannot be reached ({err})")
     if reply != "accepted":
         conn.close()
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED_SIGNALS)
         return Handoff(None, reply or "the fork server closed the connection")
 
     # the child runs the job now: forward the signals Snakemake and the terminal send, wait for its status
@@ -157,6 +162,7 @@ def handoff(script: str | os.PathLike, *, pool: str = "network") -> Handoff:
 
     for signum in _FORWARDED_SIGNALS:
         signal.signal(signum, forward)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _FORWARDED_SIGNALS)
     status = replies.readline().decode().strip()
     conn.close()
     if status.startswith("exit "):
