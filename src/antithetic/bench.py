@@ -64,14 +64,15 @@ def _median_seconds(fn, repeats: int) -> float:
     return statistics.median(_seconds(fn) for _ in range(repeats))
 
 
-#: the network job kinds of JOB_IMPORTS, timed once more as children of a fork server
-NETWORK_JOB_KINDS = [kind for kind in JOB_IMPORTS if "network job" in kind]
+#: job kind of JOB_IMPORTS -> the fork-server pool its jobs use (antithetic.forkserver.POOLS); the first
+#: kind, the bare script preamble, is what a job pays before it can hand itself over
+JOB_POOLS = {kind: "network" if ("network job" in kind or "torch job" in kind) else "table" for kind in list(JOB_IMPORTS)[1:]}
 
 
 def job_startup(repeats: int = 3) -> dict[str, float]:
-    """Median seconds of a fresh ``python -c <imports>`` per job kind; then of the network kinds handed to
-    a running fork server (:mod:`antithetic.forkserver`): a fresh Python that hands a script with those
-    imports to the server and waits for the child to finish, as a workflow job does."""
+    """Median seconds of a fresh ``python -c <imports>`` per job kind; then of each kind handed to its
+    pool's running fork server (:mod:`antithetic.forkserver`): a fresh Python that hands a script with
+    those imports to the server and waits for the child to finish, as a workflow job does."""
     import tempfile
 
     from . import forkserver
@@ -84,17 +85,20 @@ def job_startup(repeats: int = 3) -> dict[str, float]:
     server = forkserver.start_server(env=env)
     if server is None:
         return out
-    handoff = (f"import os, sys; sys.path.insert(0, {str(ROOT / 'src')!r}); from antithetic.forkserver import handoff, in_child\n"
-               "handed = handoff(sys.argv[0])\nif handed.status is not None: os._exit(handed.status)\n"
-               "assert in_child(), handed.reason\n")
+
+    def handoff(pool: str) -> str:  # what workflow/scripts/_job.py does first
+        return (f"import os, sys; sys.path.insert(0, {str(ROOT / 'src')!r}); from antithetic.forkserver import handoff, in_child\n"
+                f"handed = handoff(sys.argv[0], pool={pool!r})\nif handed.status is not None: os._exit(handed.status)\n"
+                "assert in_child(), handed.reason\n")
+
     try:
         with tempfile.TemporaryDirectory() as tmp:
-            for i, kind in enumerate(NETWORK_JOB_KINDS):
+            for i, (kind, pool) in enumerate(JOB_POOLS.items()):
                 script = Path(tmp) / f"job{i}.py"
-                script.write_text(handoff + JOB_IMPORTS[kind] + "\n")
+                script.write_text(handoff(pool) + JOB_IMPORTS[kind] + "\n")
                 cmd = [sys.executable, str(script)]
                 subprocess.run(cmd, check=True, cwd=ROOT, env=env)  # the first waits for the server's imports
-                out[f"{kind}, in a child of the fork server"] = _median_seconds(
+                out[f"{kind}, in a child of the {pool!r} fork server"] = _median_seconds(
                     lambda cmd=cmd: subprocess.run(cmd, check=True, cwd=ROOT, env=env), repeats)
     finally:
         server.stop()
