@@ -315,12 +315,14 @@ def planned_reruns(workdir, tmp_path_factory):
         _set(key, value)(config)
         (edited / "config.yaml").write_text(yaml.safe_dump(config))
         cmd = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(edited), "--cores", "2", "--dry-run"]
-        procs[key] = subprocess.Popen(cmd, cwd=edited, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # output to files: a plan fills more than a pipe's buffer, and the others must not wait for it
+        with open(edited / "plan.out", "w") as out, open(edited / "plan.err", "w") as err:
+            procs[key] = subprocess.Popen(cmd, cwd=edited, env=env, stdout=out, stderr=err)
     plans = {}
     for key, proc in procs.items():
-        out, err = proc.communicate(timeout=300)
-        assert proc.returncode == 0, f"{key}: snakemake --dry-run failed:\n{err[-4000:]}"
-        plans[key] = _job_stats(out)
+        proc.wait(timeout=300)
+        assert proc.returncode == 0, f"{key}: snakemake --dry-run failed:\n{(base / key / 'plan.err').read_text()[-4000:]}"
+        plans[key] = _job_stats((base / key / "plan.out").read_text())
     return plans
 
 

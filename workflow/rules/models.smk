@@ -10,9 +10,6 @@ rule train_model:
         "results/benchmarks/train_model/{model}.tsv"
     params:
         spec=model_spec,
-    # training comes first: every job of a trained model waits for it, and the other jobs fill the cores
-    # after it (on 2 cores the UNet's training takes both)
-    priority: 10
     # the small MLP generators (vae, flow) train fastest on one thread and can run side by side
     threads: lambda wc: 1 if MODEL_KINDS[config["models"][wc.model]["kind"]].family == "generator" else workflow.cores
     conda:
