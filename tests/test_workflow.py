@@ -86,17 +86,24 @@ CHEAP_RULES = {
 }
 
 
-@pytest.mark.slow
-def test_table_plot_and_claim_jobs_import_neither_torch_nor_diffusers(workdir):
+def job_logs(workdir):
+    """``(rule, log path, log text)`` of every job of a finished run (its log's first line names the rule)."""
     import re
 
-    seen = set()
     for log in (workdir / "logs").rglob("*.log"):
         text = log.read_text()
         rule = re.search(r"rule (\w+) wildcards=", text)
-        if rule and (rule.group(1) in CHEAP_RULES or rule.group(1).startswith("claim_")):
+        if rule:
+            yield rule.group(1), log, text
+
+
+@pytest.mark.slow
+def test_table_plot_and_claim_jobs_import_neither_torch_nor_diffusers(workdir):
+    seen = set()
+    for rule, log, text in job_logs(workdir):
+        if rule in CHEAP_RULES or rule.startswith("claim_"):
             assert "imported: torch=False diffusers=False" in text, (log, text[-500:])
-            seen.add(rule.group(1))
+            seen.add(rule)
     assert CHEAP_RULES <= seen, CHEAP_RULES - seen
 
 
@@ -109,15 +116,10 @@ NETWORK_RULES = {
 
 @pytest.mark.slow
 def test_every_job_ran_in_a_child_of_its_pools_fork_server(workdir):
-    import re
-
     seen = set()
-    for log in (workdir / "logs").rglob("*.log"):
-        text = log.read_text()
-        rule = re.search(r"rule (\w+) wildcards=", text)
-        if rule:
-            assert "fork server: running in a child of the fork server" in text, (log, text[-800:])
-            seen.add(rule.group(1))
+    for rule, log, text in job_logs(workdir):
+        assert "fork server: running in a child of the fork server" in text, (log, text[-800:])
+        seen.add(rule)
     assert NETWORK_RULES | CHEAP_RULES <= seen, (NETWORK_RULES | CHEAP_RULES) - seen
 
 
