@@ -217,3 +217,12 @@ def test_on_a_machine_with_a_cuda_device_network_jobs_run_in_their_own_process(t
         started.stop()
     assert result.returncode == 0, result.stderr
     assert "where: own process | refused: this machine has a CUDA device" in result.stdout and "ran" in result.stdout
+
+
+def test_an_unknown_pool_or_a_malformed_address_is_an_error_naming_it(monkeypatch):
+    with pytest.raises(ValueError, match="pool 'tabel' does not exist; the pools are \\['network', 'table'\\]"):
+        forkserver.handoff("job.py", pool="tabel")
+    monkeypatch.setenv(forkserver.ENV_ADDRESS, "yes")
+    monkeypatch.delenv(forkserver.ENV_CHILD, raising=False)
+    with pytest.raises(ValueError, match="ANTITHETIC_FORKSERVER='yes' is neither 0 .* unset it or set it to 0"):
+        forkserver.handoff("job.py")

@@ -8,7 +8,7 @@
   UNet. The UNet has the architecture of ``models.digits-ddpm.train`` in ``config.yaml`` (weights do
   not change the cost). On CUDA the fp16/fp32 time ratio of the sampler is added.
 * ``startup``: seconds to start each kind of workflow job (a fresh Python importing what the job's
-  script imports), median of repeats; and the network jobs once more, handed to a fork server.
+  script imports), median of repeats; and each kind once more, handed to its pool's fork server.
 * ``noop_rerun_seconds``: ``snakemake`` on a finished run (when ``results/`` holds one).
 * ``stages``: wall seconds per rule of the last run, from the rules' ``benchmark:`` files.
 * ``last_run``: jobs and wall seconds of the last complete Snakemake run that executed jobs (its log in

@@ -115,13 +115,18 @@ def handoff(script: str | os.PathLike, *, pool: str = "network") -> Handoff:
     reason when no server can take the job (then the caller goes on in its own process). Imports
     nothing beyond the standard library.
     """
+    if pool not in POOLS:
+        raise ValueError(f"fork-server pool {pool!r} does not exist; the pools are {sorted(POOLS)}")
     address = os.environ.get(ENV_ADDRESS, "")
     if in_child():
         return Handoff(None, "running in a child of the fork server")
     if address in ("", "0") or sys.platform != "linux":
         return Handoff(None, "no fork server in this run")
     host, _, directory = address.partition(":")
-    if host != socket.gethostname() or not directory:
+    if not directory:
+        raise ValueError(f"{ENV_ADDRESS}={address!r} is neither 0 (no fork server) nor the address a run sets; "
+                         f"unset it or set it to 0")
+    if host != socket.gethostname():
         return Handoff(None, f"the fork server runs on {host}, not here")
     path = os.path.join(directory, pool)
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -180,13 +185,15 @@ class Server:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Terminate the servers (a running job is its own process's business) and remove their sockets."""
+        import subprocess
+
         for process in self.processes.values():
             if process.poll() is None:
                 process.terminate()
         for process in self.processes.values():
             try:
                 process.wait(timeout)
-            except Exception:
+            except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
         shutil.rmtree(self.directory, ignore_errors=True)
