@@ -42,10 +42,10 @@ def all_targets():
 
 
 # Threads of a job that runs a network (sampling, probes, DPS, editing). The workflow's jobs are many and
-# each starts single-threaded (importing torch and diffusers, seconds): one core per job keeps every core
-# busy, two side by side sample about as fast as one job on two threads, and the thread count changes no
-# sample on the CPU (bitwise equal with 1 and 2 threads: tests/test_samplers.py). For a few large jobs:
-# --set-threads sample=8. Training the UNet, one long job that the rest waits for, takes all cores.
+# small (a job without a fork server also starts single-threaded, importing torch and diffusers): one core
+# per job keeps every core busy, two side by side sample about as fast as one job on two threads, and the
+# thread count changes no sample on the CPU (bitwise equal with 1 and 2 threads: tests/test_samplers.py).
+# For a few large jobs: --set-threads sample=8. Training the UNet, one long job that the rest waits for, takes all cores.
 NETWORK_THREADS = 1
 
 
