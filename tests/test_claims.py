@@ -164,6 +164,54 @@ def test_readme_block_is_spliced_between_markers_and_checked(tmp_path):
     assert splice(text, summary) == text
 
 
+def _results_block(tmp_path, platform, *, value=-0.58, verdict="reproduced", efficiency="1.82", task="inpainting"):
+    from antithetic.readme import results_block
+
+    claims = tmp_path / "claims.json"  # the block names its files: the same paths, rewritten for each block
+    claims.write_text(json.dumps({"rows": [
+        {"id": "C1", "claim": "PN < 0", "source": "Table 1", "value": value, "paper": "-0.91", "verdict": verdict},
+        {"id": "C1", "claim": "PN < 0", "source": "Table 1", "value": -0.46, "paper": "-0.91", "verdict": "reproduced"},
+    ]}))
+    table = tmp_path / "table3.md"
+    table.write_text(f"Table 3: caption.\n\n| task | efficiency |\n|:--|--:|\n| {task} | {efficiency} |\n| deblurring | 0.9 |\n")
+    return results_block(claims_json=claims, tables={"table3": table}, platform=platform)
+
+
+def test_readme_check_takes_another_cpus_rounding_but_nothing_else(tmp_path, capsys):
+    from antithetic.readme import BEGIN, END, PLATFORM_PREFIX, numeric_differences
+    from antithetic.readme import main as readme_main
+
+    here, there = "CPU A (x86_64, AVX-512), 2 CPUs, torch 2.14.1", "CPU B (x86_64, AVX2), 2 CPUs, torch 2.14.1"
+    committed = _results_block(tmp_path, here)
+    assert committed.startswith(f"{PLATFORM_PREFIX}{here}.\n")
+    readme, block = tmp_path / "README.md", tmp_path / "block.md"
+    readme.write_text(f"# title\n\n{BEGIN}\n{END}\n")
+
+    def check(generated):
+        block.write_text(generated)
+        return readme_main(["check", str(readme), str(block)])
+
+    block.write_text(committed)
+    assert readme_main(["write", str(readme), str(block)]) == 0
+    rounded = _results_block(tmp_path, there, value=-0.5812, efficiency="1.8")  # the padding of the cells changes too
+    assert numeric_differences(committed, rounded) == [
+        (a, b) for a, b in zip(committed.splitlines()[1:], rounded.splitlines()[1:]) if a != b
+    ] and len(numeric_differences(committed, rounded)) == 2
+    assert check(rounded) == 0
+    assert "2 lines differ, in their numbers only" in capsys.readouterr().err
+    # the same numbers on the same platform are a change to explain, not rounding
+    assert check(_results_block(tmp_path, here, value=-0.5812)) == 1
+    # another platform, but a claim's verdict, a row's text or the number of lines changed
+    for changed in (_results_block(tmp_path, there, verdict="not reproduced"), _results_block(tmp_path, there, task="painting"),
+                    _results_block(tmp_path, there) + "\n| extra | 1 |\n"):
+        assert numeric_differences(committed, changed) is None
+        assert check(changed) == 1
+        assert "beyond its numbers" in capsys.readouterr().err
+    # a verdict count is a number, but not a rounding
+    recount = committed.replace("reproduced: 2/2", "reproduced: 1/2").replace(here, there)
+    assert recount != committed.replace(here, there) and check(recount) == 1
+
+
 def test_readme_summary_does_not_depend_on_row_order_or_timings():
     from antithetic.readme import claims_summary
 

@@ -77,6 +77,11 @@ def test_default_workflow_produces_tables_and_figures(workdir):
         assert (workdir / "figures" / "pairs" / f"{m}_{s}_6_grid.png").stat().st_size > 0
         assert (workdir / "figures" / "correlation" / f"{m}_{s}_6_histogram.png").stat().st_size > 0
     assert (workdir / "results" / "models" / "digits-ddpm" / "training.json").is_file()
+    from antithetic.io import compute_platform
+    from antithetic.readme import PLATFORM_PREFIX
+
+    block = (workdir / "results" / "README.results.md").read_text()
+    assert block.startswith(f"{PLATFORM_PREFIX}{compute_platform()}.\n\n**Claims ledger**")
 
 
 #: jobs that only read results and write tables, figures or the ledger: they import neither torch nor diffusers

@@ -23,6 +23,8 @@ from .sample_set import SampleSet
 
 __all__ = [
     "atomic_path",
+    "compute_platform",
+    "cpu_description",
     "environment_info",
     "load_samples",
     "save_samples",
@@ -63,8 +65,46 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
+def cpu_description() -> str:
+    """The CPU as its numerics depend on it: model name, architecture and widest vector extension.
+
+    e.g. ``"AMD EPYC (x86_64, AVX-512)"``. BLAS and oneDNN pick their kernels, and so the order of a sum's
+    terms, by the CPU's vendor and vector extension, which is why a trained network's last digits differ
+    between CPU models.
+    """
+    model, flags = "", set()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            key = key.strip()
+            if key == "model name" and not model:
+                model = value.strip()
+            elif key in ("flags", "Features") and not flags:
+                flags = set(value.split())
+    except OSError:  # not Linux
+        pass
+    model = model or platform.processor() or "unknown CPU"
+    extension = next((name for flag, name in (("avx512f", "AVX-512"), ("avx2", "AVX2"), ("avx", "AVX"), ("sve", "SVE"),
+                                              ("asimd", "NEON")) if flag in flags), None)
+    details = ", ".join(filter(None, (platform.machine(), extension)))
+    return f"{model} ({details})" if details else model
+
+
+def compute_platform() -> str:
+    """What a run's numbers depend on beyond its config and seeds: CPU, CPU count and torch version.
+
+    e.g. ``"AMD EPYC (x86_64, AVX-512), 2 CPUs, torch 2.14.1"`` (the CPU count sets the threads of training).
+    """
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        torch = f"torch {metadata.version('torch')}"
+    except metadata.PackageNotFoundError:
+        torch = "no torch"
+    return f"{cpu_description()}, {cpus} CPUs, {torch}"
+
+
 def environment_info() -> dict[str, Any]:
-    """Python, platform and package versions, for provenance."""
+    """Python, platform, CPU and package versions, for provenance."""
     versions = {}
     for name in _PACKAGES:
         try:
@@ -74,6 +114,7 @@ def environment_info() -> dict[str, Any]:
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "cpu": cpu_description(),
         "packages": versions,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
