@@ -237,7 +237,7 @@ def last_run(logs: Path = ROOT / ".snakemake" / "log") -> dict[str, Any] | None:
 def to_markdown(report: dict[str, Any]) -> str:
     machine = report.get("machine", {})
     lines = [
-        f"Measured {report.get('created', '?')} on {machine.get('cpus', '?')} CPU cores ({report.get('platform', '?')}), "
+        f"Measured {report.get('created', '?')} on {machine.get('cpus', '?')} CPU cores, {report.get('cpu', '?')} ({report.get('platform', '?')}), "
         f"torch {report.get('packages', {}).get('torch', '?')}, device {report['ratios']['setup']['device']}.",
         "", "Ratios (best of interleaved repeats, one process; the median of the per-repeat ratios shows the noise):", "",
         "| what | ratio | numerator s | denominator s | median per-repeat ratio |", "|:--|--:|--:|--:|--:|",
