@@ -134,16 +134,36 @@ def test_bench_reads_the_last_complete_run_and_the_benchmark_files(tmp_path):
     assert "Last complete run: 3 jobs in 150 s" in text and "| sample | 2 | 3.5 |" in text
 
 
-def test_bench_ratio_divides_the_best_times_of_interleaved_repeats(monkeypatch):
-    """One slow repeat (machine noise) must not move the ratio; which side runs first alternates."""
+def test_bench_ratio_is_the_median_of_interleaved_repeat_ratios(monkeypatch):
+    """A slow period slows both calls of a repeat: it must not move the ratio; which side runs first alternates."""
     import antithetic.bench as bench
 
-    calls, times = [], iter([2.0, 1.0, 1.0, 9.0, 2.2, 1.1])  # in call order: num, den, den, num, num, den
+    calls = []
+    # in call order: num, den, den, num, num, den, ...; the third repeat ran in a period twice as slow
+    times = iter([2.0, 1.0, 1.0, 2.2, 4.2, 2.0, 1.0, 2.1, 1.9, 1.0])
     monkeypatch.setattr(bench, "_seconds", lambda fn: (calls.append(fn()), next(times))[1])
-    r = bench._interleaved_ratio(lambda: "num", lambda: "den", 3)
-    assert calls == ["num", "den", "den", "num", "num", "den"]
-    assert r["ratio"] == 2.0 and r["numerator_seconds"] == 2.0 and r["denominator_seconds"] == 1.0
-    assert r["median_repeat_ratio"] == 2.0 and r["repeats"] == 3
+    r = bench._interleaved_ratio(lambda: "num", lambda: "den", 5)
+    assert calls == ["num", "den", "den", "num", "num", "den", "den", "num", "num", "den"]
+    assert r["ratio"] == 2.1 and (r["ci_low"], r["ci_high"]) == (1.9, 2.2) and r["repeats"] == 5  # ratios 2, 2.2, 2.1, 2.1, 1.9
+    assert r["best_times_ratio"] == 1.9 and r["numerator_seconds"] == 1.9 and r["denominator_seconds"] == 1.0
+
+
+def test_bench_median_interval_covers_the_median_at_its_stated_rate():
+    import numpy as np
+    import pytest
+
+    from antithetic.bench import median_interval
+
+    assert median_interval([5, 1, 4, 2, 3, 9, 8, 7, 6])[:2] == (2, 8)  # n = 9: x_(2), x_(8)
+    assert median_interval([5, 1, 4, 2, 3, 9, 8, 7, 6])[2] == pytest.approx(1 - 2 * 10 / 512)
+    rng = np.random.default_rng(0)
+    for n in (5, 9, 15):
+        draws = rng.lognormal(0.0, 0.5, size=(4000, n))  # skewed, true median 1
+        intervals = [median_interval(list(row)) for row in draws]
+        coverage = intervals[0][2]
+        assert coverage >= 0.95 or n == 5  # n = 5 reaches only 1 - 2/32 with [min, max]
+        hits = np.mean([low <= 1.0 <= high for low, high, _ in intervals])
+        assert abs(hits - coverage) < 3 * np.sqrt(coverage * (1 - coverage) / len(draws)) + 1e-3
 
 
 def test_make_clean_removes_outputs_but_keeps_the_tracked_readmes(tmp_path):

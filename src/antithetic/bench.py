@@ -2,8 +2,9 @@
 
 ``make bench`` (``python -m antithetic.bench``) writes ``results/bench/bench.{json,md}``:
 
-* ``ratios``: interleaved repeats in one process, ratio of the best times (absolute times vary from
-  machine to machine, ratios much less): our DDIM sampler vs the raw UNet forwards it makes; ``generate``
+* ``ratios``: interleaved repeats in one process, the median of the per-repeat time ratios with its
+  distribution-free confidence interval (absolute times vary from machine to machine, ratios much less):
+  our DDIM sampler vs the raw UNet forwards it makes; ``generate``
   under the antithetic design vs iid; our DDIM loop vs diffusers' ``DDIMPipeline`` with the same
   UNet. The UNet has the architecture of ``models.digits-ddpm.train`` in ``config.yaml`` (weights do
   not change the cost). On CUDA the fp16/fp32 time ratio of the sampler is added.
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import subprocess
@@ -105,12 +107,28 @@ def job_startup(repeats: int = 3) -> dict[str, float]:
     return out
 
 
+def median_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float]:
+    """The widest order-statistic interval ``[x_(k), x_(n+1-k)]`` whose coverage of the median is at least
+    ``level``; ``[min, max]`` (coverage ``1 - 2^(1-n)``) when no narrower one reaches it.
+
+    Distribution-free: the number of values below the true median is Binomial(n, 1/2), so the interval
+    covers it with probability ``1 - 2 P(Bin(n, 1/2) <= k - 1)``. Returns ``(low, high, coverage)``.
+    """
+    x, n = sorted(values), len(values)
+    k = 1
+    while k < n // 2 and 1 - 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n >= level:
+        k += 1
+    return x[k - 1], x[n - k], 1 - 2 * sum(math.comb(n, i) for i in range(k)) / 2**n
+
+
 def _interleaved_ratio(numerator, denominator, repeats: int) -> dict[str, float]:
     """Time ratio of ``numerator`` to ``denominator``, timed alternately (ABBA) ``repeats`` times each.
 
-    ``ratio`` divides the best (smallest) times: on a shared machine noise only ever adds time, so the
-    best of several runs estimates each side's own cost, while single-repeat ratios scatter by tens of
-    percent (``median_repeat_ratio`` shows that scatter).
+    ``ratio`` is the median of the per-repeat ratios, each from two calls adjacent in time, so that a slow
+    period of a shared machine slows both sides of a repeat; ``ci_low``/``ci_high`` bound it
+    (:func:`median_interval`). ``best_times_ratio`` divides each side's best time: it assumes that noise
+    only ever adds time, and on a virtual machine whose speed drifts by tens of percent it scatters more
+    than the median does (both are reported).
     """
     ratios, num_times, den_times = [], [], []
     for repeat in range(repeats):
@@ -121,11 +139,13 @@ def _interleaved_ratio(numerator, denominator, repeats: int) -> dict[str, float]
         ratios.append(a / b)
         num_times.append(a)
         den_times.append(b)
-    return {"ratio": min(num_times) / min(den_times), "numerator_seconds": min(num_times),
-            "denominator_seconds": min(den_times), "median_repeat_ratio": statistics.median(ratios), "repeats": repeats}
+    low, high, coverage = median_interval(ratios)
+    return {"ratio": statistics.median(ratios), "ci_low": low, "ci_high": high, "ci_coverage": coverage,
+            "best_times_ratio": min(num_times) / min(den_times), "numerator_seconds": min(num_times),
+            "denominator_seconds": min(den_times), "repeats": repeats}
 
 
-def sampler_ratios(*, batch: int = 256, steps: int = 50, repeats: int = 5, device: str = "cpu") -> dict[str, Any]:
+def sampler_ratios(*, batch: int = 256, steps: int = 50, repeats: int = 9, device: str = "cpu") -> dict[str, Any]:
     """The sampler ratios of the module docstring on the digits UNet architecture."""
     import torch
     import yaml
@@ -239,14 +259,15 @@ def to_markdown(report: dict[str, Any]) -> str:
     lines = [
         f"Measured {report.get('created', '?')} on {machine.get('cpus', '?')} CPU cores, {report.get('cpu', '?')} ({report.get('platform', '?')}), "
         f"torch {report.get('packages', {}).get('torch', '?')}, device {report['ratios']['setup']['device']}.",
-        "", "Ratios (best of interleaved repeats, one process; the median of the per-repeat ratios shows the noise):", "",
-        "| what | ratio | numerator s | denominator s | median per-repeat ratio |", "|:--|--:|--:|--:|--:|",
+        "", "Ratios (interleaved repeats in one process: median of the per-repeat ratios, its distribution-free interval "
+        "and coverage; the ratio of each side's best time; the best times):", "",
+        "| what | ratio | interval | coverage | repeats | best-times ratio | numerator s | denominator s |",
+        "|:--|--:|:--|--:|--:|--:|--:|--:|",
     ]
     for name, r in report["ratios"].items():
         if isinstance(r, dict) and "ratio" in r:
-            median = r.get("median_repeat_ratio")
-            lines.append(f"| {name} | {r['ratio']:.3f} | {r['numerator_seconds']:.3f} | {r['denominator_seconds']:.3f} | "
-                         f"{'-' if median is None else f'{median:.3f}'} |")
+            lines.append(f"| {name} | {r['ratio']:.3f} | [{r['ci_low']:.3f}, {r['ci_high']:.3f}] | {r['ci_coverage']:.3f} | "
+                         f"{r['repeats']} | {r['best_times_ratio']:.3f} | {r['numerator_seconds']:.3f} | {r['denominator_seconds']:.3f} |")
     lines += ["", f"Setup: `{json.dumps(report['ratios']['setup'])}`", "",
               "Job start-up: a fresh Python importing what the job imports (median s):", "", "| job kind | s |", "|:--|--:|"]
     lines += [f"| {k} | {v:.2f} |" for k, v in report["startup"].items()]
@@ -263,7 +284,7 @@ def to_markdown(report: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m antithetic.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(ROOT / "results" / "bench"))
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=9)
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
