@@ -148,6 +148,16 @@ def test_bench_ratio_is_the_median_of_interleaved_repeat_ratios(monkeypatch):
     assert r["best_times_ratio"] == 1.9 and r["numerator_seconds"] == 1.9 and r["denominator_seconds"] == 1.0
 
 
+def test_bench_rejects_a_repeat_count_below_one_naming_the_option(capsys):
+    import pytest
+
+    from antithetic.bench import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["--repeats", "0"])
+    assert exit_.value.code == 2 and "--repeats and --batch must be at least 1 (got 0 and 256)" in capsys.readouterr().err
+
+
 def test_bench_median_interval_covers_the_median_at_its_stated_rate():
     import numpy as np
     import pytest
@@ -156,6 +166,8 @@ def test_bench_median_interval_covers_the_median_at_its_stated_rate():
 
     assert median_interval([5, 1, 4, 2, 3, 9, 8, 7, 6])[:2] == (2, 8)  # n = 9: x_(2), x_(8)
     assert median_interval([5, 1, 4, 2, 3, 9, 8, 7, 6])[2] == pytest.approx(1 - 2 * 10 / 512)
+    with pytest.raises(ValueError, match="at least one value"):
+        median_interval([])
     rng = np.random.default_rng(0)
     for n in (5, 9, 15):
         draws = rng.lognormal(0.0, 0.5, size=(4000, n))  # skewed, true median 1

@@ -107,6 +107,10 @@ def job_startup(repeats: int = 3) -> dict[str, float]:
     return out
 
 
+#: interleaved repeats per ratio: 9 is the fewest whose median interval reaches 95% with [x_(2), x_(8)]
+REPEATS = 9
+
+
 def median_interval(values: list[float], level: float = 0.95) -> tuple[float, float, float]:
     """The widest order-statistic interval ``[x_(k), x_(n+1-k)]`` whose coverage of the median is at least
     ``level``; ``[min, max]`` (coverage ``1 - 2^(1-n)``) when no narrower one reaches it.
@@ -115,10 +119,16 @@ def median_interval(values: list[float], level: float = 0.95) -> tuple[float, fl
     covers it with probability ``1 - 2 P(Bin(n, 1/2) <= k - 1)``. Returns ``(low, high, coverage)``.
     """
     x, n = sorted(values), len(values)
+    if not n:
+        raise ValueError("median_interval needs at least one value")
+
+    def coverage(k: int) -> float:
+        return 1 - 2 * sum(math.comb(n, i) for i in range(k)) / 2**n
+
     k = 1
-    while k < n // 2 and 1 - 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n >= level:
+    while k < n // 2 and coverage(k + 1) >= level:
         k += 1
-    return x[k - 1], x[n - k], 1 - 2 * sum(math.comb(n, i) for i in range(k)) / 2**n
+    return x[k - 1], x[n - k], coverage(k)
 
 
 def _interleaved_ratio(numerator, denominator, repeats: int) -> dict[str, float]:
@@ -145,7 +155,7 @@ def _interleaved_ratio(numerator, denominator, repeats: int) -> dict[str, float]
             "denominator_seconds": min(den_times), "repeats": repeats}
 
 
-def sampler_ratios(*, batch: int = 256, steps: int = 50, repeats: int = 9, device: str = "cpu") -> dict[str, Any]:
+def sampler_ratios(*, batch: int = 256, steps: int = 50, repeats: int = REPEATS, device: str = "cpu") -> dict[str, Any]:
     """The sampler ratios of the module docstring on the digits UNet architecture."""
     import torch
     import yaml
@@ -284,10 +294,12 @@ def to_markdown(report: dict[str, Any]) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m antithetic.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(ROOT / "results" / "bench"))
-    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--repeats", type=int, default=REPEATS, help=f"interleaved repeats per ratio (default {REPEATS})")
     parser.add_argument("--batch", type=int, default=256)
     parser.add_argument("--device", default="auto")
     args = parser.parse_args(argv)
+    if args.repeats < 1 or args.batch < 1:
+        parser.error(f"--repeats and --batch must be at least 1 (got {args.repeats} and {args.batch})")
     from .device import resolve_device
     from .io import atomic_path, environment_info, write_json
 
