@@ -212,6 +212,26 @@ def test_readme_check_takes_another_cpus_rounding_but_nothing_else(tmp_path, cap
     assert recount != committed.replace(here, there) and check(recount) == 1
 
 
+def test_cpu_description_names_the_model_and_the_widest_vector_extension(tmp_path, monkeypatch):
+    import antithetic.io as io
+
+    intel, epyc, arm, old = (tmp_path / name for name in ("intel", "epyc", "arm", "old"))
+    intel.write_text("".join(f"processor\t: {i}\nmodel name\t: Intel(R) Xeon(R) Platinum 8481C\n"
+                             "flags\t\t: fpu sse2 avx avx2 fma avx512f avx512bw\n\n" for i in range(2)))
+    epyc.write_text("processor\t: 0\nmodel name\t: AMD EPYC 7B12\nflags\t\t: fpu sse2 avx avx2 fma\n")
+    arm.write_text("processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd evtstrm aes sha2\nCPU part\t: 0xd0c\n")
+    old.write_text("model name\t: Some CPU\nflags\t\t: fpu sse2\n")
+    monkeypatch.setattr(io.platform, "machine", lambda: "x86_64")
+    assert io.cpu_description(intel) == "Intel(R) Xeon(R) Platinum 8481C (x86_64, AVX-512)"
+    assert io.cpu_description(epyc) == "AMD EPYC 7B12 (x86_64, AVX2)"
+    assert io.cpu_description(old) == "Some CPU (x86_64)"
+    monkeypatch.setattr(io.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(io.platform, "processor", lambda: "")
+    assert io.cpu_description(arm) == "unknown CPU (aarch64, NEON)"
+    assert io.cpu_description(tmp_path / "missing") == "unknown CPU (aarch64)"
+    assert io.compute_platform().endswith(f"CPUs, torch {__import__('torch').__version__.split('+')[0]}")
+
+
 def test_readme_summary_does_not_depend_on_row_order_or_timings():
     from antithetic.readme import claims_summary
 

@@ -65,16 +65,16 @@ def _jsonable(obj: Any) -> Any:
     return str(obj)
 
 
-def cpu_description() -> str:
+def cpu_description(cpuinfo: str | Path = "/proc/cpuinfo") -> str:
     """The CPU as its numerics depend on it: model name, architecture and widest vector extension.
 
     e.g. ``"AMD EPYC (x86_64, AVX-512)"``. BLAS and oneDNN pick their kernels, and so the order of a sum's
     terms, by the CPU's vendor and vector extension, which is why a trained network's last digits differ
-    between CPU models.
+    between CPU models. Read from Linux's ``cpuinfo``; elsewhere the model is ``platform.processor()``.
     """
     model, flags = "", set()
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        for line in Path(cpuinfo).read_text().splitlines():
             key, _, value = line.partition(":")
             key = key.strip()
             if key == "model name" and not model:

@@ -149,19 +149,20 @@ def results_block(*, claims_json: str | Path, tables: dict[str, str | Path], pla
     return "\n\n".join(parts) + "\n"
 
 
-def splice(readme: str, block: str, name: str = "results") -> str:
-    """``readme`` with the text between the markers of block ``name`` replaced by ``block``."""
+def _split(readme: str, name: str) -> tuple[str, str, str]:
+    """``(before, block, after)``: ``readme`` cut at the markers of block ``name`` (kept in before and after)."""
     begin, end = BLOCKS[name]
     if begin not in readme or end not in readme:
         raise ValueError(f"README has no {name} markers; add the lines\n{begin}\n{end}")
     head, rest = readme.split(begin, 1)
-    _, tail = rest.split(end, 1)
-    return f"{head}{begin}\n{block.strip()}\n{end}{tail}"
+    block, tail = rest.split(end, 1)
+    return head + begin, block.strip(), end + tail
 
 
-def _block(readme: str, name: str = "results") -> str:
-    begin, end = BLOCKS[name]
-    return readme.split(begin, 1)[1].split(end, 1)[0].strip() if begin in readme and end in readme else ""
+def splice(readme: str, block: str, name: str = "results") -> str:
+    """``readme`` with the text between the markers of block ``name`` replaced by ``block``."""
+    before, _, after = _split(readme, name)
+    return f"{before}\n{block.strip()}\n{after}"
 
 
 def _platform(block: str) -> str | None:
@@ -214,7 +215,7 @@ def main(argv: list[str] | None = None) -> int:
 
         diff = difflib.unified_diff(readme.splitlines(), updated.splitlines(), readme_path, block_path, n=0, lineterm="")
         print("\n".join(diff), file=sys.stderr)
-        old, new = _block(readme, name), block.strip()
+        old, new = _split(readme, name)[1], block.strip()
         computed_on, run_on = _platform(old), _platform(new)
         if name == "results" and computed_on and run_on and computed_on != run_on:
             changed = numeric_differences(old, new)
