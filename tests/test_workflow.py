@@ -43,10 +43,18 @@ def tiny_config():
     return config
 
 
+def snakemake_command(workdir, *args):
+    """The workflow on ``workdir`` (its config.yaml) with 2 cores, then ``args``."""
+    return [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
+
+
+def offline_env(**extra):
+    """This process's environment, offline (no hub), with ``extra``."""
+    return {**os.environ, "HF_HUB_OFFLINE": "1", **extra}
+
+
 def run(workdir, *args, check=True, env=None):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env or {})}
-    cmd = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir), "--cores", "2", *args]
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=workdir)
+    result = subprocess.run(snakemake_command(workdir, *args), capture_output=True, text=True, env=offline_env(**(env or {})), cwd=workdir)
     if check and result.returncode != 0:
         raise AssertionError(f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-8000:]}")
     return result
@@ -244,9 +252,8 @@ def test_rerun_after_a_killed_run_gives_the_same_outputs(workdir, tmp_path):
     # kill -9 the whole process group (Snakemake and its jobs) while the first job runs; every job of this
     # test runs in its own process, without the fork server (the uninterrupted run used it)
     no_server = {"ANTITHETIC_FORKSERVER": "0"}
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **no_server}
-    cmd = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(killed), "--cores", "2"]
-    proc = subprocess.Popen(cmd, cwd=killed, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(snakemake_command(killed), cwd=killed, env=offline_env(**no_server),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 120
     while not list((killed / "logs").glob("sample/**/*.log")) and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -313,7 +320,6 @@ def planned_reruns(workdir, tmp_path_factory):
     import shutil
 
     base = tmp_path_factory.mktemp("reruns")
-    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     procs = {}
     for key, value, *_ in RERUNS:
         edited = base / key
@@ -321,10 +327,9 @@ def planned_reruns(workdir, tmp_path_factory):
         config = tiny_config()
         _set(key, value)(config)
         (edited / "config.yaml").write_text(yaml.safe_dump(config))
-        cmd = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(edited), "--cores", "2", "--dry-run"]
         # output to files: a plan fills more than a pipe's buffer, and the others must not wait for it
         with open(edited / "plan.out", "w") as out, open(edited / "plan.err", "w") as err:
-            procs[key] = subprocess.Popen(cmd, cwd=edited, env=env, stdout=out, stderr=err)
+            procs[key] = subprocess.Popen(snakemake_command(edited, "--dry-run"), cwd=edited, env=offline_env(), stdout=out, stderr=err)
     plans = {}
     for key, proc in procs.items():
         proc.wait(timeout=300)
@@ -394,10 +399,7 @@ def test_a_users_own_model_runs_through_the_workflow_by_config_alone(tmp_path):
     work = tmp_path / "work"
     work.mkdir()
     (work / "config.yaml").write_text(yaml.safe_dump(config))
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": os.pathsep.join([str(tmp_path / "userpkg"), str(ROOT / "src")])}
-    cmd = [*SNAKEMAKE, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(work), "--cores", "2"]
-    result = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=work)
-    assert result.returncode == 0, result.stderr[-6000:]
+    run(work, env={"PYTHONPATH": os.pathsep.join([str(tmp_path / "userpkg"), str(ROOT / "src")])})
     table = pd.read_csv(work / "results" / "tables" / "table1.csv")
     assert sorted(table["sampler"]) == ["ddim", "edm-heun"] and set(table["model"]) == {"mine"}
     assert (table["pn_centered_mean"] < table["rr_centered_mean"]).all()
