@@ -32,21 +32,21 @@ envs/antithetic.yaml: requirements.txt envs/sync.py
 
 # After `make run`: the verdicts are the committed ones and the README's results block is this run's.
 check: $(STAMP)
-	$(BIN)/python -m antithetic.claims check results/claims.json config/expected_verdicts.csv
-	$(BIN)/python -m antithetic.readme check README.md results/README.results.md
+	$(BIN)/python -m antithetic.workflow.claims check results/claims.json config/expected_verdicts.csv
+	$(BIN)/python -m antithetic.workflow.readme check README.md results/README.results.md
 
 readme: $(STAMP)
-	$(BIN)/python -m antithetic.readme write README.md results/README.results.md
+	$(BIN)/python -m antithetic.workflow.readme write README.md results/README.results.md
 
 expected-verdicts: $(STAMP)
-	$(BIN)/python -m antithetic.claims expect results/claims.json config/expected_verdicts.csv
+	$(BIN)/python -m antithetic.workflow.claims expect results/claims.json config/expected_verdicts.csv
 
 # Speed ratios, job start-up, no-op rerun and per-rule wall times: results/bench/bench.{json,md}, then
 # docs/bench.md and the README's bench block (commit both; a test keeps them equal).
 bench: $(STAMP)
-	$(BIN)/python -m antithetic.bench
+	$(BIN)/python -m antithetic.workflow.bench
 	mkdir -p docs && cp results/bench/bench.md docs/bench.md
-	$(BIN)/python -m antithetic.readme write README.md docs/bench.md bench
+	$(BIN)/python -m antithetic.workflow.readme write README.md docs/bench.md bench
 
 # One claim and only what it needs, e.g. `make claim ID=C13`.
 claim: $(STAMP)

@@ -14,8 +14,8 @@ from antithetic.classifier import (
     load_classifier,
     train_classifier,
 )
-from antithetic.config import ConfigError
-from antithetic.experiments.classifier import run_classifier_training
+from antithetic.workflow.config import ConfigError
+from antithetic.workflow.jobs.classifier import run_classifier_training
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from antithetic.correlation import correlation_frame, pair_correlations, rr_pairs, shared_noise, summarize
+from antithetic.generate import SampleSet, generate
 from antithetic.models import GeneratorModel
 from antithetic.noise import AntitheticNoise, IIDNoise
-from antithetic.sampling import SampleSet, generate
 
 
 def _sample_set(samples, design, group_size, seed=0):

@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from antithetic.classifier import DigitsClassifier, FeatureExtractor, digits_split
-from antithetic.config import ConfigError
 from antithetic.diversity import (
     diversity_summary,
     feature_distance,
@@ -15,7 +14,8 @@ from antithetic.diversity import (
     pair_measures,
     ssim,
 )
-from antithetic.tables import diversity_table
+from antithetic.workflow.config import ConfigError
+from antithetic.workflow.tables import diversity_table
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ import torch
 from antithetic.classifier import DigitsClassifier, FeatureExtractor, digits_split
 from antithetic.editing import EDIT_MEASURES, editing_experiment, sdedit, win_rates
 from antithetic.models.analytic import gaussian_model
-from antithetic.tables import editing_table
+from antithetic.workflow.tables import editing_table
 
 SHAPE = (1, 8, 8)
 

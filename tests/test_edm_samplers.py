@@ -10,11 +10,11 @@ from parametrized_analytic import edm_mixture_model, vp_mixture_model
 
 from antithetic.correlation import pair_correlations, pn_pairs
 from antithetic.data import digits_class_means
+from antithetic.generate import generate
 from antithetic.models import GaussianMixtureScore, gaussian_mixture_model, gaussian_model
 from antithetic.noise import AntitheticNoise
 from antithetic.parametrization import sigma_from_abar
 from antithetic.samplers import _edm_loop, edm_sigmas, sample_ddim, sample_edm_heun, sample_edm_stochastic
-from antithetic.sampling import generate
 
 MU, STD = 0.2, 0.5
 

@@ -7,16 +7,16 @@ import pandas as pd
 import pytest
 import torch
 
-from antithetic.config import ConfigError, check_references
 from antithetic.correlation import pair_correlations, pn_pairs
-from antithetic.experiments.eta_sweep import eta_sweep_frame, run_eta_sweep
+from antithetic.generate import generate
 from antithetic.generator_training import FlowTrainConfig, VAETrainConfig, train_config, train_generator
 from antithetic.models import GeneratorModel, build_model, gaussian_model, load_generator
 from antithetic.models.flow import DigitsFlow, channel_mask, checkerboard_mask
 from antithetic.models.vae import DigitsVAE
 from antithetic.noise import AntitheticNoise
 from antithetic.samplers import get_sampler, sample_ddim
-from antithetic.sampling import generate
+from antithetic.workflow.config import ConfigError, check_references
+from antithetic.workflow.jobs.eta_sweep import eta_sweep_frame, run_eta_sweep
 
 TINY_VAE = dict(steps=15, batch_size=16, latent_dim=3, hidden_dims=[16])
 TINY_FLOW = dict(steps=15, batch_size=16, hidden_features=16, coupling_layers=2)

@@ -16,8 +16,8 @@ import pytest
 import yaml
 from tiny_pipelines import tiny_dit, tiny_stable_diffusion
 
-from antithetic.experiments import run_guidance_sweep, run_guided_sampling
-from antithetic.io import load_samples
+from antithetic.artifacts import load_samples
+from antithetic.workflow.jobs import run_guidance_sweep, run_guided_sampling
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -5,7 +5,6 @@ import pytest
 import torch
 
 from antithetic import inverse
-from antithetic.config import ConfigError
 from antithetic.inverse import (
     dps_gradient,
     inverse_experiment,
@@ -17,6 +16,7 @@ from antithetic.inverse import (
 from antithetic.models.analytic import gaussian_model
 from antithetic.noise import AntitheticNoise, IIDNoise
 from antithetic.samplers import sample_ddpm
+from antithetic.workflow.config import ConfigError
 
 SHAPE = (1, 8, 8)
 TASKS = [("inpainting", {"box": [2, 2, 4, 4]}), ("super_resolution", {"factor": 2}), ("deblurring", {"kernel_size": 3, "sigma": 1.0})]
@@ -196,7 +196,7 @@ def test_dps_stage_on_a_saved_pipeline_and_an_image_folder(tmp_path, tiny_unet_d
     """The paper-scale path (a hub-format checkpoint, ground truths from a folder) end to end on a tiny UNet."""
     import json
 
-    from antithetic.experiments.inverse import run_inverse
+    from antithetic.workflow.jobs.inverse import run_inverse
 
     _write_images(tmp_path / "imgs", [(16, 16)] * 3)
     rows = run_inverse(

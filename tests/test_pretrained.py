@@ -18,13 +18,13 @@ from tiny_pipelines import tiny_consistency, tiny_dit, tiny_stable_diffusion
 
 from antithetic.correlation import pn_pairs
 from antithetic.device import resolve_dtype
+from antithetic.generate import generate
 from antithetic.models import ModelNotAvailableError, build_model
 from antithetic.models.conditional import ClassLabels, Prompts, class_gaussian_mixture_model, condition_slot
 from antithetic.models.consistency import ConsistencyModel, sample_consistency
 from antithetic.models.fetch import fetch_model, is_hub_id, select_files
 from antithetic.noise import AntitheticNoise, StepNoise
 from antithetic.samplers import sample_ddim
-from antithetic.sampling import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = "a cat at the window\nthe red house\nthe boat at the lake\n"

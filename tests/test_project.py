@@ -59,11 +59,11 @@ def test_table_plot_and_claim_code_imports_neither_torch_nor_diffusers():
     import subprocess
 
     modules = [
-        "antithetic.experiments.correlation", "antithetic.experiments.uq", "antithetic.experiments.symmetry",
-        "antithetic.experiments.inverse", "antithetic.experiments.diversity", "antithetic.experiments.quality",
-        "antithetic.experiments.editing", "antithetic.experiments.eta_sweep", "antithetic.experiments.claims",
-        "antithetic.tables", "antithetic.claims", "antithetic.readme", "antithetic.symmetry.scores", "antithetic.regions",
-        *(f"antithetic.plotting.{m}" for m in ("correlation", "uq", "symmetry", "inverse", "diversity", "quality", "editing", "claims", "sweeps")),
+        "antithetic.workflow.jobs.correlation", "antithetic.workflow.jobs.uq", "antithetic.workflow.jobs.symmetry",
+        "antithetic.workflow.jobs.inverse", "antithetic.workflow.jobs.diversity", "antithetic.workflow.jobs.quality",
+        "antithetic.workflow.jobs.editing", "antithetic.workflow.jobs.eta_sweep", "antithetic.workflow.jobs.claims",
+        "antithetic.workflow.tables", "antithetic.workflow.claims", "antithetic.workflow.readme", "antithetic.symmetry.scores", "antithetic.regions",
+        *(f"antithetic.workflow.plotting.{m}" for m in ("correlation", "uq", "symmetry", "inverse", "diversity", "quality", "editing", "claims", "sweeps")),
     ]
     code = "import importlib, sys\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules) + (
         "heavy = sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules)\n"
@@ -83,8 +83,8 @@ def test_sampling_an_analytic_or_generator_model_never_imports_the_unet_stack(tm
 
     code = (
         "import sys\n"
-        "from antithetic.experiments.sampling import load_model, design_from_spec\n"
-        "from antithetic.sampling import generate\n"
+        "from antithetic.workflow.jobs.sampling import load_model, design_from_spec\n"
+        "from antithetic.generate import generate\n"
         "design = design_from_spec({'kind': 'antithetic'}, seed=0)\n"
         "def run(name, spec, sampler):\n"
         "    options = {} if sampler == 'decode' else {'num_steps': 3}\n"
@@ -106,13 +106,13 @@ def test_sampling_an_analytic_or_generator_model_never_imports_the_unet_stack(tm
 
 
 def test_readme_bench_block_is_the_committed_benchmark():
-    from antithetic.readme import main as readme_main
+    from antithetic.workflow.readme import main as readme_main
 
     assert readme_main(["check", str(ROOT / "README.md"), str(ROOT / "docs" / "bench.md"), "bench"]) == 0
 
 
 def test_bench_reads_the_last_complete_run_and_the_benchmark_files(tmp_path):
-    from antithetic.bench import last_run, stage_times, to_markdown
+    from antithetic.workflow.bench import last_run, stage_times, to_markdown
 
     logs = tmp_path / "log"
     logs.mkdir()
@@ -136,7 +136,7 @@ def test_bench_reads_the_last_complete_run_and_the_benchmark_files(tmp_path):
 
 def test_bench_ratio_is_the_median_of_interleaved_repeat_ratios(monkeypatch):
     """A slow period slows both calls of a repeat: it must not move the ratio; which side runs first alternates."""
-    import antithetic.bench as bench
+    import antithetic.workflow.bench as bench
 
     calls = []
     # in call order: num, den, den, num, num, den, ...; the third repeat ran in a period twice as slow
@@ -151,7 +151,7 @@ def test_bench_ratio_is_the_median_of_interleaved_repeat_ratios(monkeypatch):
 def test_bench_rejects_a_repeat_count_below_one_naming_the_option(capsys):
     import pytest
 
-    from antithetic.bench import main
+    from antithetic.workflow.bench import main
 
     with pytest.raises(SystemExit) as exit_:
         main(["--repeats", "0"])
@@ -162,7 +162,7 @@ def test_bench_median_interval_covers_the_median_at_its_stated_rate():
     import numpy as np
     import pytest
 
-    from antithetic.bench import median_interval
+    from antithetic.workflow.bench import median_interval
 
     assert median_interval([5, 1, 4, 2, 3, 9, 8, 7, 6])[:2] == (2, 8)  # n = 9: x_(2), x_(8)
     assert median_interval([5, 1, 4, 2, 3, 9, 8, 7, 6])[2] == pytest.approx(1 - 2 * 10 / 512)
@@ -218,7 +218,7 @@ def test_lazy_packages_list_and_resolve_their_names_without_importing_them():
     import subprocess
 
     code = (
-        "import sys, antithetic, antithetic.models as m, antithetic.experiments as e, antithetic.symmetry as s\n"
+        "import sys, antithetic, antithetic.models as m, antithetic.workflow.jobs as e, antithetic.symmetry as s\n"
         "assert {'make_design'} <= set(dir(antithetic)) and {'build_model', 'ModelNotAvailableError'} <= set(dir(m))\n"
         "assert {'run_sampling'} <= set(dir(e)) and {'as_score'} <= set(dir(s))\n"
         "assert 'torch' not in sys.modules\n"

@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 
-from antithetic.config import ConfigError, check_references
 from antithetic.correlation import pair_correlations, pn_pairs
-from antithetic.experiments.sampling import load_model
+from antithetic.generate import generate
 from antithetic.models import VPSDEModel, build_model, gaussian_mixture_model
 from antithetic.models.registry import _gaussian_mixture
 from antithetic.noise import AntitheticNoise
-from antithetic.sampling import generate
+from antithetic.workflow.config import ConfigError, check_references
+from antithetic.workflow.jobs.sampling import load_model
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 

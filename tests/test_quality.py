@@ -13,7 +13,7 @@ from antithetic.quality import (
     prdc_scores,
     quality_sets,
 )
-from antithetic.tables import quality_table
+from antithetic.workflow.tables import quality_table
 
 
 @pytest.fixture(scope="module")

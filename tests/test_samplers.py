@@ -4,10 +4,10 @@ import torch
 from diffusers import DDPMScheduler
 
 from antithetic.correlation import pair_correlations, pn_pairs
+from antithetic.generate import generate
 from antithetic.models import build_model, gaussian_mixture_model, gaussian_model
 from antithetic.noise import AntitheticNoise, IIDNoise
 from antithetic.samplers import sample_ddim, sample_ddpm
-from antithetic.sampling import generate
 
 
 @pytest.fixture(scope="module")

@@ -7,12 +7,11 @@ import pandas as pd
 import pytest
 import torch
 
-from antithetic.config import ConfigError, check_references
+from antithetic.generate import generate
 from antithetic.models import build_model, gaussian_mixture_model, gaussian_model
 from antithetic.models.analytic import GaussianMixtureScore, default_schedule
 from antithetic.models.base import DiffusionModel
 from antithetic.noise import AntitheticNoise, IIDNoise, PartialAntitheticNoise
-from antithetic.sampling import generate
 from antithetic.symmetry import (
     antisymmetry_probe,
     as_distribution,
@@ -34,6 +33,7 @@ from antithetic.symmetry import (
     theorem1_holds,
 )
 from antithetic.trajectories import leave_pair_out_mean, pixel_correlation_map, trajectory_correlations
+from antithetic.workflow.config import ConfigError, check_references
 
 GRID = symmetric_grid(201)
 
@@ -306,7 +306,7 @@ def test_centered_pn_correlation_is_minus_one_for_the_affine_model_with_few_pair
 
 # ------------------------------------------------------------------------------------ pretrained models
 def test_probe_of_a_model_without_data_uses_its_own_samples(tiny_unet_dir, tmp_path):
-    from antithetic.experiments import run_symmetry_probe
+    from antithetic.workflow.jobs import run_symmetry_probe
 
     spec = {"kind": "unet", "pretrained": str(tiny_unet_dir)}
     net = build_model("hub", spec)

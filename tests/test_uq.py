@@ -9,6 +9,7 @@ from scipy import stats
 from scipy.special import ndtri
 from scipy.stats import qmc
 
+from antithetic.coverage_study import affine_output_law, affine_truth, clamped_gaussian_mean, coverage_summary
 from antithetic.estimators import (
     amc_estimate,
     ci_quantile,
@@ -22,12 +23,11 @@ from antithetic.estimators import (
     rqmc_estimate,
     weighted_group_correlation,
 )
+from antithetic.generate import generate
+from antithetic.image_statistics import brightness, contrast, evaluate_statistic, load_statistic, mean_image
 from antithetic.models import build_model
 from antithetic.noise import AntitheticNoise, IIDNoise, KAntitheticNoise, derive_seed, make_design
 from antithetic.rqmc import CLIP, RQMCNoise, sobol_normal
-from antithetic.sampling import generate
-from antithetic.statistics import brightness, contrast, evaluate_statistic, load_statistic, mean_image
-from antithetic.validation import affine_output_law, affine_truth, clamped_gaussian_mean, coverage_summary
 
 SHAPE = (1, 4, 4)
 
@@ -276,10 +276,10 @@ def test_statistics_and_dotted_paths():
     x = np.stack([np.full(SHAPE, -1.0), np.full(SHAPE, 1.0), np.full(SHAPE, 3.0)])
     np.testing.assert_allclose(brightness(x), [0.0, 255.0, 255.0])
     assert mean_image(x).shape == (3, *SHAPE) and np.all(contrast(x) == 0)
-    assert load_statistic("antithetic.statistics.brightness") is brightness
-    assert load_statistic("antithetic.statistics:contrast") is contrast
+    assert load_statistic("antithetic.image_statistics.brightness") is brightness
+    assert load_statistic("antithetic.image_statistics:contrast") is contrast
     with pytest.raises(ValueError, match="uq.statistics.foo"):
-        load_statistic("antithetic.statistics.nope", config_key="uq.statistics.foo")
+        load_statistic("antithetic.image_statistics.nope", config_key="uq.statistics.foo")
     with pytest.raises(ValueError, match="cannot import"):
         load_statistic("no_such_pkg.f")
     with pytest.raises(ValueError, match="one value"):
@@ -363,8 +363,8 @@ def _vae_like(latent=(8,)):
 
 def test_control_variate_features_use_the_recorded_noise_shape(tmp_path):
     """The features are phi of the latent the generator decoded (8-d), not of noise shaped like the output."""
-    from antithetic.io import load_samples, save_samples
-    from antithetic.validation import group_noise_features
+    from antithetic.artifacts import load_samples, save_samples
+    from antithetic.coverage_study import group_noise_features
 
     model, seen = _vae_like()
     samples = generate(model, design=AntitheticNoise(seed=3), num_samples=40, sampler="decode", batch_size=40, progress=False)
@@ -385,9 +385,9 @@ def test_uq_estimates_job_on_a_vae_like_generator(tmp_path):
     control variates see the 8-d latent, every efficiency has a CI."""
     import pandas as pd
 
+    from antithetic.artifacts import save_samples
     from antithetic.estimators import estimate_summary
-    from antithetic.experiments.uq import run_uq_estimates
-    from antithetic.io import save_samples
+    from antithetic.workflow.jobs.uq import run_uq_estimates
 
     model, _ = _vae_like()
     inputs = {}
@@ -395,7 +395,7 @@ def test_uq_estimates_job_on_a_vae_like_generator(tmp_path):
         s = generate(model, design=design, num_samples=200, sampler="decode", batch_size=200, progress=False)
         save_samples(tmp_path / f"{method}.npz", s)
         inputs[method] = tmp_path / f"{method}.npz"
-    uq = {"level": 0.95, "quantile": "t", "statistics": {"brightness": "antithetic.statistics.brightness", "mean_image": "antithetic.statistics.mean_image"}, "control_variates": ["linear", "quadratic"]}
+    uq = {"level": 0.95, "quantile": "t", "statistics": {"brightness": "antithetic.image_statistics.brightness", "mean_image": "antithetic.image_statistics.mean_image"}, "control_variates": ["linear", "quadratic"]}
     frame = run_uq_estimates(uq, model="vae-like", sampler="decode", inputs=inputs, out_estimates=tmp_path / "e.csv", out_ci_vs_n=tmp_path / "c.csv", out_pixels=tmp_path / "p.npz")
     frame = pd.read_csv(tmp_path / "e.csv").set_index(["statistic", "method"])
     mc = brightness(generate(model, design=IIDNoise(seed=0, offset=200), num_samples=200, sampler="decode", progress=False).samples)

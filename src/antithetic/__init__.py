@@ -5,7 +5,7 @@ tightens Monte Carlo estimates of any statistic of the generated images at no ex
 
 Modules: :mod:`~antithetic.noise` (seed-addressed noise designs), :mod:`~antithetic.models` (one model
 interface, diffusers adapters, analytic models), :mod:`~antithetic.samplers` (DDIM, DDPM),
-:mod:`~antithetic.sampling` (batched generation), :mod:`~antithetic.correlation` (pair correlations),
+:mod:`~antithetic.generate` (batched generation), :mod:`~antithetic.correlation` (pair correlations),
 :mod:`~antithetic.training` (the workflow's own digits DDPM).
 """
 
@@ -18,6 +18,6 @@ __version__ = "0.1.0"
 __all__ = ["AntitheticNoise", "IIDNoise", "KAntitheticNoise", "PartialAntitheticNoise", "make_design"]
 
 
-# Lazy: ``import antithetic.config`` (the Snakefile's DAG build, table and plot jobs) must not pay for
+# Lazy: ``import antithetic.workflow.config`` (the Snakefile's DAG build, table and plot jobs) must not pay for
 # importing torch.
 __getattr__, __dir__ = attach(__name__, dict.fromkeys(__all__, "noise"))

@@ -37,7 +37,7 @@ def resolve_dtype(requested: str | None, device: torch.device, *, half_safe: boo
     float32.
 
     Half precision applies to the network only: noise, sampler state and VAE decoding stay float32
-    (see :func:`antithetic.sampling.generate`).
+    (see :func:`antithetic.generate.generate`).
 
     Raises:
         ValueError: unknown dtype name.

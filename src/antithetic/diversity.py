@@ -35,7 +35,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .config import ConfigError
+from .workflow.config import ConfigError
 
 __all__ = [
     "MEASURES",

@@ -38,8 +38,8 @@ import torch
 from diffusers import DDIMScheduler
 from torch import nn
 
-from .config import ConfigError
 from .models.base import DiffusionModel
+from .workflow.config import ConfigError
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,7 +1,7 @@
 """The registry of model kinds and sampler kinds: one place that says what each kind can do.
 
 Every fact about a kind lives here and nowhere else: the config checks
-(:mod:`antithetic.config`), the workflow rules (which models to fetch, which may be guided) and the
+(:mod:`antithetic.workflow.config`), the workflow rules (which models to fetch, which may be guided) and the
 library (which networks run in half precision on CUDA, which models are one-shot generators) all read
 it. The module imports only the standard library, so the Snakefile can use it while it builds the
 DAG without paying for torch or diffusers.

@@ -74,7 +74,7 @@ Callback = Callable[[dict[str, Any]], None]
 def check_model_fits_sampler(model: Any, kind: str) -> None:
     """Raise ``ValueError`` unless sampler kind ``kind`` can integrate ``model``'s parametrization.
 
-    The config checker (:func:`antithetic.config.check_sampler_fits`) runs on kinds at DAG build; a
+    The config checker (:func:`antithetic.workflow.config.check_sampler_fits`) runs on kinds at DAG build; a
     ``kind: python`` model states its parametrization only when its factory runs, so this is its check.
     """
     name = getattr(model, "parametrization", None)

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from .correlation import pair_correlations
+from .generate import generate
 from .models.base import DiffusionModel
 from .noise import NoiseDesign
 from .pearson import pearson
-from .sampling import generate
 
 __all__ = ["leave_pair_out_mean", "pixel_correlation_map", "record_trajectories", "trajectory_correlations"]
 

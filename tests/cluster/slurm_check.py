@@ -19,8 +19,8 @@ import numpy as np
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "tests"))
-from test_workflow import tiny_config  # noqa: E402
+sys.path.insert(0, str(ROOT / "tests" / "workflow"))
+from test_end_to_end import tiny_config  # noqa: E402
 
 SLURM_PROFILE = ROOT / "profiles" / "slurm" / "config.yaml"
 MODELS = ("affine-odd", "digits-gmm")
@@ -46,7 +46,7 @@ def slurm_check_claims():
 
 
 def slurm_check_config(claims_file):
-    """tests/test_workflow.py's tiny config cut to a cheap subset: analytic models only (no training),
+    """tests/workflow/test_end_to_end.py's tiny config cut to a cheap subset: analytic models only (no training),
     DDIM with 5 steps, the ledger of ``claims_file``. 14 jobs: 10 on the cluster (4 sampling, 2 correlations,
     2 pair figures, 1 trajectory correlation (a second network rule) and Table 1) and 4 local rules (2 claims,
     the ledger and the README block)."""

@@ -4,7 +4,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from antithetic.config import ConfigError, check_references, runs, section
+from antithetic.workflow.config import ConfigError, check_references, runs, section
 from antithetic.kinds import MODEL_KINDS, is_hub_id, model_kind
 
 try:
@@ -14,14 +14,14 @@ except ConfigError as err:
 
 # ------------------------------------------------------------------ fork servers
 # A local run imports the heavy packages once per pool instead of once per job: the `network` server
-# imports torch and diffusers, the `table` server pandas, SciPy and matplotlib (antithetic.forkserver;
+# imports torch and diffusers, the `table` server pandas, SciPy and matplotlib (antithetic.workflow.forkserver;
 # ANTITHETIC_FORKSERVER=0 starts none). Cluster jobs run in their own processes.
 FORK_SERVERS = []
 
 
 def start_fork_servers():
     if workflow.is_main_process and workflow.local_exec:
-        from antithetic.forkserver import start_server
+        from antithetic.workflow.forkserver import start_server
 
         server = start_server()
         if server is not None:
@@ -161,7 +161,7 @@ def guidance_sweep_inputs(wildcards):
 
 
 # ------------------------------------------------------------------ claims ledger
-from antithetic.claims import input_files, plan
+from antithetic.workflow.claims import input_files, plan
 
 
 def load_claims():

@@ -1,7 +1,7 @@
 # The paper's pretrained checkpoints: fetch hub weights once into results/models/<name> (so compute
 # nodes run offline), and the classifier-free-guidance sweep (PN and RR correlation vs scale).
 # Which kinds can be fetched or guided is the kind registry's word (antithetic.kinds); the config
-# checker (antithetic.config.check_references) has already checked guidance.runs.
+# checker (antithetic.workflow.config.check_references) has already checked guidance.runs.
 
 import re
 

@@ -1,6 +1,6 @@
 # Score symmetry (paper, Conjecture, Lemma 1, Theorem 1, Corollary 1, Figures 3-4, Table 10): AS scores of
 # eps_t slices, on-distribution antisymmetry, trajectory correlations, Theorem 1's Fisher-information bound,
-# and the partial-negation ablation. Cross references are checked by antithetic.config.check_references.
+# and the partial-negation ablation. Cross references are checked by antithetic.workflow.config.check_references.
 
 
 rule symmetry_probe:

@@ -1,6 +1,6 @@
 # Uncertainty quantification (paper, Table 2): MC vs AMC vs K-AMC vs RQMC and control variates, CI
 # length vs N, CI coverage on the analytic models, per-pixel CI-width maps.
-# cross references of the uq section are checked by antithetic.config.check_references (Snakefile)
+# cross references of the uq section are checked by antithetic.workflow.config.check_references (Snakefile)
 
 
 rule uq_estimates:

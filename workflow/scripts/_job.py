@@ -15,7 +15,7 @@ from pathlib import Path
 def start(snakemake, *, forkserver=None):
     """Make ``antithetic`` importable, log to the rule's log file, honour ``threads``.
 
-    With ``forkserver`` set to a pool of :data:`antithetic.forkserver.POOLS` (``"network"`` for the jobs
+    With ``forkserver`` set to a pool of :data:`antithetic.workflow.forkserver.POOLS` (``"network"`` for the jobs
     that import torch and diffusers, ``"table"`` for table, figure and claim jobs) the job first offers
     itself to that pool's fork server: if the server takes it, the job's script runs from its first
     line in a child of the server, where those imports are done, and this process exits with the
@@ -30,7 +30,7 @@ def start(snakemake, *, forkserver=None):
     os.environ["OMP_NUM_THREADS"] = os.environ["MKL_NUM_THREADS"] = str(threads)
     handed = None
     if forkserver:
-        from antithetic import forkserver as server
+        from antithetic.workflow import forkserver as server
 
         handed = server.handoff(sys.argv[0], pool=forkserver)
         if handed.status is not None:

@@ -1,8 +1,8 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="table")
-from antithetic.claims import measured_text  # noqa: E402
-from antithetic.experiments.claims import run_claim  # noqa: E402
+from antithetic.workflow.claims import measured_text  # noqa: E402
+from antithetic.workflow.jobs.claims import run_claim  # noqa: E402
 
 rows = run_claim(claim=snakemake.params.claim, targets=snakemake.params.targets, out_json=snakemake.output[0])
 for row in rows:

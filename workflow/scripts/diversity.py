@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="network")
-from antithetic.experiments.diversity import run_diversity  # noqa: E402
+from antithetic.workflow.jobs.diversity import run_diversity  # noqa: E402
 
 rows = run_diversity(
     pn_path=snakemake.input.pn,

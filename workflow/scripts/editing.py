@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="network")
-from antithetic.experiments.editing import run_editing  # noqa: E402
+from antithetic.workflow.jobs.editing import run_editing  # noqa: E402
 
 rows = run_editing(
     model=snakemake.wildcards.model,

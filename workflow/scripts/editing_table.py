@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="table")
-from antithetic.experiments.editing import run_editing_table  # noqa: E402
+from antithetic.workflow.jobs.editing import run_editing_table  # noqa: E402
 
 run_editing_table(
     summary=snakemake.input.summary,

@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="table")
-from antithetic.experiments import run_eta_sweep  # noqa: E402
+from antithetic.workflow.jobs import run_eta_sweep  # noqa: E402
 
 frame = run_eta_sweep(
     summaries=list(snakemake.input.summaries),

@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="table")
-from antithetic.experiments import run_guidance_sweep  # noqa: E402
+from antithetic.workflow.jobs import run_guidance_sweep  # noqa: E402
 
 inputs = snakemake.input
 samples = [{"scale": float(w), "pn": inputs[f"pn_{w}"], "rr": inputs[f"rr_{w}"]} for w in snakemake.params.scales]

@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="network")
-from antithetic.experiments import run_guided_sampling  # noqa: E402
+from antithetic.workflow.jobs import run_guided_sampling  # noqa: E402
 
 wc, params = snakemake.wildcards, snakemake.params
 samples = run_guided_sampling(

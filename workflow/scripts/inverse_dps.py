@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="network")
-from antithetic.experiments.inverse import run_inverse  # noqa: E402
+from antithetic.workflow.jobs.inverse import run_inverse  # noqa: E402
 
 rows = run_inverse(
     model=snakemake.wildcards.model,

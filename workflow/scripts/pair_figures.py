@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="table")
-from antithetic.experiments import run_pair_figures  # noqa: E402
+from antithetic.workflow.jobs import run_pair_figures  # noqa: E402
 
 run_pair_figures(
     pn_path=snakemake.input.pn,

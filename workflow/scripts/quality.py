@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="network")
-from antithetic.experiments.quality import run_quality  # noqa: E402
+from antithetic.workflow.jobs.quality import run_quality  # noqa: E402
 
 verdict = run_quality(
     pn_path=snakemake.input.pn,

@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="table")
-from antithetic.experiments.quality import run_quality_table  # noqa: E402
+from antithetic.workflow.jobs.quality import run_quality_table  # noqa: E402
 
 run_quality_table(
     rows=list(snakemake.input.rows),

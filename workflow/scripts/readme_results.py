@@ -1,8 +1,8 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="table")
-from antithetic.io import atomic_path, compute_platform  # noqa: E402
-from antithetic.readme import results_block  # noqa: E402
+from antithetic.artifacts import atomic_path, compute_platform  # noqa: E402
+from antithetic.workflow.readme import results_block  # noqa: E402
 
 with atomic_path(snakemake.output[0]) as tmp:
     tables = {name: path for name, path in snakemake.input.items() if name != "claims"}

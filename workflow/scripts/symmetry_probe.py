@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="network")
-from antithetic.experiments import run_symmetry_probe  # noqa: E402
+from antithetic.workflow.jobs import run_symmetry_probe  # noqa: E402
 
 summary = run_symmetry_probe(
     model=snakemake.wildcards.model,

@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="table")
-from antithetic.experiments import run_symmetry_table  # noqa: E402
+from antithetic.workflow.jobs import run_symmetry_table  # noqa: E402
 
 breaks = run_symmetry_table(
     summaries=list(snakemake.input.summaries),

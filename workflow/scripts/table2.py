@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="table")
-from antithetic.experiments import run_table2  # noqa: E402
+from antithetic.workflow.jobs import run_table2  # noqa: E402
 
 out = snakemake.output
 run_table2(

@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="table")
-from antithetic.experiments.inverse import run_table3  # noqa: E402
+from antithetic.workflow.jobs.inverse import run_table3  # noqa: E402
 
 run_table3(
     summaries=list(snakemake.input.summaries),

@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="table")
-from antithetic.experiments.diversity import run_diversity_table  # noqa: E402
+from antithetic.workflow.jobs.diversity import run_diversity_table  # noqa: E402
 
 run_diversity_table(
     summaries=list(snakemake.input.summaries),

@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="network")
-from antithetic.experiments import run_fisher  # noqa: E402
+from antithetic.workflow.jobs import run_fisher  # noqa: E402
 
 record = run_fisher(
     models=snakemake.params.models,

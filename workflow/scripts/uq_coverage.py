@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="network")
-from antithetic.experiments import run_uq_coverage  # noqa: E402
+from antithetic.workflow.jobs import run_uq_coverage  # noqa: E402
 
 params = snakemake.params
 frame = run_uq_coverage(

@@ -1,7 +1,7 @@
 from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="table")
-from antithetic.experiments import run_uq_figures  # noqa: E402
+from antithetic.workflow.jobs import run_uq_figures  # noqa: E402
 
 run_uq_figures(
     ci_vs_n=list(snakemake.input.ci_vs_n),

@@ -18,7 +18,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
-from ..io import environment_info, write_json
+from ..artifacts import environment_info, write_json
 from ..kinds import is_hub_id
 from .errors import ModelNotAvailableError
 

@@ -6,7 +6,7 @@ pairs ``(G(z), G(-z))`` are negatively correlated whenever ``G`` is close to odd
 (paper, "Definitions": the antithetic pair of a deterministic sampler; for a linear odd ``G`` the PN
 correlation is exactly -1).
 
-A :class:`GeneratorModel` has the attributes :func:`antithetic.sampling.generate` uses (``name``,
+A :class:`GeneratorModel` has the attributes :func:`antithetic.generate.generate` uses (``name``,
 ``sample_shape``, ``device``, ``dtype``, ``info``, :meth:`to`, :meth:`weights_sha256`); as for latent
 diffusion models, ``sample_shape`` is the shape of the noise the designs draw (the latent ``z``), and
 ``image_shape`` that of the output,

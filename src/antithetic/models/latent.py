@@ -3,7 +3,7 @@
 Both run in the latent space of a VAE. The samplers of :mod:`antithetic.samplers` drive the latent
 noise predictor with their own loop (the initial latent ``z`` and every injected noise come from the
 noise design, so the antithetic twin receives exactly ``-z`` and the negated step noises), and
-:func:`antithetic.sampling.generate` decodes the final latents with :meth:`LatentDiffusionModel.decode_latents`.
+:func:`antithetic.generate.generate` decodes the final latents with :meth:`LatentDiffusionModel.decode_latents`.
 
 * :func:`stable_diffusion_model`: :class:`~diffusers.UNet2DConditionModel` conditioned on CLIP text
   embeddings of the prompts (one per sample index, see :mod:`antithetic.models.conditional`), with

@@ -87,7 +87,7 @@ def reference_data(
         )
     if sampler is None:
         raise ValueError(f"model {model.name!r} has no data to noise; name a sampler (symmetry.data_sampler) to draw its own samples")
-    from ..sampling import generate
+    from ..generate import generate
 
     design = IIDNoise(seed=derive_seed(seed, DATA_STREAM))
     out = generate(

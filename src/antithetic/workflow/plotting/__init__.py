@@ -15,7 +15,7 @@ matplotlib.use("agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..io import atomic_path  # noqa: E402
+from ...artifacts import atomic_path  # noqa: E402
 
 __all__ = ["PALETTE", "plt", "save_figure", "to_display"]
 

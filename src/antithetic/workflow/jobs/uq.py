@@ -1,15 +1,15 @@
 """Jobs of the uncertainty-quantification stage: Table 2, CI length vs N, coverage, CI-width maps.
 
 Each job loads its inputs, calls the tested library (:mod:`antithetic.estimators`,
-:mod:`antithetic.validation`) and writes its outputs; it receives the resolved ``uq`` section (and,
+:mod:`antithetic.coverage_study`) and writes its outputs; it receives the resolved ``uq`` section (and,
 for coverage, the model, sampler and design specs it uses), never the whole config.
 
 * :func:`run_uq_estimates`: one (model, sampler): every statistic of ``uq.statistics`` estimated by
   every method of ``uq.methods`` (MC, AMC, K-AMC, RQMC, picked by the design's kind) and by the
   control variates, from the sample files of the ``sample`` rule, with efficiency CIs; CI length vs N
   from nested subsets; per-pixel estimate and CI-length maps of vector statistics.
-* :func:`run_uq_coverage`: one analytic (model, sampler): :func:`antithetic.validation.coverage_study`
-  against :func:`antithetic.validation.truths_of`.
+* :func:`run_uq_coverage`: one analytic (model, sampler): :func:`antithetic.coverage_study.coverage_study`
+  against :func:`antithetic.coverage_study.truths_of`.
 * :func:`run_table2`, :func:`run_uq_figures`: assemble the table and the figures.
 """
 
@@ -21,13 +21,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..io import atomic_path, load_samples, write_json
+from ...artifacts import atomic_path, load_samples, write_json
 
 __all__ = ["run_table2", "run_uq_coverage", "run_uq_estimates", "run_uq_figures"]
 
 
 def _statistics(uq: dict[str, Any]) -> dict[str, Any]:
-    from ..statistics import load_statistic
+    from ...image_statistics import load_statistic
 
     return {name: load_statistic(path, config_key=f"uq.statistics.{name}") for name, path in uq["statistics"].items()}
 
@@ -54,15 +54,15 @@ def run_uq_estimates(
         uq: the resolved ``uq`` config section (``level``, ``quantile``, ``statistics``, ``control_variates``).
         inputs: method name (a key of ``uq.methods``) -> samples file of its design.
     """
-    from ..estimators import (
+    from ...coverage_study import estimator_of, group_noise_features, grouped_values
+    from ...estimators import (
         cv_estimate,
         efficiency_interval_jackknife,
         estimate_groups,
         estimate_summary,
         group_estimate,
     )
-    from ..statistics import evaluate_statistic
-    from ..validation import estimator_of, group_noise_features, grouped_values
+    from ...image_statistics import evaluate_statistic
 
     level, quantile = float(uq["level"]), uq["quantile"]
     statistics = _statistics(uq)
@@ -151,7 +151,7 @@ def run_uq_coverage(
         designs: design name -> resolved ``designs.<name>`` entry, for every design of ``uq.coverage.methods``.
         seed: the config's base seed (the methods' noise); the reference uses ``uq.coverage.reference_seed``.
     """
-    from ..validation import coverage_study, truths_of
+    from ...coverage_study import coverage_study, truths_of
     from .sampling import design_from_spec, load_model, sampler_from_spec
 
     cov = uq["coverage"]

@@ -1,6 +1,6 @@
 """Benchmark: ratios measured in one process, job start-up, no-op rerun, wall time per stage.
 
-``make bench`` (``python -m antithetic.bench``) writes ``results/bench/bench.{json,md}``:
+``make bench`` (``python -m antithetic.workflow.bench``) writes ``results/bench/bench.{json,md}``:
 
 * ``ratios``: interleaved repeats in one process, the median of the per-repeat time ratios with its
   distribution-free confidence interval (absolute times vary from machine to machine, ratios much less):
@@ -31,26 +31,26 @@ from typing import Any
 
 __all__ = ["job_startup", "last_run", "main", "noop_rerun", "sampler_ratios", "stage_times"]
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
-#: job kind -> what its job imports, at start and when it runs (see workflow/scripts/ and antithetic.experiments)
+#: job kind -> what its job imports, at start and when it runs (see workflow/scripts/ and antithetic.workflow.jobs)
 JOB_IMPORTS = {
     "Python and Snakemake's script preamble (every job)": "import snakemake.script",
-    "claim (claim_<id>)": "from antithetic.experiments.claims import run_claim",
-    "table (table1)": "from antithetic.experiments.correlation import run_table1; import antithetic.tables",
+    "claim (claim_<id>)": "from antithetic.workflow.jobs.claims import run_claim",
+    "table (table1)": "from antithetic.workflow.jobs.correlation import run_table1; import antithetic.workflow.tables",
     "table with figure (table2, table3, table4, symmetry_table, ...)": (
-        "from antithetic.experiments.uq import run_table2; import antithetic.tables, antithetic.plotting.uq"
+        "from antithetic.workflow.jobs.uq import run_table2; import antithetic.workflow.tables, antithetic.workflow.plotting.uq"
     ),
-    "plot (pair_figures)": "from antithetic.experiments.correlation import run_pair_figures; import antithetic.plotting.correlation",
-    "torch job without diffusers (diversity, quality)": "from antithetic.experiments.diversity import run_diversity; import antithetic.diversity",
+    "plot (pair_figures)": "from antithetic.workflow.jobs.correlation import run_pair_figures; import antithetic.workflow.plotting.correlation",
+    "torch job without diffusers (diversity, quality)": "from antithetic.workflow.jobs.diversity import run_diversity; import antithetic.diversity",
     "analytic-model network job (sample, probes of affine-odd, digits-gmm)": (
-        "from antithetic.experiments.sampling import run_sampling; import antithetic.models.analytic"
+        "from antithetic.workflow.jobs.sampling import run_sampling; import antithetic.models.analytic"
     ),
     "generator network job (sample of the VAE, flow)": (
-        "from antithetic.experiments.sampling import run_sampling; import antithetic.models.vae, antithetic.models.flow"
+        "from antithetic.workflow.jobs.sampling import run_sampling; import antithetic.models.vae, antithetic.models.flow"
     ),
     "UNet network job (sample, probes, DPS, editing of digits-ddpm)": (
-        "from antithetic.experiments.sampling import run_sampling; import antithetic.models.pretrained"
+        "from antithetic.workflow.jobs.sampling import run_sampling; import antithetic.models.pretrained"
     ),
 }
 
@@ -66,18 +66,18 @@ def _median_seconds(fn, repeats: int) -> float:
     return statistics.median(_seconds(fn) for _ in range(repeats))
 
 
-#: job kind of JOB_IMPORTS -> the fork-server pool its jobs use (antithetic.forkserver.POOLS); the first
+#: job kind of JOB_IMPORTS -> the fork-server pool its jobs use (antithetic.workflow.forkserver.POOLS); the first
 #: kind, the bare script preamble, is what a job pays before it can hand itself over
 JOB_POOLS = {kind: "network" if ("network job" in kind or "torch job" in kind) else "table" for kind in list(JOB_IMPORTS)[1:]}
 
 
 def job_startup(repeats: int = 3) -> dict[str, float]:
     """Median seconds of a fresh ``python -c <imports>`` per job kind; then of each kind handed to its
-    pool's running fork server (:mod:`antithetic.forkserver`): a fresh Python that hands a script with
+    pool's running fork server (:mod:`antithetic.workflow.forkserver`): a fresh Python that hands a script with
     those imports to the server and waits for the child to finish, as a workflow job does."""
     import tempfile
 
-    from . import forkserver
+    from .. import forkserver
 
     out = {}
     for kind, code in JOB_IMPORTS.items():
@@ -89,7 +89,7 @@ def job_startup(repeats: int = 3) -> dict[str, float]:
         return out
 
     def handoff(pool: str) -> str:  # what workflow/scripts/_job.py does first
-        return (f"import os, sys; sys.path.insert(0, {str(ROOT / 'src')!r}); from antithetic.forkserver import handoff, in_child\n"
+        return (f"import os, sys; sys.path.insert(0, {str(ROOT / 'src')!r}); from antithetic.workflow.forkserver import handoff, in_child\n"
                 f"handed = handoff(sys.argv[0], pool={pool!r})\nif handed.status is not None: os._exit(handed.status)\n"
                 "assert in_child(), handed.reason\n")
 
@@ -161,11 +161,11 @@ def sampler_ratios(*, batch: int = 256, steps: int = 50, repeats: int = REPEATS,
     import yaml
     from diffusers import DDIMPipeline, DDIMScheduler
 
-    from .models.pretrained import unet_model
-    from .noise import AntitheticNoise, IIDNoise
-    from .samplers import sample_ddim
-    from .sampling import generate
-    from .training import TrainConfig, build_unet
+    from ..generate import generate
+    from ..models.pretrained import unet_model
+    from ..noise import AntitheticNoise, IIDNoise
+    from ..samplers import sample_ddim
+    from ..training import TrainConfig, build_unet
 
     train = yaml.safe_load((ROOT / "config.yaml").read_text())["models"]["digits-ddpm"]["train"]
     cfg = TrainConfig(**train)
@@ -292,7 +292,7 @@ def to_markdown(report: dict[str, Any]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m antithetic.bench", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m antithetic.workflow.bench", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", default=str(ROOT / "results" / "bench"))
     parser.add_argument("--repeats", type=int, default=REPEATS, help=f"interleaved repeats per ratio (default {REPEATS})")
     parser.add_argument("--batch", type=int, default=256)
@@ -300,8 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.batch < 1:
         parser.error(f"--repeats and --batch must be at least 1 (got {args.repeats} and {args.batch})")
-    from .device import resolve_device
-    from .io import atomic_path, environment_info, write_json
+    from ..artifacts import atomic_path, environment_info, write_json
+    from ..device import resolve_device
 
     device = str(resolve_device(args.device))
     report = {

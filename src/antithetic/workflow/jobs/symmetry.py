@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..io import atomic_path, environment_info, load_samples, write_json
+from ...artifacts import atomic_path, environment_info, load_samples, write_json
 
 __all__ = ["run_fisher", "run_partial_map", "run_symmetry_probe", "run_symmetry_table", "run_trajectories"]
 
@@ -23,7 +23,7 @@ AS_QUANTILE = 0.1
 
 
 def _data(net, spec: dict[str, Any], *, num: int, seed: int, data_sampler: dict[str, Any] | None, batch_size: int, progress: bool):
-    from ..symmetry import reference_data
+    from ...symmetry import reference_data
     from .sampling import sampler_from_spec
 
     kind, options = sampler_from_spec(data_sampler) if data_sampler else (None, None)
@@ -57,8 +57,7 @@ def run_symmetry_probe(
         data_sampler: the resolved ``samplers.<symmetry.data_sampler>`` entry, used to draw the model's own
             samples as ``x_0`` when it has no data (pretrained models); None otherwise.
     """
-    from ..plotting.symmetry import plot_slices
-    from ..symmetry import (
+    from ...symmetry import (
         antisymmetry_probe,
         as_distribution,
         corollary1_check,
@@ -67,6 +66,7 @@ def run_symmetry_probe(
         summarize_as,
         symmetric_grid,
     )
+    from ..plotting.symmetry import plot_slices
     from .sampling import load_model
 
     net = load_model(model, spec, weights_dir=weights_dir, device=device)
@@ -125,8 +125,8 @@ def run_symmetry_table(
 ) -> dict[str, Any]:
     """Table 10 (AS mean and 10% quantile with its CI per t, per model), the break levels, and the
     AS-vs-noise figure."""
+    from ...symmetry.scores import break_level
     from ..plotting.symmetry import plot_as_vs_noise
-    from ..symmetry.scores import break_level
     from ..tables import write_table
 
     frame = pd.concat([pd.read_csv(p) for p in summaries], ignore_index=True)
@@ -195,8 +195,8 @@ def run_trajectories(
     Args:
         designs: ``{"PN": designs.antithetic, "RR": designs.iid}`` (resolved entries).
     """
+    from ...trajectories import trajectory_correlations
     from ..plotting.symmetry import plot_trajectories
-    from ..trajectories import trajectory_correlations
     from .sampling import design_from_spec, load_model, sampler_from_spec
 
     net = load_model(model, spec, weights_dir=weights_dir, device=device)
@@ -235,8 +235,8 @@ def run_fisher(
         fisher: the resolved ``symmetry.fisher`` keys ``samples, points``.
         weights: model name -> weights folder (None for analytic models).
     """
+    from ...symmetry import theorem1_curve
     from ..plotting.symmetry import plot_fisher
-    from ..symmetry import theorem1_curve
     from .sampling import load_model
 
     frames, record = [], {"models": {}, "env": environment_info()}
@@ -268,10 +268,10 @@ def run_partial_map(
     title: str,
 ) -> dict[str, Any]:
     """Per-pixel PN correlation across pairs: full negation vs negating only a region of ``z``."""
-    from ..correlation import pn_pairs
+    from ...correlation import pn_pairs
+    from ...regions import region_mask
+    from ...trajectories import pixel_correlation_map
     from ..plotting.symmetry import plot_partial
-    from ..regions import region_mask
-    from ..trajectories import pixel_correlation_map
 
     partial = load_samples(partial_path)
     full = load_samples(antithetic_path)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .io import atomic_path
+from ..artifacts import atomic_path
 
 __all__ = ["diversity_table", "editing_table", "inverse_table", "mean_sd", "quality_table", "table1", "write_table"]
 

@@ -7,13 +7,13 @@ from typing import Any
 
 import torch
 
-from ..device import describe_device, resolve_device, resolve_dtype
-from ..io import environment_info, save_samples, write_json
-from ..kinds import GENERATOR, model_kind
-from ..models import build_model
-from ..models.base import DiffusionModel
-from ..noise import NoiseDesign, make_design
-from ..sampling import SampleSet, generate
+from ...artifacts import environment_info, save_samples, write_json
+from ...device import describe_device, resolve_device, resolve_dtype
+from ...generate import SampleSet, generate
+from ...kinds import GENERATOR, model_kind
+from ...models import build_model
+from ...models.base import DiffusionModel
+from ...noise import NoiseDesign, make_design
 
 __all__ = [
     "design_from_spec",
@@ -56,10 +56,10 @@ def run_training(name: str, spec: dict[str, Any], *, out_dir: str | Path, progre
     """Train model ``name`` from its resolved ``models.<name>`` entry (its ``train:`` block) into ``out_dir``.
 
     A diffusion UNet is saved with ``save_pipeline_atomically``; VAEs and flows go through
-    :func:`~antithetic.experiments.generators.run_generator_training`.
+    :func:`~antithetic.workflow.jobs.generators.run_generator_training`.
     """
-    from ..models.base import state_dict_sha256
-    from ..training import TrainConfig, config_dict, save_pipeline_atomically, train_ddpm
+    from ...models.base import state_dict_sha256
+    from ...training import TrainConfig, config_dict, save_pipeline_atomically, train_ddpm
 
     kind = model_kind(spec.get("kind"), config_key=f"models.{name}.kind")
     if not kind.trainable or "train" not in spec:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ..io import atomic_path
+from ...artifacts import atomic_path
 from ..plotting.sweeps import plot_eta_sweep
 
 __all__ = ["eta_sweep_frame", "run_eta_sweep"]

@@ -217,8 +217,8 @@ def start_server(*, pools: dict[str, tuple[str, ...]] = POOLS, python: str | Non
     directory = tempfile.mkdtemp(prefix="antithetic-fs-")
     env[ENV_ADDRESS] = f"{socket.gethostname()}:{directory}"
     # a server imports this package from where this file lies, installed or not
-    src = str(Path(__file__).resolve().parents[1])
-    code = f"import sys; sys.path.insert(0, {src!r}); from antithetic.forkserver import main; main()"
+    src = str(Path(__file__).resolve().parents[2])
+    code = f"import sys; sys.path.insert(0, {src!r}); from antithetic.workflow.forkserver import main; main()"
     processes = {
         pool: subprocess.Popen([python or sys.executable, "-c", code, os.path.join(directory, pool), str(os.getpid()), *preload],
                                stdin=subprocess.DEVNULL, env=dict(env))

@@ -9,9 +9,9 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from antithetic.claims import compare_verdicts, evaluate, main, plan, verdict
+from antithetic.workflow.claims import compare_verdicts, evaluate, main, plan, verdict
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _claim(**kw):
@@ -74,7 +74,7 @@ def test_pair_measures_have_t_and_welch_intervals(tmp_path):
 
 
 def test_welch_interval_covers_at_the_nominal_rate():
-    from antithetic.claims import _welch_ci
+    from antithetic.workflow.claims import _welch_ci
 
     rng = np.random.default_rng(1)
     hits = 0
@@ -86,7 +86,7 @@ def test_welch_interval_covers_at_the_nominal_rate():
 
 def test_partial_region_on_an_exactly_linear_generator(tmp_path):
     # x = z (a linear, odd generator): negated pixels give correlation -1, kept ones +1
-    from antithetic.io import save_samples
+    from antithetic.artifacts import save_samples
     from antithetic.noise import PartialAntitheticNoise
     from antithetic.sample_set import SampleSet
 
@@ -143,8 +143,8 @@ def test_ci_guard_fails_on_a_changed_verdict_and_names_the_numbers(tmp_path):
 
 
 def test_readme_block_is_spliced_between_markers_and_checked(tmp_path):
-    from antithetic.readme import BEGIN, END, claims_summary, splice
-    from antithetic.readme import main as readme_main
+    from antithetic.workflow.readme import BEGIN, END, claims_summary, splice
+    from antithetic.workflow.readme import main as readme_main
 
     records = [
         {"id": "C1", "claim": "PN < 0", "source": "Table 1", "value": -0.58, "paper": "-0.91 to -0.41", "verdict": "reproduced"},
@@ -165,7 +165,7 @@ def test_readme_block_is_spliced_between_markers_and_checked(tmp_path):
 
 
 def _results_block(tmp_path, platform, *, value=-0.58, verdict="reproduced", efficiency="1.82", task="inpainting"):
-    from antithetic.readme import results_block
+    from antithetic.workflow.readme import results_block
 
     claims = tmp_path / "claims.json"  # the block names its files: the same paths, rewritten for each block
     claims.write_text(json.dumps({"rows": [
@@ -178,8 +178,8 @@ def _results_block(tmp_path, platform, *, value=-0.58, verdict="reproduced", eff
 
 
 def test_readme_check_takes_another_cpus_rounding_but_nothing_else(tmp_path, capsys):
-    from antithetic.readme import BEGIN, END, PLATFORM_PREFIX, numeric_differences
-    from antithetic.readme import main as readme_main
+    from antithetic.workflow.readme import BEGIN, END, PLATFORM_PREFIX, numeric_differences
+    from antithetic.workflow.readme import main as readme_main
 
     here, there = "CPU A (x86_64, AVX-512), 2 CPUs, torch 2.14.1", "CPU B (x86_64, AVX2), 2 CPUs, torch 2.14.1"
     committed = _results_block(tmp_path, here)
@@ -213,7 +213,7 @@ def test_readme_check_takes_another_cpus_rounding_but_nothing_else(tmp_path, cap
 
 
 def test_cpu_description_names_the_model_and_the_widest_vector_extension(tmp_path, monkeypatch):
-    import antithetic.io as io
+    import antithetic.artifacts as artifacts
 
     intel, epyc, arm, old = (tmp_path / name for name in ("intel", "epyc", "arm", "old"))
     intel.write_text("".join(f"processor\t: {i}\nmodel name\t: Intel(R) Xeon(R) Platinum 8481C\n"
@@ -221,19 +221,19 @@ def test_cpu_description_names_the_model_and_the_widest_vector_extension(tmp_pat
     epyc.write_text("processor\t: 0\nmodel name\t: AMD EPYC 7B12\nflags\t\t: fpu sse2 avx avx2 fma\n")
     arm.write_text("processor\t: 0\nBogoMIPS\t: 50.00\nFeatures\t: fp asimd evtstrm aes sha2\nCPU part\t: 0xd0c\n")
     old.write_text("model name\t: Some CPU\nflags\t\t: fpu sse2\n")
-    monkeypatch.setattr(io.platform, "machine", lambda: "x86_64")
-    assert io.cpu_description(intel) == "Intel(R) Xeon(R) Platinum 8481C (x86_64, AVX-512)"
-    assert io.cpu_description(epyc) == "AMD EPYC 7B12 (x86_64, AVX2)"
-    assert io.cpu_description(old) == "Some CPU (x86_64)"
-    monkeypatch.setattr(io.platform, "machine", lambda: "aarch64")
-    monkeypatch.setattr(io.platform, "processor", lambda: "")
-    assert io.cpu_description(arm) == "unknown CPU (aarch64, NEON)"
-    assert io.cpu_description(tmp_path / "missing") == "unknown CPU (aarch64)"
-    assert io.compute_platform().endswith(f"CPUs, torch {__import__('torch').__version__.split('+')[0]}")
+    monkeypatch.setattr(artifacts.platform, "machine", lambda: "x86_64")
+    assert artifacts.cpu_description(intel) == "Intel(R) Xeon(R) Platinum 8481C (x86_64, AVX-512)"
+    assert artifacts.cpu_description(epyc) == "AMD EPYC 7B12 (x86_64, AVX2)"
+    assert artifacts.cpu_description(old) == "Some CPU (x86_64)"
+    monkeypatch.setattr(artifacts.platform, "machine", lambda: "aarch64")
+    monkeypatch.setattr(artifacts.platform, "processor", lambda: "")
+    assert artifacts.cpu_description(arm) == "unknown CPU (aarch64, NEON)"
+    assert artifacts.cpu_description(tmp_path / "missing") == "unknown CPU (aarch64)"
+    assert artifacts.compute_platform().endswith(f"CPUs, torch {__import__('torch').__version__.split('+')[0]}")
 
 
 def test_readme_summary_does_not_depend_on_row_order_or_timings():
-    from antithetic.readme import claims_summary
+    from antithetic.workflow.readme import claims_summary
 
     rows = [
         {"id": "C1", "claim": "c", "source": "s", "value": v, "paper": "", "verdict": verdict}
@@ -247,7 +247,7 @@ def test_readme_summary_does_not_depend_on_row_order_or_timings():
 
 
 def test_readme_block_leaves_timing_columns_to_the_generated_file(tmp_path):
-    from antithetic.readme import results_block
+    from antithetic.workflow.readme import results_block
 
     (tmp_path / "claims.json").write_text(json.dumps({"rows": []}))
     table = tmp_path / "table3.md"

@@ -7,9 +7,9 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from antithetic.config import ConfigError, check_references
+from antithetic.workflow.config import ConfigError, check_references
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
 
 

@@ -6,8 +6,8 @@ same ``alpha`` for every coordinate, ``beta`` a per-pixel offset): its output is
 ``N(beta, alpha^2 I)``, whatever the number of steps (the discretised map, not the data law).
 :func:`affine_output_law` reads ``alpha`` and ``beta`` off two sampler runs (``z = 0`` and ``z = 1``),
 and :func:`affine_truth` integrates the clamped intensity ``255 clamp((x + 1)/2, 0, 1)`` of a Gaussian
-in closed form, which gives the true value of :func:`~antithetic.statistics.brightness` and
-:func:`~antithetic.statistics.mean_image`.
+in closed form, which gives the true value of :func:`~antithetic.image_statistics.brightness` and
+:func:`~antithetic.image_statistics.mean_image`.
 
 **Reference truth.** For other statistics or models the truth is estimated from a large independent
 reference sample; its standard error ``se_ref`` is carried along: a CI with standard error ``se``
@@ -30,11 +30,11 @@ import torch
 from scipy import stats
 
 from .estimators import ESTIMATOR_OF_DESIGN, cv_estimate, estimate_groups, group_estimate, noise_feature
+from .image_statistics import brightness, evaluate_statistic, mean_image
 from .models.base import DiffusionModel
 from .noise import NoiseDesign, make_design
 from .sample_set import SampleSet
 from .samplers import get_sampler, is_stochastic
-from .statistics import brightness, evaluate_statistic, mean_image
 
 __all__ = [
     "affine_output_law",
@@ -194,7 +194,7 @@ def truths_of(
     ``eta = 0`` where :func:`affine_truth` has one; else the AMC estimate of ``reference_samples``
     samples of ``reference_design`` (kind ``"reference"``, with its standard error).
     """
-    from .sampling import generate
+    from .generate import generate
 
     truths: dict[str, tuple[np.ndarray, float, str]] = {}
     if model.info.get("kind") == "affine_odd" and not is_stochastic(sampler, options) and sampler == "ddim":
@@ -243,7 +243,7 @@ def coverage_study(
         One row per (statistic, method) (scalar statistics: :func:`coverage_summary`; vector statistics:
         pixel-averaged coverage and mean absolute bias), and the sampling seconds per method.
     """
-    from .sampling import generate
+    from .generate import generate
 
     rows, seconds = [], {}
     for method, design in designs.items():

@@ -10,14 +10,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..io import atomic_path, environment_info, load_samples, write_json
+from ...artifacts import atomic_path, environment_info, load_samples, write_json
 
 __all__ = ["held_out_digits", "run_quality", "run_quality_table"]
 
 
 def held_out_digits(classifier_dir: str | Path) -> dict[str, Any]:
     """The classifier's training / held-out split, rebuilt from the settings in its ``training.json``."""
-    from ..classifier import digits_split
+    from ...classifier import digits_split
 
     settings = json.loads((Path(classifier_dir) / "training.json").read_text())["settings"]
     return digits_split(dataset=settings["dataset"], test_fraction=settings["test_fraction"], split_seed=settings["split_seed"])
@@ -36,9 +36,9 @@ def run_quality(
     """Quality rows of one (model, sampler) (CSV) and the no-loss verdict with provenance (JSON)."""
     import torch
 
-    from ..classifier import FeatureExtractor, load_classifier
-    from ..correlation import pn_pairs
-    from ..quality import evaluate_quality, no_loss_verdict, quality_sets
+    from ...classifier import FeatureExtractor, load_classifier
+    from ...correlation import pn_pairs
+    from ...quality import evaluate_quality, no_loss_verdict, quality_sets
 
     iid = load_samples(iid_path)
     sets = quality_sets(pn_pairs(load_samples(pn_path)), iid.samples[np.argsort(iid.indices)])

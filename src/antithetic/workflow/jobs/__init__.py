@@ -9,7 +9,7 @@ stage it runs (a table job never imports torch or diffusers).
 
 from __future__ import annotations
 
-from .._lazy import attach
+from ..._lazy import attach
 
 #: job function -> the stage module that defines it
 _JOBS = {

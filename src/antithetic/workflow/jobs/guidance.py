@@ -14,9 +14,9 @@ from typing import Any
 
 import pandas as pd
 
-from ..correlation import correlation_frame, summarize
-from ..io import atomic_path, load_samples, write_json
-from ..kinds import kinds_where, model_kind
+from ...artifacts import atomic_path, load_samples, write_json
+from ...correlation import correlation_frame, summarize
+from ...kinds import kinds_where, model_kind
 from ..plotting.sweeps import plot_guidance_sweep
 from .sampling import run_sampling
 
@@ -30,13 +30,13 @@ def format_scale(scale: float) -> str:
 
 def run_fetch_model(*, source: str, out_dir: str | Path, revision: str | None = None) -> dict[str, Any]:
     """Fetch ``source`` (hub id) into ``out_dir``; see :func:`antithetic.models.fetch.fetch_model`."""
-    from ..models.fetch import fetch_model
+    from ...models.fetch import fetch_model
 
     return fetch_model(source, out_dir, revision=revision)
 
 
 def run_guided_sampling(*, model: str, model_spec: dict[str, Any], guidance_scale: float, **kwargs: Any):
-    """:func:`~antithetic.experiments.sampling.run_sampling` with ``models.<model>.guidance_scale`` overridden.
+    """:func:`~antithetic.workflow.jobs.sampling.run_sampling` with ``models.<model>.guidance_scale`` overridden.
 
     The provenance records the overridden spec, so every samples file names its scale.
     """

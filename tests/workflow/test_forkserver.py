@@ -11,16 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from antithetic import forkserver
+from antithetic.workflow import forkserver
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="the fork server runs on Linux only")
 
 # what every job script does first (workflow/scripts/_job.py): offer itself to the server, else run here
 PREAMBLE = f"""
 import os, sys
 sys.path.insert(0, {str(ROOT / "src")!r})
-from antithetic.forkserver import handoff, in_child
+from antithetic.workflow.forkserver import handoff, in_child
 handed = handoff(sys.argv[0])
 if handed.status is not None:
     os._exit(handed.status)
@@ -157,9 +157,9 @@ def _alive(pid):
 def test_unet_samples_are_bitwise_equal_in_a_child_and_in_an_own_process(server, tiny_unet_dir, tmp_path):
     import torch
 
+    from antithetic.generate import generate
     from antithetic.models import load_unet_model
     from antithetic.noise import make_design
-    from antithetic.sampling import generate
 
     def samples():
         model = load_unet_model(tiny_unet_dir, name="tiny")
@@ -172,7 +172,7 @@ def test_unet_samples_are_bitwise_equal_in_a_child_and_in_an_own_process(server,
         sys.path.insert(0, {str(ROOT / "src")!r})
         from antithetic.models import load_unet_model
         from antithetic.noise import make_design
-        from antithetic.sampling import generate
+        from antithetic.generate import generate
         model = load_unet_model({str(tiny_unet_dir)!r}, name="tiny")
         out = generate(model, design=make_design("antithetic", seed=3), num_samples=8, sampler="ddpm",
                        sampler_options={{"num_steps": 4}}, batch_size=8, progress=False)
@@ -191,7 +191,7 @@ def test_unet_samples_are_bitwise_equal_in_a_child_and_in_an_own_process(server,
 def test_the_server_exits_when_its_parent_does(tmp_path):
     code = f"""
 import sys; sys.path.insert(0, {str(ROOT / "src")!r})
-from antithetic import forkserver
+from antithetic.workflow import forkserver
 server = forkserver.start_server(pools={{"network": ("json",)}})
 print(server.processes["network"].pid, server.address.split(":", 1)[1], flush=True)
 """

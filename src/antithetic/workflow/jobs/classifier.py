@@ -7,8 +7,8 @@ from typing import Any
 
 import torch
 
+from ...artifacts import environment_info
 from ..config import ConfigError
-from ..io import environment_info
 
 __all__ = ["run_classifier_training"]
 
@@ -19,8 +19,8 @@ def run_classifier_training(*, settings: dict[str, Any], out_dir: str | Path) ->
     Stops (nothing is written) when the held-out accuracy falls below ``settings["min_accuracy"]``:
     the feature space of the quality and diversity stages is only trusted on a classifier that works.
     """
-    from ..classifier import ClassifierTrainConfig, train_classifier
-    from ..training import save_pipeline_atomically
+    from ...classifier import ClassifierTrainConfig, train_classifier
+    from ...training import save_pipeline_atomically
 
     settings = dict(settings)
     min_accuracy = float(settings.pop("min_accuracy", 0.95))
@@ -30,7 +30,7 @@ def run_classifier_training(*, settings: dict[str, Any], out_dir: str | Path) ->
             f"the digits classifier reaches {record['test_accuracy']:.3f} held-out accuracy, below "
             f"classifier.min_accuracy = {min_accuracy}; train longer (classifier.epochs) or wider (classifier.channels)"
         )
-    from ..models.base import state_dict_sha256
+    from ...models.base import state_dict_sha256
 
     record.update(
         min_accuracy=min_accuracy,

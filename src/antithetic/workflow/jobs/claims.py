@@ -21,8 +21,8 @@ def run_ledger(*, rows: list[str | Path], out_csv, out_markdown, out_latex, out_
     """Assemble the per-claim rows into ``claims.{csv,md,json}`` and draw measured vs paper per claim."""
     import pandas as pd
 
+    from ...artifacts import write_json
     from ..claims import ledger_tables
-    from ..io import write_json
     from ..plotting.claims import plot_forest
     from ..tables import write_table
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..io import atomic_path, environment_info, write_json
+from ...artifacts import atomic_path, environment_info, write_json
 
 __all__ = ["run_editing", "run_editing_table"]
 
@@ -27,9 +27,9 @@ def run_editing(
     """Edit the first ``settings["sources"]`` held-out digits; per-source measures (CSV) and win rates (JSON)."""
     import torch
 
-    from ..classifier import FeatureExtractor, load_classifier
-    from ..device import describe_device
-    from ..editing import editing_experiment
+    from ...classifier import FeatureExtractor, load_classifier
+    from ...device import describe_device
+    from ...editing import editing_experiment
     from .quality import held_out_digits
     from .sampling import load_model
 

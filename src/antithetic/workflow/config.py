@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from .kinds import (
+from ..kinds import (
     MODEL_KINDS,
     SAMPLER_KINDS,
     UnknownKindError,

@@ -3,7 +3,7 @@
 ``results/README.results.md`` (rule ``readme_results``) holds the claims ledger in brief and the tables
 of the run that do not depend on timing (Table 1, Table 2's efficiencies, Table 10 at the extreme noise
 levels, Tables 3 and 4, quality, editing), after a line naming the platform that computed them
-(:data:`PLATFORM_PREFIX`). ``python -m antithetic.readme write README.md results/README.results.md`` puts it
+(:data:`PLATFORM_PREFIX`). ``python -m antithetic.workflow.readme write README.md results/README.results.md`` puts it
 between :data:`BEGIN` and :data:`END`; ``check`` exits 1 when the README's block differs from the file, so a
 number reaches the README only through a file the workflow generates.
 
@@ -38,7 +38,7 @@ BLOCKS = {
 }
 
 
-#: The results block's first line: "Computed on: <antithetic.io.compute_platform()>."
+#: The results block's first line: "Computed on: <antithetic.artifacts.compute_platform()>."
 PLATFORM_PREFIX = "Computed on: "
 CLAIMS_HEADER = "| id | claim | source | measured (range over rows) | paper | verdicts |"
 
@@ -198,10 +198,10 @@ def numeric_differences(old: str, new: str) -> list[tuple[str, str]] | None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m antithetic.readme write|check README.md BLOCK.md [results|bench]``."""
+    """``python -m antithetic.workflow.readme write|check README.md BLOCK.md [results|bench]``."""
     argv = sys.argv[1:] if argv is None else argv
     if len(argv) not in (3, 4) or argv[0] not in ("write", "check") or (len(argv) == 4 and argv[3] not in BLOCKS):
-        print(f"usage: python -m antithetic.readme write|check README.md BLOCK.md [{'|'.join(BLOCKS)}]", file=sys.stderr)
+        print(f"usage: python -m antithetic.workflow.readme write|check README.md BLOCK.md [{'|'.join(BLOCKS)}]", file=sys.stderr)
         return 2
     action, readme_path, block_path = argv[:3]
     name = argv[3] if len(argv) == 4 else "results"

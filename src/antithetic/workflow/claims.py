@@ -305,10 +305,10 @@ def _partial_region(spec, target):
     """
     import numpy as np
 
-    from .correlation import pn_pairs
-    from .io import load_samples
-    from .pearson import pearson
-    from .regions import region_mask
+    from ..artifacts import load_samples
+    from ..correlation import pn_pairs
+    from ..pearson import pearson
+    from ..regions import region_mask
 
     pairs = pn_pairs(load_samples(target["files"]["samples"])).astype(np.float64)
     mask = region_mask(target["region"], pairs.shape[2:])
@@ -584,7 +584,7 @@ def ledger_tables(records: list[dict[str, Any]]):
 
 
 def write_rows(rows: list[Row], path: str | Path) -> None:
-    from .io import write_json
+    from ..artifacts import write_json
 
     write_json(path, {"rows": [r.to_dict() for r in rows]})
 
@@ -625,7 +625,7 @@ def compare_verdicts(records: list[dict[str, Any]], expected: list[dict[str, str
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m antithetic.claims check|expect LEDGER.json EXPECTED.csv``.
+    """``python -m antithetic.workflow.claims check|expect LEDGER.json EXPECTED.csv``.
 
     ``check`` exits 1 and names every row whose verdict changed; ``expect`` rewrites the expectation
     from the ledger (commit it with the change that moved the verdict).
@@ -634,7 +634,7 @@ def main(argv: list[str] | None = None) -> int:
     import csv
     import sys
 
-    parser = argparse.ArgumentParser(prog="python -m antithetic.claims", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m antithetic.workflow.claims", description=main.__doc__)
     parser.add_argument("action", choices=["check", "expect"])
     parser.add_argument("ledger", help="results/claims.json")
     parser.add_argument("expected", help="the committed expected verdicts (CSV)")

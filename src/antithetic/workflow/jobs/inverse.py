@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..io import atomic_path, environment_info, write_json
+from ...artifacts import atomic_path, environment_info, write_json
 
 __all__ = ["run_inverse", "run_table3"]
 
@@ -35,18 +35,18 @@ def run_inverse(
     """
     import torch
 
-    from ..device import describe_device
-    from ..inverse import inverse_experiment, make_operator
+    from ...device import describe_device
+    from ...inverse import inverse_experiment, make_operator
     from .sampling import load_model
 
     net = load_model(model, model_spec, weights_dir=weights_dir, device=device)
     count = int(settings["measurements"])
     if images is not None:
-        from ..data import load_image_folder
+        from ...data import load_image_folder
 
         truths = load_image_folder(images, net.sample_shape, count)
     else:
-        from ..classifier import digits_split
+        from ...classifier import digits_split
 
         truths = digits_split(**split)["test_images"]
         if count > len(truths):

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ..io import environment_info
+from ...artifacts import environment_info
 
 __all__ = ["run_generator_training"]
 
@@ -26,9 +26,9 @@ def run_generator_training(name: str, spec: dict[str, Any], *, out_dir: str | Pa
     """
     import time
 
-    from ..generator_training import config_dict, train_config, train_generator
-    from ..models.base import state_dict_sha256
-    from ..training import save_pipeline_atomically
+    from ...generator_training import config_dict, train_config, train_generator
+    from ...models.base import state_dict_sha256
+    from ...training import save_pipeline_atomically
 
     kind = spec.get("kind")
     if "train" not in spec:

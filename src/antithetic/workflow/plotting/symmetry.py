@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from ..symmetry.scores import as_score
+from ...symmetry.scores import as_score
 from . import PALETTE, plt, save_figure
 
 __all__ = ["plot_as_vs_noise", "plot_fisher", "plot_partial", "plot_slices", "plot_trajectories"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from ..io import atomic_path, environment_info, load_samples, write_json
+from ...artifacts import atomic_path, environment_info, load_samples, write_json
 
 __all__ = ["run_diversity", "run_diversity_table"]
 
@@ -27,9 +27,9 @@ def run_diversity(
     """Per-pair measures of PN and RR pairs (CSV) and the improvement per measure (JSON rows of Table 4)."""
     import torch
 
-    from ..classifier import FeatureExtractor, load_classifier
-    from ..correlation import pn_pairs, rr_pairs
-    from ..diversity import diversity_summary, pair_measures
+    from ...classifier import FeatureExtractor, load_classifier
+    from ...correlation import pn_pairs, rr_pairs
+    from ...diversity import diversity_summary, pair_measures
 
     perceptual = tuple(settings["perceptual"])
     if "classifier" in perceptual and classifier_dir is None:

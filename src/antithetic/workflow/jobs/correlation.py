@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from ..correlation import correlation_frame, pn_pairs, rr_pairs, summarize
-from ..io import atomic_path, load_samples, write_json
+from ...artifacts import atomic_path, load_samples, write_json
+from ...correlation import correlation_frame, pn_pairs, rr_pairs, summarize
 
 __all__ = ["run_correlation", "run_pair_figures", "run_table1"]
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
 
@@ -85,8 +85,8 @@ def test_default_workflow_produces_tables_and_figures(workdir):
         assert (workdir / "figures" / "pairs" / f"{m}_{s}_6_grid.png").stat().st_size > 0
         assert (workdir / "figures" / "correlation" / f"{m}_{s}_6_histogram.png").stat().st_size > 0
     assert (workdir / "results" / "models" / "digits-ddpm" / "training.json").is_file()
-    from antithetic.io import compute_platform
-    from antithetic.readme import PLATFORM_PREFIX
+    from antithetic.artifacts import compute_platform
+    from antithetic.workflow.readme import PLATFORM_PREFIX
 
     block = (workdir / "results" / "README.results.md").read_text()
     assert block.startswith(f"{PLATFORM_PREFIX}{compute_platform()}.\n\n**Claims ledger**")
@@ -120,7 +120,7 @@ def test_table_plot_and_claim_jobs_import_neither_torch_nor_diffusers(workdir):
     assert CHEAP_RULES <= seen, CHEAP_RULES - seen
 
 
-#: jobs that run a network: each hands itself to the run's "network" fork server (antithetic.forkserver)
+#: jobs that run a network: each hands itself to the run's "network" fork server (antithetic.workflow.forkserver)
 NETWORK_RULES = {
     "train_model", "train_classifier", "sample", "symmetry_probe", "trajectory_correlations", "theorem1_fisher",
     "partial_map", "uq_estimates", "uq_coverage", "quality", "diversity", "inverse_dps", "editing",
@@ -243,7 +243,7 @@ def test_rerun_after_a_killed_run_gives_the_same_outputs(workdir, tmp_path):
     import signal
     import time
 
-    from antithetic.io import load_samples
+    from antithetic.artifacts import load_samples
 
     killed = tmp_path / "killed"
     killed.mkdir()
