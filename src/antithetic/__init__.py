@@ -20,4 +20,12 @@ __all__ = ["AntitheticNoise", "IIDNoise", "KAntitheticNoise", "PartialAntithetic
 
 # Lazy: ``import antithetic.workflow.config`` (the Snakefile's DAG build, table and plot jobs) must not pay for
 # importing torch.
-__getattr__, __dir__ = attach(__name__, dict.fromkeys(__all__, "noise"))
+_EXPORTS = {
+    "AntitheticNoise": "noise",
+    "IIDNoise": "noise",
+    "KAntitheticNoise": "noise",
+    "PartialAntitheticNoise": "noise",
+    "make_design": "noise",
+}
+
+__getattr__, __dir__ = attach(__name__, _EXPORTS)
