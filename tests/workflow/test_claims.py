@@ -9,7 +9,8 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from antithetic.workflow.claims import compare_verdicts, evaluate, main, plan, verdict
+from antithetic.workflow.claims import claim_targets, compare_verdicts, evaluate, main, verdict
+from antithetic.workflow.plan import Plan
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -106,14 +107,15 @@ def test_the_ledger_file_is_valid_and_plans_every_measured_claim_on_the_default_
     claims = yaml.safe_load((ROOT / "config" / "claims.yaml").read_text())
     validate(claims, str(ROOT / "workflow" / "schemas" / "claims.schema.yaml"))
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
     for claim in claims["claims"]:
-        targets = plan(claim, config)
+        targets = claim_targets(claim, Plan(config))
         if "needs" in claim:
             assert targets == [] and claim["command"]
         else:
             assert targets, f"{claim['id']} has no target in config.yaml"
             assert all(Path(p).parts[0] == "results" for t in targets for p in t["files"].values())
-    table1 = plan(next(c for c in claims["claims"] if c["id"] == "C1"), config)
+    table1 = claim_targets(next(c for c in claims["claims"] if c["id"] == "C1"), Plan(config))
     assert ("digits-vae", "decode") in {(t["model"], t["sampler"]) for t in table1}  # generators are Table 1 rows too
 
 
@@ -257,17 +259,20 @@ def test_readme_block_leaves_timing_columns_to_the_generated_file(tmp_path):
     assert "0.068" not in block and "(Column `s / sample` left to the file" in block
 
 
-def test_table_rows_measure_reads_a_stage_table_with_its_own_interval(tmp_path):
-    table = tmp_path / "table3.csv"
+def test_table_rows_measure_reads_a_stage_table_with_its_own_interval(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the plan's paths are relative to the working directory
+    table = tmp_path / "results" / "tables" / "table3.csv"
+    table.parent.mkdir(parents=True)
     pd.DataFrame({
         "model": ["m", "m", "m"], "task": ["inpainting", "inpainting", "deblurring"], "statistic": ["l1", "psnr", "l1"],
         "efficiency": [1.5, 0.9, 2.0], "efficiency_ci_low": [1.2, 0.7, 0.8], "efficiency_ci_high": [1.9, 1.1, 3.1],
     }).to_csv(table, index=False)
-    claim = _claim(measure={"kind": "table_rows", "file": str(table), "requires": "inverse.model", "value": "efficiency",
+    claim = _claim(measure={"kind": "table_rows", "table": "table3", "value": "efficiency",
                             "low": "efficiency_ci_low", "high": "efficiency_ci_high", "label": ["task", "statistic"]},
                    test={"ci_above": 1})
-    assert plan(claim, {"inverse": {"model": None}}) == []  # the stage does not run: nothing to read
-    targets = plan(claim, {"inverse": {"model": "m"}})
+    assert claim_targets(claim, Plan({"inverse": {"model": None}})) == []  # the stage does not run: nothing to read
+    targets = claim_targets(claim, Plan({"inverse": {"model": "m"}}))
+    assert [t["files"]["table"] for t in targets] == ["results/tables/table3.csv"]
     rows = evaluate(claim, targets)
     assert [(r.sampler, r.verdict) for r in rows] == [
         ("inpainting l1", "reproduced"), ("inpainting psnr", "not reproduced"), ("deblurring l1", "not reproduced"),

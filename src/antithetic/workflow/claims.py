@@ -2,8 +2,8 @@
 
 A claim (``config/claims.yaml``, schema ``workflow/schemas/claims.schema.yaml``) names a *measure*
 (which workflow output, which quantity, with which uncertainty), a *test* (the decision rule, fixed
-before looking at the results) and, where the paper reports one, the paper's value. :func:`plan`
-turns a claim and the experiment config into *targets*: one per (model, sampler) it applies to,
+before looking at the results) and, where the paper reports one, the paper's value. :func:`claim_targets`
+turns a claim and the experiment's :class:`~antithetic.workflow.plan.Plan` into *targets*: one per (model, sampler) it applies to,
 with the output files it reads (the rule's inputs). :func:`evaluate` reads those files and returns
 one :class:`Row` per target with the measured value, its CI and a verdict from :data:`VERDICTS`.
 
@@ -33,9 +33,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import runs, section
+from . import plan as paths
+from .plan import TABLES, Plan
 
-__all__ = ["MEASURES", "RULES", "VERDICTS", "Row", "evaluate", "input_files", "ledger_tables", "measured_text", "plan", "verdict"]
+__all__ = ["MEASURES", "RULES", "VERDICTS", "Row", "evaluate", "input_files", "ledger_tables", "measured_text", "claim_targets", "verdict"]
 
 VERDICTS = ("reproduced", "reproduced, weaker than the paper", "not reproduced", "not run here")
 
@@ -107,28 +108,12 @@ def _welch_ci(a, b, level: float = 0.95) -> tuple[float, float, float]:
 class Measure:
     """How a measure finds its targets (``targets``, no heavy imports) and measures one (``measure``)."""
 
-    targets: Callable[[dict[str, Any], dict[str, Any]], list[dict[str, Any]]]
+    targets: Callable[[dict[str, Any], Plan], list[dict[str, Any]]]
     measure: Callable[[dict[str, Any], dict[str, Any]], dict[str, Any]]
 
 
-def _table1_runs(config: dict[str, Any]) -> list[tuple[str, str, int]]:
-    corr = section(config, "correlation")
-    sweep = section(config, "eta_sweep")
-    rows = [(m, s, corr.get("pairs", 500)) for m, s in runs(config, "correlation.runs")]
-    listed = {(m, s) for m, s, _ in rows}
-    for m in sweep.get("models") or []:
-        for s in sweep.get("samplers") or []:
-            if (m, s) not in listed:
-                rows.append((m, s, sweep.get("pairs") or corr.get("pairs", 500)))
-    return rows
-
-
-def _pairs_csv(m: str, s: str, p: int) -> str:
-    return f"results/correlation/{m}/{s}/pairs_{p}.csv"
-
-
-def _pair_targets(spec, config):
-    return [{"model": m, "sampler": s, "files": {"pairs": _pairs_csv(m, s, p)}} for m, s, p in _table1_runs(config)]
+def _pair_targets(spec, plan: Plan):
+    return [{"model": m, "sampler": s, "files": {"pairs": plan.pairs_csv(m, s, p)}} for m, s, p in plan.table1_runs]
 
 
 def _pair_values(path: str, kind: str, variant: str):
@@ -151,13 +136,13 @@ def _pair_difference(spec, target):
     return {"value": value, "low": low, "high": high, "file": path}
 
 
-def _gap_targets(spec, config):
-    table = {(m, s): p for m, s, p in _table1_runs(config)}
+def _gap_targets(spec, plan: Plan):
+    table = {(m, s): p for m, s, p in plan.table1_runs}
     out = []
     for base, other in spec["compare"]:
         for (m, s), p in table.items():
             if s == other and (m, base) in table:
-                files = {"base": _pairs_csv(m, base, table[(m, base)]), "other": _pairs_csv(m, other, p)}
+                files = {"base": plan.pairs_csv(m, base, table[(m, base)]), "other": plan.pairs_csv(m, other, p)}
                 out.append({"model": m, "sampler": f"{other} vs {base}", "files": files})
     return out
 
@@ -169,12 +154,8 @@ def _sampler_gap(spec, target):
     return {"value": value, "low": low, "high": high, "file": files["other"]}
 
 
-def _trajectory_targets(spec, config):
-    pairs = section(config, "symmetry.trajectories").get("pairs", 64)
-    return [
-        {"model": m, "sampler": s, "files": {"trajectory": f"results/symmetry/{m}/{s}/trajectory_{pairs}.csv"}}
-        for m, s in runs(config, "symmetry.trajectories.runs")
-    ]
+def _trajectory_targets(spec, plan: Plan):
+    return [{"model": m, "sampler": s, "files": {"trajectory": plan.trajectory_csv(m, s)}} for m, s in plan.trajectory_runs]
 
 
 def _trajectory_rows(spec, target):
@@ -211,9 +192,8 @@ def _trajectory_max(spec, target):
     }
 
 
-def _symmetry_targets(spec, config):
-    models = section(config, "symmetry").get("models") or []
-    return [{"model": m, "sampler": "", "files": {"scores": f"results/symmetry/{m}/as_scores.csv"}} for m in models]
+def _symmetry_targets(spec, plan: Plan):
+    return [{"model": m, "sampler": "", "files": {"scores": paths.fill(paths.AS_SCORES, model=m)}} for m in plan.symmetry_models]
 
 
 def _as_statistic(frame, statistic: str) -> float:
@@ -258,11 +238,10 @@ def _as_drop(spec, target):
             "detail": {"sigma_low": low_noise["detail"]["sigma"], "sigma_high": high_noise["detail"]["sigma"]}}
 
 
-def _fisher_targets(spec, config):
-    models = section(config, "symmetry.fisher").get("models") or []
-    analytic = {name for name, m in (config.get("models") or {}).items() if m.get("kind") in ("affine_odd", "gaussian_mixture")}
-    chosen = [m for m in models if (m in analytic) == (spec.get("scores", "exact") == "exact")]
-    return [{"model": m, "sampler": "", "files": {"fisher": "results/symmetry/fisher.csv"}} for m in chosen]
+def _fisher_targets(spec, plan: Plan):
+    analytic = {name for name, m in (plan.config.get("models") or {}).items() if m.get("kind") in ("affine_odd", "gaussian_mixture")}
+    chosen = [m for m in plan.fisher_models if (m in analytic) == (spec.get("scores", "exact") == "exact")]
+    return [{"model": m, "sampler": "", "files": {"fisher": paths.FISHER}} for m in chosen]
 
 
 def _fisher_ratio(spec, target):
@@ -285,15 +264,12 @@ def _fisher_ratio(spec, target):
             "detail": {"worst_tau": float(row["tau"]), "levels": int(len(frame))}}
 
 
-def _partial_targets(spec, config):
-    partial = section(config, "symmetry.partial")
-    design = partial.get("design", "partial-top")
-    seed = config.get("seed", 0)
-    pairs = partial.get("pairs", 500)
+def _partial_targets(spec, plan: Plan):
+    design = plan.partial_design
     return [
-        {"model": m, "sampler": s, "files": {"samples": f"results/samples/{m}/{s}/{design}_n{2 * pairs}_seed{seed}.npz"},
-         "region": (config.get("designs") or {}).get(design, {}).get("region", "top_half")}
-        for m, s in runs(config, "symmetry.partial.runs")
+        {"model": m, "sampler": s, "files": {"samples": plan.samples(m, s, design, 2 * plan.partial_pairs)},
+         "region": plan.config["designs"][design]["region"]}
+        for m, s in plan.partial_runs
     ]
 
 
@@ -325,8 +301,8 @@ def _partial_region(spec, target):
     return {"value": region_mean(pairs), "low": float(low), "high": float(high), "file": target["files"]["samples"]}
 
 
-def _uq_targets(spec, config):
-    return [{"model": m, "sampler": s, "files": {"table": "results/tables/table2.csv"}} for m, s in runs(config, "uq.runs")]
+def _uq_targets(spec, plan: Plan):
+    return [{"model": m, "sampler": s, "files": {"table": paths.table("table2")}} for m, s in plan.uq_runs]
 
 
 def _table2_row(target, statistic: str, method: str):
@@ -383,8 +359,8 @@ def _cv_subsumed(spec, target):
     return {"value": float(bool(row["degenerate"])), "low": float("nan"), "high": float("nan"), "file": target["files"]["table"]}
 
 
-def _coverage_targets(spec, config):
-    return [{"model": m, "sampler": s, "files": {"table": "results/tables/coverage.csv"}} for m, s in runs(config, "uq.coverage.runs")]
+def _coverage_targets(spec, plan: Plan):
+    return [{"model": m, "sampler": s, "files": {"table": paths.table("coverage")}} for m, s in plan.uq_coverage_runs]
 
 
 def _coverage(spec, target):
@@ -409,11 +385,12 @@ def _coverage(spec, target):
             "detail": {"cells": int(len(frame)), "outside": misses}}
 
 
-def _table_targets(spec, config):
-    """One target, the table file, when the stage that writes it runs (``requires``: a config key that must be set)."""
-    if not section(config, spec["requires"]):
+def _table_targets(spec, plan: Plan):
+    """One target, the stage table ``table`` (a name of :data:`~antithetic.workflow.plan.TABLES`), when its stage runs."""
+    stage = TABLES[spec["table"]]
+    if not plan.runs_stage(stage.requires):
         return []
-    return [{"model": "", "sampler": "", "files": {"table": spec["file"]}}]
+    return [{"model": "", "sampler": "", "files": {"table": paths.table(stage.name)}}]
 
 
 def _table_rows(spec, target):
@@ -459,8 +436,8 @@ MEASURES: dict[str, Measure] = {
 
 
 # ------------------------------------------------------------------------------------ plan and verdicts
-def plan(claim: dict[str, Any], config: dict[str, Any]) -> list[dict[str, Any]]:
-    """The targets of ``claim`` under ``config``: ``{model, sampler, files, ...}`` each (empty if not run here).
+def claim_targets(claim: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
+    """The targets of ``claim`` under ``plan``: ``{model, sampler, files, ...}`` each (empty if not run here).
 
     ``claim["models"]``, if given, keeps only the targets of those models.
     """
@@ -469,7 +446,7 @@ def plan(claim: dict[str, Any], config: dict[str, Any]) -> list[dict[str, Any]]:
     measure = claim["measure"]
     if measure["kind"] not in MEASURES:
         raise ValueError(f"claim {claim['id']}: measure kind {measure['kind']!r} unknown; known: {sorted(MEASURES)}")
-    targets = MEASURES[measure["kind"]].targets(measure, config)
+    targets = MEASURES[measure["kind"]].targets(measure, plan)
     if claim.get("models"):
         targets = [t for t in targets if t["model"] in claim["models"]]
     return targets

@@ -1,0 +1,226 @@
+"""The plan: the one place where an experiment config becomes runs and output paths.
+
+The Snakemake rules (``workflow/rules/*.smk``), the claims ledger (:mod:`.claims`) and the README
+block (:mod:`.readme`) all read the paths and run lists below; none of them writes a path or a run
+list of its own. Paths are Snakemake patterns: ``{model}``, ``{sampler}``, ... are wildcards in a
+rule's output and are filled with :meth:`str.format` (or :func:`fill`) where a consumer needs one file.
+
+This module imports only the standard library and :mod:`.config` (the DAG build reads it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+from .config import runs, section
+
+__all__ = ["Plan", "TABLES", "fill", "ledger", "table"]
+
+# ------------------------------------------------------------------ output paths
+MODEL = "results/models/{model}"
+CLASSIFIER = "results/models/digits-classifier"
+SAMPLES = "results/samples/{model}/{sampler}/{design}_n{n}_seed{seed}.npz"
+SAMPLES_PROVENANCE = "results/samples/{model}/{sampler}/{design}_n{n}_seed{seed}.json"
+GUIDED = "results/guidance/{model}/{sampler}/w{scale}/{design}_n{n}_seed{seed}.npz"
+GUIDED_PROVENANCE = "results/guidance/{model}/{sampler}/w{scale}/{design}_n{n}_seed{seed}.json"
+GUIDANCE_SWEEP = "results/guidance/{model}/{sampler}/sweep_{pairs}.csv"
+GUIDANCE_SWEEP_PAIRS = "results/guidance/{model}/{sampler}/sweep_{pairs}_pairs.csv"
+GUIDANCE_SWEEP_SUMMARY = "results/guidance/{model}/{sampler}/sweep_{pairs}.json"
+PAIRS = "results/correlation/{model}/{sampler}/pairs_{pairs}.csv"
+CORRELATION_SUMMARY = "results/correlation/{model}/{sampler}/summary_{pairs}.json"
+ETA_SWEEP = "results/eta_sweep/eta_sweep.csv"
+AS_SCORES = "results/symmetry/{model}/as_scores.csv"
+SYMMETRY_SUMMARY = "results/symmetry/{model}/summary.csv"
+SYMMETRY_SLICES = "results/symmetry/{model}/slices.npz"
+SYMMETRY_BREAKS = "results/symmetry/breaks.json"
+TRAJECTORY = "results/symmetry/{model}/{sampler}/trajectory_{pairs}.csv"
+FISHER = "results/symmetry/fisher.csv"
+FISHER_RECORD = "results/symmetry/fisher.json"
+PARTIAL_MAP = "results/symmetry/{model}/{sampler}/partial_map_{pairs}.npz"
+PARTIAL_SUMMARY = "results/symmetry/{model}/{sampler}/partial_map_{pairs}.json"
+UQ_ESTIMATES = "results/uq/{model}/{sampler}/estimates.csv"
+UQ_CI_VS_N = "results/uq/{model}/{sampler}/ci_vs_n.csv"
+UQ_PIXEL_MAPS = "results/uq/{model}/{sampler}/pixel_maps.npz"
+UQ_COVERAGE = "results/uq/{model}/{sampler}/coverage.csv"
+UQ_COVERAGE_RECORD = "results/uq/{model}/{sampler}/coverage.json"
+QUALITY = "results/quality/{model}/{sampler}/quality_{pairs}.csv"
+QUALITY_SUMMARY = "results/quality/{model}/{sampler}/quality_{pairs}.json"
+DIVERSITY_PAIRS = "results/diversity/{model}/{sampler}/pairs_{pairs}.csv"
+DIVERSITY_SUMMARY = "results/diversity/{model}/{sampler}/summary_{pairs}.json"
+INVERSE = "results/inverse/{model}/{task}/measurements.csv"
+INVERSE_SUMMARY = "results/inverse/{model}/{task}/summary.json"
+EDITING = "results/editing/{model}/measures.csv"
+EDITING_SUMMARY = "results/editing/{model}/win_rates.json"
+CLAIM = "results/claims/{id}.json"
+README_RESULTS = "results/README.results.md"
+
+# figures the README shows besides the report's
+PAIR_GRID = "figures/pairs/{model}_{sampler}_{pairs}_grid.png"
+CI_VS_N = "figures/uq/ci_vs_n.png"
+FOREST = "figures/claims/forest.png"
+
+
+def table(name: str, suffix: str = "csv") -> str:
+    """``results/tables/<name>.<suffix>``: every table is written as .csv, .md and .tex."""
+    return f"results/tables/{name}.{suffix}"
+
+
+def ledger(suffix: str) -> str:
+    """``results/claims.<suffix>``: the claims ledger as .csv, .md, .tex and .json."""
+    return f"results/claims.{suffix}"
+
+
+def fill(pattern: str, **wildcards: Any) -> str:
+    """``pattern`` with its wildcards filled (a clearer error than :meth:`str.format` for a missing one)."""
+    try:
+        return pattern.format(**wildcards)
+    except KeyError as err:
+        raise KeyError(f"path {pattern!r} needs the wildcard {err.args[0]!r}") from None
+
+
+@dataclass(frozen=True)
+class StageTable:
+    """A stage's table: its name under ``results/tables`` and the config key that must be set for it to run."""
+
+    name: str
+    requires: str
+
+
+#: tables of the stages that run only when their config key is set (Table 1 and the ledger always run)
+TABLES = {
+    "table2": StageTable("table2", "uq.runs"),
+    "coverage": StageTable("coverage", "uq.coverage.runs"),
+    "symmetry": StageTable("symmetry_as", "symmetry.models"),
+    "table3": StageTable("table3", "inverse.model"),
+    "table4": StageTable("table4", "diversity.runs"),
+    "quality": StageTable("quality", "quality.runs"),
+    "editing": StageTable("editing", "editing.model"),
+}
+
+
+class Plan:
+    """The runs of a (validated) config and the files they write.
+
+    Args:
+        config: the experiment config after schema validation (defaults filled).
+    """
+
+    def __init__(self, config: dict[str, Any]):
+        self.config = config
+
+    @property
+    def seed(self) -> int:
+        return int(self.config.get("seed", 0))
+
+    # ------------------------------------------------------------------ samples
+    def samples(self, model: str, sampler: str, design: str, n: int, seed: int | None = None) -> str:
+        """The ``.npz`` of ``n`` samples of ``model`` under ``sampler`` and noise ``design``."""
+        return fill(SAMPLES, model=model, sampler=sampler, design=design, n=n, seed=self.seed if seed is None else seed)
+
+    @property
+    def pn_design(self) -> str:
+        return section(self.config, "correlation.designs")["pn"]
+
+    @property
+    def rr_design(self) -> str:
+        return section(self.config, "correlation.designs")["rr"]
+
+    # ------------------------------------------------------------------ Table 1 and the eta sweep
+    @cached_property
+    def correlation_runs(self) -> list[tuple[str, str]]:
+        return runs(self.config, "correlation.runs")
+
+    @cached_property
+    def eta_sweep_runs(self) -> list[tuple[str, str]]:
+        sweep = section(self.config, "eta_sweep")
+        return [(m, s) for m in sweep.get("models") or [] for s in sweep.get("samplers") or []]
+
+    def correlation_pairs(self, model: str, sampler: str) -> int:
+        """Pairs of a Table 1 row: ``correlation.pairs``, or ``eta_sweep.pairs`` for a sweep-only row."""
+        corr = section(self.config, "correlation")
+        if (model, sampler) in self.correlation_runs:
+            return int(corr["pairs"])
+        return int(section(self.config, "eta_sweep").get("pairs") or corr["pairs"])
+
+    @cached_property
+    def table1_runs(self) -> list[tuple[str, str, int]]:
+        """Every Table 1 row ``(model, sampler, pairs)``: correlation.runs, then the eta-sweep rows not among them."""
+        rows = self.correlation_runs + [run for run in self.eta_sweep_runs if run not in self.correlation_runs]
+        return [(m, s, self.correlation_pairs(m, s)) for m, s in rows]
+
+    def pairs_csv(self, model: str, sampler: str, pairs: int | None = None) -> str:
+        pairs = self.correlation_pairs(model, sampler) if pairs is None else pairs
+        return fill(PAIRS, model=model, sampler=sampler, pairs=pairs)
+
+    def correlation_summary(self, model: str, sampler: str) -> str:
+        return fill(CORRELATION_SUMMARY, model=model, sampler=sampler, pairs=self.correlation_pairs(model, sampler))
+
+    # ------------------------------------------------------------------ symmetry
+    @cached_property
+    def symmetry_models(self) -> list[str]:
+        return list(section(self.config, "symmetry").get("models") or [])
+
+    @cached_property
+    def trajectory_runs(self) -> list[tuple[str, str]]:
+        return runs(self.config, "symmetry.trajectories.runs")
+
+    @property
+    def trajectory_pairs(self) -> int:
+        return int(section(self.config, "symmetry.trajectories")["pairs"])
+
+    def trajectory_csv(self, model: str, sampler: str) -> str:
+        return fill(TRAJECTORY, model=model, sampler=sampler, pairs=self.trajectory_pairs)
+
+    @cached_property
+    def fisher_models(self) -> list[str]:
+        return list(section(self.config, "symmetry.fisher").get("models") or [])
+
+    @cached_property
+    def partial_runs(self) -> list[tuple[str, str]]:
+        return runs(self.config, "symmetry.partial.runs")
+
+    @property
+    def partial_pairs(self) -> int:
+        return int(section(self.config, "symmetry.partial")["pairs"])
+
+    @property
+    def partial_design(self) -> str:
+        return section(self.config, "symmetry.partial")["design"]
+
+    # ------------------------------------------------------------------ uncertainty quantification
+    @cached_property
+    def uq_runs(self) -> list[tuple[str, str]]:
+        return runs(self.config, "uq.runs")
+
+    @cached_property
+    def uq_coverage_runs(self) -> list[tuple[str, str]]:
+        return runs(self.config, "uq.coverage.runs")
+
+    # ------------------------------------------------------------------ quality, diversity, inverse, editing, guidance
+    @cached_property
+    def quality_runs(self) -> list[tuple[str, str]]:
+        return runs(self.config, "quality.runs")
+
+    @cached_property
+    def diversity_runs(self) -> list[tuple[str, str]]:
+        return runs(self.config, "diversity.runs")
+
+    @cached_property
+    def inverse_tasks(self) -> list[str]:
+        inverse = section(self.config, "inverse")
+        return list(inverse.get("tasks") or []) if inverse.get("model") else []
+
+    @cached_property
+    def guidance_runs(self) -> list[tuple[str, str]]:
+        return runs(self.config, "guidance.runs")
+
+    # ------------------------------------------------------------------ tables of the stages this config runs
+    def runs_stage(self, key: str) -> bool:
+        """Whether the stage that needs config key ``key`` (e.g. ``"inverse.model"``) runs under this config."""
+        return bool(section(self.config, key))
+
+    def stage_tables(self) -> dict[str, str]:
+        """``{name: csv}`` of the stage tables (:data:`TABLES`) this config writes."""
+        return {name: table(t.name) for name, t in TABLES.items() if self.runs_stage(t.requires)}
