@@ -1,13 +1,14 @@
 # Entry points for a fresh clone (each sets up .venv first; run and test are offline-capable):
 #   make run    default workflow: train the digits DDPM, sample, Table 1 and figures
 #   make test   the test suite
+#   make lint   ruff and snakemake --lint (both must report nothing)
 #   make slurm-check  the workflow on a local one-node SLURM cluster vs locally (root; installs slurm-wlm)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test env report check readme expected-verdicts claim bench slurm-check clean
+.PHONY: run test lint env report check readme expected-verdicts claim bench slurm-check clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +27,11 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
+
+# Static checks (CI fails on any finding): ruff on the Python, Snakemake's linter on the workflow.
+lint: $(STAMP)
+	$(BIN)/ruff check src tests workflow examples
+	$(BIN)/snakemake --lint
 
 envs/antithetic.yaml: requirements.txt envs/sync.py
 	$(PYTHON) envs/sync.py

@@ -346,6 +346,65 @@ def test_a_config_edit_reruns_what_it_affects(planned_reruns, key, value, rerun,
     assert not kept & set(planned), f"{key}: {sorted(kept & set(planned))} should not rerun, planned {planned}"
 
 
+#: rules whose outputs are figures only
+FIGURE_RULES = {"pair_figures", "uq_figures"}
+
+# (edited source file, rules that must rerun, rules that must not; None: nothing may rerun)
+CODE_EDITS = [
+    ("src/antithetic/estimators.py", {"uq_estimates", "uq_coverage", "table2", "uq_figures", "claims"},
+     {"sample", "train_model", "train_classifier", "pair_correlations", "symmetry_probe"}),
+    ("src/antithetic/samplers.py", {"sample", "pair_correlations", "table1"}, {"train_classifier"}),
+    ("src/antithetic/workflow/plotting/uq.py", {"uq_figures"}, FIGURE_RULES),
+    ("src/antithetic/workflow/plotting/correlation.py", {"pair_figures"}, FIGURE_RULES),
+    ("src/antithetic/workflow/bench.py", set(), None),  # no job imports the benchmark
+    ("", set(), None),  # the copy unedited
+]
+
+
+@pytest.fixture(scope="module")
+def planned_code_reruns(workdir, tmp_path_factory):
+    """Edited source file -> rule -> job count that `snakemake -n` plans for the finished run, with the
+    workflow and the library taken from a copy of this checkout in which that one file is edited."""
+    import shutil
+
+    base = tmp_path_factory.mktemp("code-edits")
+    ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+    procs = {}
+    for edited, *_ in CODE_EDITS:
+        checkout = base / (edited.replace("/", "_") or "unedited")
+        for part in ("src", "workflow", "config", "envs"):
+            shutil.copytree(ROOT / part, checkout / part, ignore=ignore)
+        shutil.copy(ROOT / "Snakefile", checkout / "Snakefile")
+        if edited:
+            with open(checkout / edited, "a") as source:
+                source.write("\n# an edit\n")
+        run_dir = base / f"run-{checkout.name}"
+        shutil.copytree(workdir, run_dir, symlinks=True)
+        command = snakemake_command(run_dir, "--dry-run")
+        command[command.index("--snakefile") + 1] = str(checkout / "Snakefile")
+        with open(run_dir / "plan.out", "w") as out, open(run_dir / "plan.err", "w") as err:
+            procs[edited] = (subprocess.Popen(command, cwd=run_dir, env=offline_env(), stdout=out, stderr=err), run_dir)
+    plans = {}
+    for edited, (proc, run_dir) in procs.items():
+        proc.wait(timeout=300)
+        assert proc.returncode == 0, f"{edited}: snakemake --dry-run failed:\n{(run_dir / 'plan.err').read_text()[-4000:]}"
+        plans[edited] = _job_stats((run_dir / "plan.out").read_text())
+    return plans
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edited,rerun,kept", CODE_EDITS, ids=[e[0] or "unedited" for e in CODE_EDITS])
+def test_a_library_edit_reruns_the_jobs_that_import_it(planned_code_reruns, edited, rerun, kept):
+    planned = set(planned_code_reruns[edited])
+    assert rerun <= planned, f"{edited}: expected {sorted(rerun)} to rerun, planned {planned_code_reruns[edited]}"
+    if kept is None:
+        assert not planned, f"{edited or 'no edit'}: nothing should rerun, planned {planned_code_reruns[edited]}"
+    elif kept is FIGURE_RULES:
+        assert planned <= FIGURE_RULES, f"{edited}: only figures should rerun, planned {planned_code_reruns[edited]}"
+    else:
+        assert not kept & planned, f"{edited}: {sorted(kept & planned)} should not rerun, planned {planned_code_reruns[edited]}"
+
+
 @pytest.mark.slow
 def test_classifier_quality_diversity_inverse_and_editing_outputs(workdir):
     import json

@@ -10,10 +10,11 @@ for _claim in CLAIMS:
         input:
             input_files(CLAIM_TARGETS[_claim["id"]]),
         output:
-            f"results/claims/{_claim['id']}.json",
+            fill(paths.CLAIM, id=_claim["id"]),
         log:
             f"logs/claims/{_claim['id']}.log",
         params:
+            code=script_code("claim.py"),
             claim=_claim,
             targets=CLAIM_TARGETS[_claim["id"]],
         localrule: True
@@ -25,20 +26,22 @@ for _claim in CLAIMS:
 
 rule claims:
     input:
-        rows=[f"results/claims/{c['id']}.json" for c in CLAIMS],
+        rows=[fill(paths.CLAIM, id=c["id"]) for c in CLAIMS],
     output:
-        csv="results/claims.csv",
-        markdown=report("results/claims.md", category="0. Claims of the paper", labels={"table": "claims ledger"}),
-        latex="results/claims.tex",
-        json="results/claims.json",
+        csv=ledger("csv"),
+        markdown=report(ledger("md"), category="0. Claims of the paper", labels={"table": "claims ledger"}),
+        latex=ledger("tex"),
+        json=ledger("json"),
         figure=report(
-            "figures/claims/forest.png",
+            paths.FOREST,
             caption="../report/claims_forest.rst",
             category="0. Claims of the paper",
             labels={"figure": "measured vs paper"},
         ),
     log:
         "logs/claims.log",
+    params:
+        code=script_code("claims_table.py"),
     localrule: True
     conda:
         "../../envs/antithetic.yaml"
@@ -53,9 +56,11 @@ rule readme_results:
     input:
         unpack(readme_tables),
     output:
-        "results/README.results.md",
+        paths.README_RESULTS,
     log:
         "logs/readme_results.log",
+    params:
+        code=script_code("readme_results.py"),
     localrule: True
     conda:
         "../../envs/antithetic.yaml"

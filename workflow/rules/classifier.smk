@@ -11,6 +11,7 @@ rule train_classifier:
     log:
         "logs/train_classifier.log",
     params:
+        code=script_code("train_classifier.py"),
         settings=config["classifier"],
     threads: min(2, workflow.cores)
     conda:

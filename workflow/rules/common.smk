@@ -1,16 +1,32 @@
-# Shared helpers: config cross-references, path conventions, resolved specs and the registry of final targets.
+# Shared helpers: config cross-references, the plan (runs and output paths: antithetic.workflow.plan), resolved
+# specs, code digests and the registry of final targets.
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
-from antithetic.workflow.config import ConfigError, check_references, runs, section
 from antithetic.kinds import MODEL_KINDS, is_hub_id, model_kind
+from antithetic.workflow import plan as paths
+from antithetic.workflow.code import code_digest
+from antithetic.workflow.config import ConfigError, check_references
+from antithetic.workflow.plan import Plan, fill, ledger, table
 
 try:
     check_references(config)
 except ConfigError as err:
     raise WorkflowError(f"Invalid config: {err}")
+
+PLAN = Plan(config)
+
+
+def script_code(script):
+    """Digest of the library code that workflow/scripts/<script> imports (antithetic.workflow.code).
+
+    Each job declares it as the param ``code``: an edit of a module the job imports reruns it (Snakemake's
+    params trigger), an edit of any other module does not.
+    """
+    base = Path(workflow.basedir)
+    return code_digest(base / "workflow" / "scripts" / script, src=base / "src")
 
 # ------------------------------------------------------------------ fork servers
 # A local run imports the heavy packages once per pool instead of once per job: the `network` server
@@ -82,19 +98,13 @@ FETCHED_MODELS = [name for name in config["models"] if is_fetched(name)]
 def weights_input(wildcards):
     """The weights folder of a model the workflow trains or fetches itself (else nothing), and its prompt file."""
     spec = config["models"][wildcards.model]
-    inputs = {"weights": f"results/models/{wildcards.model}"} if "train" in spec or wildcards.model in FETCHED_MODELS else {}
+    inputs = {"weights": fill(paths.MODEL, model=wildcards.model)} if "train" in spec or wildcards.model in FETCHED_MODELS else {}
     if "prompts" in spec:  # a changed prompt file re-runs the sampling
         inputs["prompts"] = spec["prompts"]
     return inputs
 
 
-SAMPLES = "results/samples/{model}/{sampler}/{design}_n{n}_seed{seed}"
-GUIDED = "results/guidance/{model}/{sampler}/w{scale}/{design}_n{n}_seed{seed}"
-
-
-def samples_path(model, sampler, design, n, seed=None):
-    seed = config["seed"] if seed is None else seed
-    return SAMPLES.format(model=model, sampler=sampler, design=design, n=n, seed=seed) + ".npz"
+samples_path = PLAN.samples
 
 
 wildcard_constraints:
@@ -107,27 +117,14 @@ wildcard_constraints:
 
 # ------------------------------------------------------------------ correlation (Table 1) and eta sweep
 CORRELATION = config["correlation"]
-CORRELATION_RUNS = runs(config, "correlation.runs")
-PN_DESIGN, RR_DESIGN = CORRELATION["designs"]["pn"], CORRELATION["designs"]["rr"]
-ETA_SWEEP = config.get("eta_sweep") or {}
-ETA_SWEEP_RUNS = [(m, s) for m in ETA_SWEEP.get("models", []) for s in ETA_SWEEP.get("samplers", [])]
-
-
-def correlation_pairs(model, sampler):
-    """Pairs of a (model, sampler) in Table 1: correlation.pairs, or eta_sweep.pairs for a sweep-only row."""
-    if (model, sampler) in CORRELATION_RUNS:
-        return CORRELATION["pairs"]
-    return ETA_SWEEP.get("pairs") or CORRELATION["pairs"]
-
-
-def summary_path(model, sampler):
-    return f"results/correlation/{model}/{sampler}/summary_{correlation_pairs(model, sampler)}.json"
+CORRELATION_RUNS = PLAN.correlation_runs
+PN_DESIGN, RR_DESIGN = PLAN.pn_design, PLAN.rr_design
+ETA_SWEEP_RUNS = PLAN.eta_sweep_runs
 
 
 def table1_summaries():
-    """Every Table 1 row's summary: correlation.runs, then the eta-sweep rows not among them."""
-    rows = CORRELATION_RUNS + [run for run in ETA_SWEEP_RUNS if run not in CORRELATION_RUNS]
-    return [summary_path(m, s) for m, s in rows]
+    """Every Table 1 row's summary (PLAN.table1_runs)."""
+    return [PLAN.correlation_summary(m, s) for m, s, _ in PLAN.table1_runs]
 
 
 def correlation_inputs(wildcards):
@@ -140,7 +137,7 @@ def correlation_inputs(wildcards):
 
 # ------------------------------------------------------------------ guidance sweep
 GUIDANCE = config.get("guidance") or {}
-GUIDANCE_RUNS = runs(config, "guidance.runs")
+GUIDANCE_RUNS = PLAN.guidance_runs
 
 
 def scale_label(scale):
@@ -148,7 +145,7 @@ def scale_label(scale):
 
 
 def guided_path(model, sampler, scale, design, n):
-    return GUIDED.format(model=model, sampler=sampler, scale=scale_label(scale), design=design, n=n, seed=config["seed"]) + ".npz"
+    return fill(paths.GUIDED, model=model, sampler=sampler, scale=scale_label(scale), design=design, n=n, seed=config["seed"])
 
 
 def guidance_sweep_inputs(wildcards):
@@ -161,7 +158,7 @@ def guidance_sweep_inputs(wildcards):
 
 
 # ------------------------------------------------------------------ claims ledger
-from antithetic.workflow.claims import input_files, plan
+from antithetic.workflow.claims import claim_targets, input_files
 
 
 def load_claims():
@@ -184,29 +181,26 @@ CLAIMS, CLAIMS_FILE = load_claims()
 
 
 def readme_tables(wildcards):
-    """The generated tables of the README's results block: those of the stages this config runs."""
-    tables = {"claims": "results/claims.json", "table1": "results/tables/table1.md"}
-    if runs(config, "uq.runs"):
-        tables["table2"] = "results/tables/table2.csv"
-    if (config.get("symmetry") or {}).get("models"):
-        tables["symmetry"] = "results/tables/symmetry_as.csv"
-    stages = {"table3": "inverse.model", "table4": "diversity.runs", "quality": "quality.runs", "editing": "editing.model"}
-    for name, key in stages.items():
-        if section(config, key):
-            tables[name] = f"results/tables/{name}.md"
+    """The generated tables of the README's results block: the ledger, Table 1 and the stage tables this config writes."""
+    tables = {"claims": ledger("json"), "table1": table("table1", "md")}
+    for name, csv in PLAN.stage_tables().items():
+        if name != "coverage":
+            tables[name] = csv if name in ("table2", "symmetry") else csv.removesuffix(".csv") + ".md"
     return tables
-CLAIM_TARGETS = {c["id"]: plan(c, config) for c in CLAIMS}
+
+
+CLAIM_TARGETS = {c["id"]: claim_targets(c, PLAN) for c in CLAIMS}
 
 
 # ------------------------------------------------------------------ score symmetry
 SYMMETRY = config["symmetry"]
-SYMMETRY_MODELS = list(SYMMETRY["models"])
+SYMMETRY_MODELS = PLAN.symmetry_models
 TRAJECTORY = SYMMETRY["trajectories"]
-TRAJECTORY_RUNS = [(m, s) for m, samplers in TRAJECTORY["runs"].items() for s in samplers]
+TRAJECTORY_RUNS = PLAN.trajectory_runs
 FISHER = SYMMETRY["fisher"]
-FISHER_MODELS = list(FISHER["models"])
+FISHER_MODELS = PLAN.fisher_models
 PARTIAL = SYMMETRY["partial"]
-PARTIAL_RUNS = [(m, s) for m, samplers in PARTIAL["runs"].items() for s in samplers]
+PARTIAL_RUNS = PLAN.partial_runs
 PROBE_KEYS = ("timesteps", "directions", "coordinates", "grid_points", "slice_examples", "probe_samples", "bootstrap", "ci_level")
 
 
@@ -219,7 +213,7 @@ def symmetry_data_sampler(models):
 
 def fisher_weights(wildcards):
     return {
-        f"weights_{m}": f"results/models/{m}"
+        f"weights_{m}": fill(paths.MODEL, model=m)
         for m in FISHER_MODELS
         if "train" in config["models"][m] or m in FETCHED_MODELS
     }
@@ -238,8 +232,8 @@ def partial_inputs(wildcards):
 
 # ------------------------------------------------------------------ uncertainty quantification
 UQ = config.get("uq") or {}
-UQ_RUNS = [(m, s) for m, samplers in (UQ.get("runs") or {}).items() for s in samplers]
-UQ_COVERAGE_RUNS = [(m, s) for m, samplers in ((UQ.get("coverage") or {}).get("runs") or {}).items() for s in samplers]
+UQ_RUNS = PLAN.uq_runs
+UQ_COVERAGE_RUNS = PLAN.uq_coverage_runs
 #: the uq keys every estimate job reads (params: an edit of one reruns exactly the jobs that read it)
 UQ_ESTIMATE_KEYS = ("level", "quantile", "statistics", "control_variates")
 
@@ -261,7 +255,7 @@ def uq_inputs(wildcards):
 
 # ------------------------------------------------------------------ quality
 QUALITY = config["quality"]
-QUALITY_RUNS = [(m, s) for m, samplers in QUALITY["runs"].items() for s in samplers]
+QUALITY_RUNS = PLAN.quality_runs
 
 
 def quality_inputs(wildcards):
@@ -275,7 +269,7 @@ def quality_inputs(wildcards):
 
 # ------------------------------------------------------------------ diversity
 DIVERSITY = config["diversity"]
-DIVERSITY_RUNS = [(m, s) for m, samplers in DIVERSITY["runs"].items() for s in samplers]
+DIVERSITY_RUNS = PLAN.diversity_runs
 
 
 def diversity_inputs(wildcards):
@@ -291,7 +285,7 @@ def diversity_inputs(wildcards):
 
 # ------------------------------------------------------------------ inverse
 INVERSE = config["inverse"]
-INVERSE_TASKS = list(INVERSE["tasks"]) if INVERSE.get("model") else []
+INVERSE_TASKS = PLAN.inverse_tasks
 
 
 def inverse_inputs(wildcards):
@@ -314,4 +308,4 @@ def editing_inputs(wildcards):
 
 
 # ------------------------------------------------------------------ classifier
-CLASSIFIER = "results/models/digits-classifier"
+CLASSIFIER = paths.CLASSIFIER

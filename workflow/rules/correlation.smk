@@ -5,11 +5,12 @@ rule pair_correlations:
     input:
         unpack(correlation_inputs),
     output:
-        pairs="results/correlation/{model}/{sampler}/pairs_{pairs}.csv",
-        summary="results/correlation/{model}/{sampler}/summary_{pairs}.json",
+        pairs=paths.PAIRS,
+        summary=paths.CORRELATION_SUMMARY,
     log:
         "logs/pair_correlations/{model}/{sampler}/{pairs}.log",
     params:
+        code=script_code("pair_correlations.py"),
         labels=lambda wc: {
             "model": wc.model,
             "data": config["models"][wc.model].get("data", ""),
@@ -26,11 +27,13 @@ rule table1:
     input:
         summaries=table1_summaries(),
     output:
-        csv="results/tables/table1.csv",
-        markdown=report("results/tables/table1.md", category="Table 1: correlations"),
-        latex="results/tables/table1.tex",
+        csv=table("table1"),
+        markdown=report(table("table1", "md"), category="Table 1: correlations"),
+        latex=table("table1", "tex"),
     log:
         "logs/table1.log",
+    params:
+        code=script_code("table1.py"),
     conda:
         "../../envs/antithetic.yaml"
     script:

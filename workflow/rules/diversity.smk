@@ -6,11 +6,12 @@ rule diversity:
     input:
         unpack(diversity_inputs),
     output:
-        pairs="results/diversity/{model}/{sampler}/pairs_{pairs}.csv",
-        summary="results/diversity/{model}/{sampler}/summary_{pairs}.json",
+        pairs=paths.DIVERSITY_PAIRS,
+        summary=paths.DIVERSITY_SUMMARY,
     log:
         "logs/diversity/{model}/{sampler}/{pairs}.log",
     params:
+        code=script_code("diversity.py"),
         settings={k: DIVERSITY[k] for k in ("ssim_kernel_size", "ssim_sigma", "perceptual", "lpips_size", "bootstrap", "level", "seed")},
         labels=lambda wc: {"model": wc.model, "sampler": wc.sampler},
     conda:
@@ -21,14 +22,16 @@ rule diversity:
 
 rule table4:
     input:
-        summaries=[f"results/diversity/{m}/{s}/summary_{DIVERSITY['pairs']}.json" for m, s in DIVERSITY_RUNS],
+        summaries=[fill(paths.DIVERSITY_SUMMARY, model=m, sampler=s, pairs=DIVERSITY["pairs"]) for m, s in DIVERSITY_RUNS],
     output:
-        csv="results/tables/table4.csv",
-        markdown=report("results/tables/table4.md", category="Table 4: diversity"),
-        latex="results/tables/table4.tex",
+        csv=table("table4"),
+        markdown=report(table("table4", "md"), category="Table 4: diversity"),
+        latex=table("table4", "tex"),
         figure=report("figures/diversity/diversity.png", caption="../report/diversity.rst", category="Table 4: diversity"),
     log:
         "logs/table4.log",
+    params:
+        code=script_code("table4.py"),
     conda:
         "../../envs/antithetic.yaml"
     script:

@@ -5,11 +5,12 @@ rule editing:
     input:
         unpack(editing_inputs),
     output:
-        csv="results/editing/{model}/measures.csv",
-        summary="results/editing/{model}/win_rates.json",
+        csv=paths.EDITING,
+        summary=paths.EDITING_SUMMARY,
     log:
         "logs/editing/{model}.log",
     params:
+        code=script_code("editing.py"),
         model_spec=model_entry,
         settings={k: EDITING[k] for k in ("sources", "t0", "num_steps", "seed", "level", "ssim_kernel_size", "ssim_sigma")},
     threads: NETWORK_THREADS
@@ -21,14 +22,16 @@ rule editing:
 
 rule editing_table:
     input:
-        summary=f"results/editing/{EDITING.get('model')}/win_rates.json",
+        summary=fill(paths.EDITING_SUMMARY, model=EDITING.get("model")),
     output:
-        csv="results/tables/editing.csv",
-        markdown=report("results/tables/editing.md", category="Antithetic editing"),
-        latex="results/tables/editing.tex",
+        csv=table("editing"),
+        markdown=report(table("editing", "md"), category="Antithetic editing"),
+        latex=table("editing", "tex"),
         figure=report("figures/editing/win_rates.png", caption="../report/editing.rst", category="Antithetic editing"),
     log:
         "logs/editing_table.log",
+    params:
+        code=script_code("editing_table.py"),
     conda:
         "../../envs/antithetic.yaml"
     script:

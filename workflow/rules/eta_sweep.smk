@@ -4,9 +4,9 @@
 
 rule eta_sweep:
     input:
-        summaries=[summary_path(m, s) for m, s in ETA_SWEEP_RUNS],
+        summaries=[PLAN.correlation_summary(m, s) for m, s in ETA_SWEEP_RUNS],
     output:
-        csv="results/eta_sweep/eta_sweep.csv",
+        csv=paths.ETA_SWEEP,
         figure=report(
             "figures/eta_sweep/eta_sweep.png",
             caption="../report/eta_sweep.rst",
@@ -14,6 +14,8 @@ rule eta_sweep:
         ),
     log:
         "logs/eta_sweep.log",
+    params:
+        code=script_code("eta_sweep.py"),
     conda:
         "../../envs/antithetic.yaml"
     script:

@@ -6,11 +6,12 @@ rule inverse_dps:
     input:
         unpack(inverse_inputs),
     output:
-        csv="results/inverse/{model}/{task}/measurements.csv",
-        summary="results/inverse/{model}/{task}/summary.json",
+        csv=paths.INVERSE,
+        summary=paths.INVERSE_SUMMARY,
     log:
         "logs/inverse_dps/{model}/{task}.log",
     params:
+        code=script_code("inverse_dps.py"),
         model_spec=model_entry,
         task_params=lambda wc: INVERSE["tasks"][wc.task],
         settings={k: INVERSE[k] for k in ("sigma_y", "measurements", "samples", "num_steps", "eta", "step_size", "seed", "level", "bootstrap")},
@@ -24,14 +25,16 @@ rule inverse_dps:
 
 rule table3:
     input:
-        summaries=[f"results/inverse/{INVERSE.get('model')}/{task}/summary.json" for task in INVERSE_TASKS],
+        summaries=[fill(paths.INVERSE_SUMMARY, model=INVERSE.get("model"), task=task) for task in INVERSE_TASKS],
     output:
-        csv="results/tables/table3.csv",
-        markdown=report("results/tables/table3.md", category="Table 3: inverse problems"),
-        latex="results/tables/table3.tex",
+        csv=table("table3"),
+        markdown=report(table("table3", "md"), category="Table 3: inverse problems"),
+        latex=table("table3", "tex"),
         figure=report("figures/inverse/efficiency.png", caption="../report/inverse.rst", category="Table 3: inverse problems"),
     log:
         "logs/table3.log",
+    params:
+        code=script_code("table3.py"),
     conda:
         "../../envs/antithetic.yaml"
     script:

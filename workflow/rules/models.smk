@@ -3,12 +3,13 @@
 
 rule train_model:
     output:
-        directory("results/models/{model}"),
+        directory(paths.MODEL),
     log:
         "logs/train_model/{model}.log",
     benchmark:
         "results/benchmarks/train_model/{model}.tsv"
     params:
+        code=script_code("train_model.py"),
         spec=model_spec,
     # the small MLP generators (vae, flow) train fastest on one thread and can run side by side
     threads: lambda wc: 1 if MODEL_KINDS[config["models"][wc.model]["kind"]].family == "generator" else workflow.cores

@@ -4,7 +4,7 @@
 rule pair_figures:
     input:
         unpack(correlation_inputs),
-        pairs="results/correlation/{model}/{sampler}/pairs_{pairs}.csv",
+        pairs=paths.PAIRS,
     output:
         histogram=report(
             "figures/correlation/{model}_{sampler}_{pairs}_histogram.png",
@@ -12,13 +12,14 @@ rule pair_figures:
             category="Table 1: correlations",
         ),
         grid=report(
-            "figures/pairs/{model}_{sampler}_{pairs}_grid.png",
+            paths.PAIR_GRID,
             caption="../report/pair_grid.rst",
             category="Figure 1: pairs",
         ),
     log:
         "logs/pair_figures/{model}/{sampler}/{pairs}.log",
     params:
+        code=script_code("pair_figures.py"),
         title=lambda wc: f"{wc.model}, {wc.sampler}",
         grid_pairs=CORRELATION["grid_pairs"],
     conda:

@@ -8,10 +8,11 @@ import re
 
 rule fetch_model:
     output:
-        directory("results/models/{model}"),
+        directory(paths.MODEL),
     log:
         "logs/fetch_model/{model}.log",
     params:
+        code=script_code("fetch_model.py"),
         source=lambda wc: config["models"][wc.model]["pretrained"],
         revision=lambda wc: config["models"][wc.model].get("revision"),
     wildcard_constraints:
@@ -30,13 +31,14 @@ rule guided_sample:
     input:
         unpack(weights_input),
     output:
-        samples="results/guidance/{model}/{sampler}/w{scale}/{design}_n{n}_seed{seed}.npz",
-        provenance="results/guidance/{model}/{sampler}/w{scale}/{design}_n{n}_seed{seed}.json",
+        samples=paths.GUIDED,
+        provenance=paths.GUIDED_PROVENANCE,
     log:
         "logs/guided_sample/{model}/{sampler}/w{scale}/{design}_n{n}_seed{seed}.log",
     benchmark:
         "results/benchmarks/guided_sample/{model}/{sampler}/w{scale}/{design}_n{n}_seed{seed}.tsv"
     params:
+        code=script_code("guided_sample.py"),
         model=model_spec,
         sampler=sampler_spec,
         design=design_spec,
@@ -53,9 +55,9 @@ rule guidance_sweep:
     input:
         unpack(guidance_sweep_inputs),
     output:
-        csv="results/guidance/{model}/{sampler}/sweep_{pairs}.csv",
-        pairs="results/guidance/{model}/{sampler}/sweep_{pairs}_pairs.csv",
-        summary="results/guidance/{model}/{sampler}/sweep_{pairs}.json",
+        csv=paths.GUIDANCE_SWEEP,
+        pairs=paths.GUIDANCE_SWEEP_PAIRS,
+        summary=paths.GUIDANCE_SWEEP_SUMMARY,
         figure=report(
             "figures/guidance/{model}_{sampler}_{pairs}.png",
             caption="../report/guidance_sweep.rst",
@@ -64,6 +66,7 @@ rule guidance_sweep:
     log:
         "logs/guidance_sweep/{model}/{sampler}/{pairs}.log",
     params:
+        code=script_code("guidance_sweep.py"),
         scales=lambda wc: [scale_label(w) for w in GUIDANCE["scales"]],
         labels=lambda wc: {"model": wc.model, "data": config["models"][wc.model].get("data", ""), "sampler": wc.sampler},
     conda:

@@ -6,11 +6,12 @@ rule quality:
     input:
         unpack(quality_inputs),
     output:
-        csv="results/quality/{model}/{sampler}/quality_{pairs}.csv",
-        summary="results/quality/{model}/{sampler}/quality_{pairs}.json",
+        csv=paths.QUALITY,
+        summary=paths.QUALITY_SUMMARY,
     log:
         "logs/quality/{model}/{sampler}/{pairs}.log",
     params:
+        code=script_code("quality.py"),
         settings={k: QUALITY[k] for k in ("bootstrap", "level", "nearest_k", "seed")},
         labels=lambda wc: {"model": wc.model, "sampler": wc.sampler, "pairs": int(wc.pairs)},
     conda:
@@ -21,14 +22,16 @@ rule quality:
 
 rule quality_table:
     input:
-        rows=[f"results/quality/{m}/{s}/quality_{QUALITY['pairs']}.csv" for m, s in QUALITY_RUNS],
+        rows=[fill(paths.QUALITY, model=m, sampler=s, pairs=QUALITY["pairs"]) for m, s in QUALITY_RUNS],
     output:
-        csv="results/tables/quality.csv",
-        markdown=report("results/tables/quality.md", category="Sample quality"),
-        latex="results/tables/quality.tex",
+        csv=table("quality"),
+        markdown=report(table("quality", "md"), category="Sample quality"),
+        latex=table("quality", "tex"),
         figure=report("figures/quality/quality.png", caption="../report/quality.rst", category="Sample quality"),
     log:
         "logs/quality_table.log",
+    params:
+        code=script_code("quality_table.py"),
     conda:
         "../../envs/antithetic.yaml"
     script:

@@ -6,13 +6,14 @@ rule sample:
     input:
         unpack(weights_input),
     output:
-        samples="results/samples/{model}/{sampler}/{design}_n{n}_seed{seed}.npz",
-        provenance="results/samples/{model}/{sampler}/{design}_n{n}_seed{seed}.json",
+        samples=paths.SAMPLES,
+        provenance=paths.SAMPLES_PROVENANCE,
     log:
         "logs/sample/{model}/{sampler}/{design}_n{n}_seed{seed}.log",
     benchmark:
         "results/benchmarks/sample/{model}/{sampler}/{design}_n{n}_seed{seed}.tsv"
     params:
+        code=script_code("sample.py"),
         model=model_spec,
         sampler=sampler_spec,
         design=design_spec,

@@ -7,9 +7,9 @@ rule symmetry_probe:
     input:
         unpack(weights_input),
     output:
-        scores="results/symmetry/{model}/as_scores.csv",
-        summary="results/symmetry/{model}/summary.csv",
-        slices="results/symmetry/{model}/slices.npz",
+        scores=paths.AS_SCORES,
+        summary=paths.SYMMETRY_SUMMARY,
+        slices=paths.SYMMETRY_SLICES,
         figure=report(
             "figures/symmetry/{model}_slices.png",
             caption="../report/symmetry_slices.rst",
@@ -18,6 +18,7 @@ rule symmetry_probe:
     log:
         "logs/symmetry_probe/{model}.log",
     params:
+        code=script_code("symmetry_probe.py"),
         spec=model_entry,
         probe={key: SYMMETRY[key] for key in PROBE_KEYS},
         seed=config["seed"],
@@ -31,12 +32,12 @@ rule symmetry_probe:
 
 rule symmetry_table:
     input:
-        summaries=expand("results/symmetry/{model}/summary.csv", model=SYMMETRY_MODELS),
+        summaries=expand(paths.SYMMETRY_SUMMARY, model=SYMMETRY_MODELS),
     output:
-        csv="results/tables/symmetry_as.csv",
-        markdown=report("results/tables/symmetry_as.md", category="Score symmetry"),
-        latex="results/tables/symmetry_as.tex",
-        breaks="results/symmetry/breaks.json",
+        csv=table("symmetry_as"),
+        markdown=report(table("symmetry_as", "md"), category="Score symmetry"),
+        latex=table("symmetry_as", "tex"),
+        breaks=paths.SYMMETRY_BREAKS,
         figure=report(
             "figures/symmetry/as_vs_noise.png",
             caption="../report/symmetry_as_vs_noise.rst",
@@ -45,6 +46,7 @@ rule symmetry_table:
     log:
         "logs/symmetry_table.log",
     params:
+        code=script_code("symmetry_table.py"),
         as_threshold=SYMMETRY["as_threshold"],
         corr_threshold=SYMMETRY["corr_threshold"],
     conda:
@@ -57,7 +59,7 @@ rule trajectory_correlations:
     input:
         unpack(weights_input),
     output:
-        csv="results/symmetry/{model}/{sampler}/trajectory_{pairs}.csv",
+        csv=paths.TRAJECTORY,
         figure=report(
             "figures/symmetry/{model}_{sampler}_{pairs}_trajectory.png",
             caption="../report/symmetry_trajectory.rst",
@@ -66,6 +68,7 @@ rule trajectory_correlations:
     log:
         "logs/trajectory_correlations/{model}/{sampler}/{pairs}.log",
     params:
+        code=script_code("trajectory_correlations.py"),
         spec=model_entry,
         sampler=sampler_spec,
         designs={"PN": config["designs"][PN_DESIGN], "RR": config["designs"][RR_DESIGN]},
@@ -82,8 +85,8 @@ rule theorem1_fisher:
     input:
         unpack(fisher_weights),
     output:
-        csv="results/symmetry/fisher.csv",
-        json="results/symmetry/fisher.json",
+        csv=paths.FISHER,
+        json=paths.FISHER_RECORD,
         figure=report(
             "figures/symmetry/theorem1_fisher.png",
             caption="../report/symmetry_fisher.rst",
@@ -92,6 +95,7 @@ rule theorem1_fisher:
     log:
         "logs/theorem1_fisher.log",
     params:
+        code=script_code("theorem1_fisher.py"),
         models={m: config["models"][m] for m in FISHER_MODELS},
         fisher={"samples": FISHER["samples"], "points": FISHER["points"]},
         seed=config["seed"],
@@ -107,8 +111,8 @@ rule partial_map:
     input:
         unpack(partial_inputs),
     output:
-        npz="results/symmetry/{model}/{sampler}/partial_map_{pairs}.npz",
-        summary="results/symmetry/{model}/{sampler}/partial_map_{pairs}.json",
+        npz=paths.PARTIAL_MAP,
+        summary=paths.PARTIAL_SUMMARY,
         figure=report(
             "figures/symmetry/{model}_{sampler}_{pairs}_partial_map.png",
             caption="../report/symmetry_partial.rst",
@@ -117,6 +121,7 @@ rule partial_map:
     log:
         "logs/partial_map/{model}/{sampler}/{pairs}.log",
     params:
+        code=script_code("partial_map.py"),
         # the design and pair count reach this job through its input files (their names and contents)
         title=lambda wc: f"{wc.model}, {wc.sampler}",
     conda:

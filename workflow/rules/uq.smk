@@ -7,12 +7,13 @@ rule uq_estimates:
     input:
         unpack(uq_inputs),
     output:
-        estimates="results/uq/{model}/{sampler}/estimates.csv",
-        ci_vs_n="results/uq/{model}/{sampler}/ci_vs_n.csv",
-        pixels="results/uq/{model}/{sampler}/pixel_maps.npz",
+        estimates=paths.UQ_ESTIMATES,
+        ci_vs_n=paths.UQ_CI_VS_N,
+        pixels=paths.UQ_PIXEL_MAPS,
     log:
         "logs/uq_estimates/{model}/{sampler}.log",
     params:
+        code=script_code("uq_estimates.py"),
         uq=uq_params(),
         methods=list(UQ.get("methods") or {}),
     conda:
@@ -23,11 +24,12 @@ rule uq_estimates:
 
 rule uq_coverage:
     output:
-        coverage="results/uq/{model}/{sampler}/coverage.csv",
-        provenance="results/uq/{model}/{sampler}/coverage.json",
+        coverage=paths.UQ_COVERAGE,
+        provenance=paths.UQ_COVERAGE_RECORD,
     log:
         "logs/uq_coverage/{model}/{sampler}.log",
     params:
+        code=script_code("uq_coverage.py"),
         uq={**uq_params(), "coverage": uq_coverage_section()},
         model=model_entry,
         sampler=sampler_spec,
@@ -42,17 +44,19 @@ rule uq_coverage:
 
 rule table2:
     input:
-        estimates=[f"results/uq/{m}/{s}/estimates.csv" for m, s in UQ_RUNS],
-        coverage=[f"results/uq/{m}/{s}/coverage.csv" for m, s in UQ_COVERAGE_RUNS],
+        estimates=[fill(paths.UQ_ESTIMATES, model=m, sampler=s) for m, s in UQ_RUNS],
+        coverage=[fill(paths.UQ_COVERAGE, model=m, sampler=s) for m, s in UQ_COVERAGE_RUNS],
     output:
-        csv="results/tables/table2.csv",
-        markdown=report("results/tables/table2.md", category="Table 2: uncertainty quantification"),
-        latex="results/tables/table2.tex",
-        coverage_csv="results/tables/coverage.csv",
-        coverage_markdown=report("results/tables/coverage.md", category="Table 2: uncertainty quantification"),
-        coverage_latex="results/tables/coverage.tex",
+        csv=table("table2"),
+        markdown=report(table("table2", "md"), category="Table 2: uncertainty quantification"),
+        latex=table("table2", "tex"),
+        coverage_csv=table("coverage"),
+        coverage_markdown=report(table("coverage", "md"), category="Table 2: uncertainty quantification"),
+        coverage_latex=table("coverage", "tex"),
     log:
         "logs/table2.log",
+    params:
+        code=script_code("table2.py"),
     conda:
         "../../envs/antithetic.yaml"
     script:
@@ -61,16 +65,17 @@ rule table2:
 
 rule uq_figures:
     input:
-        ci_vs_n=[f"results/uq/{m}/{s}/ci_vs_n.csv" for m, s in UQ_RUNS],
-        coverage=[f"results/uq/{m}/{s}/coverage.csv" for m, s in UQ_COVERAGE_RUNS],
-        pixels=[f"results/uq/{m}/{s}/pixel_maps.npz" for m, s in UQ_RUNS],
+        ci_vs_n=[fill(paths.UQ_CI_VS_N, model=m, sampler=s) for m, s in UQ_RUNS],
+        coverage=[fill(paths.UQ_COVERAGE, model=m, sampler=s) for m, s in UQ_COVERAGE_RUNS],
+        pixels=[fill(paths.UQ_PIXEL_MAPS, model=m, sampler=s) for m, s in UQ_RUNS],
     output:
-        ci_vs_n=report("figures/uq/ci_vs_n.png", caption="../report/uq_ci_vs_n.rst", category="Table 2: uncertainty quantification"),
+        ci_vs_n=report(paths.CI_VS_N, caption="../report/uq_ci_vs_n.rst", category="Table 2: uncertainty quantification"),
         coverage=report("figures/uq/coverage.png", caption="../report/uq_coverage.rst", category="Table 2: uncertainty quantification"),
         maps=report("figures/uq/ci_width_maps.png", caption="../report/uq_ci_width_maps.rst", category="Table 2: uncertainty quantification"),
     log:
         "logs/uq_figures.log",
     params:
+        code=script_code("uq_figures.py"),
         labels=[f"{m} ({s})" for m, s in UQ_RUNS],
         statistic=UQ.get("maps", {}).get("statistic"),
         methods=UQ.get("maps", {}).get("methods"),

@@ -17,7 +17,6 @@ import pandas as pd
 from ...artifacts import atomic_path, load_samples, write_json
 from ...correlation import correlation_frame, summarize
 from ...kinds import kinds_where, model_kind
-from ..plotting.sweeps import plot_guidance_sweep
 from .sampling import run_sampling
 
 __all__ = ["format_scale", "run_fetch_model", "run_guidance_sweep", "run_guided_sampling"]
@@ -75,5 +74,6 @@ def run_guidance_sweep(
         pd.concat(frames, ignore_index=True).to_csv(tmp, index=False, float_format="%.6g")
     write_json(out_summary, {"rows": rows})
     if out_figure is not None:
+        from ..plotting.sweeps import plot_guidance_sweep  # here: the sampling jobs of this module never plot
         plot_guidance_sweep(table, title=f"{labels.get('model', '')}, {labels.get('sampler', '')}", path=out_figure)
     return table
