@@ -36,23 +36,29 @@ lint: $(STAMP)
 envs/antithetic.yaml: requirements.txt envs/sync.py
 	$(PYTHON) envs/sync.py
 
-# After `make run`: the verdicts are the committed ones and the README's results block is this run's.
+# After `make run`: the verdicts are the committed ones, and the README's ledger, the tables of docs/results.md
+# and the key figures in docs/figures/ are this run's (numbers and pixels may differ a little on another CPU).
 check: $(STAMP)
 	$(BIN)/python -m antithetic.workflow.claims check results/claims.json config/expected_verdicts.csv
-	$(BIN)/python -m antithetic.workflow.readme check README.md results/README.results.md
+	$(BIN)/python -m antithetic.workflow.readme check README.md results/README.results.md results
+	$(BIN)/python -m antithetic.workflow.readme check docs/results.md results/README.results.md tables
+	$(BIN)/python -m antithetic.workflow.readme figures check README.md results/README.results.md
 
+# After `make run`: the run's ledger into the README, its tables into docs/results.md, its key figures into docs/figures/.
 readme: $(STAMP)
-	$(BIN)/python -m antithetic.workflow.readme write README.md results/README.results.md
+	$(BIN)/python -m antithetic.workflow.readme write README.md results/README.results.md results
+	$(BIN)/python -m antithetic.workflow.readme write docs/results.md results/README.results.md tables
+	$(BIN)/python -m antithetic.workflow.readme figures write README.md results/README.results.md
 
 expected-verdicts: $(STAMP)
 	$(BIN)/python -m antithetic.workflow.claims expect results/claims.json config/expected_verdicts.csv
 
 # Speed ratios, job start-up, no-op rerun and per-rule wall times: results/bench/bench.{json,md}, then
-# docs/bench.md and the README's bench block (commit both; a test keeps them equal).
+# docs/bench.md and the bench block of docs/performance.md (commit both; a test keeps them equal).
 bench: $(STAMP)
 	$(BIN)/python -m antithetic.workflow.bench
 	mkdir -p docs && cp results/bench/bench.md docs/bench.md
-	$(BIN)/python -m antithetic.workflow.readme write README.md docs/bench.md bench
+	$(BIN)/python -m antithetic.workflow.readme write docs/performance.md docs/bench.md bench
 
 # One claim and only what it needs, e.g. `make claim ID=C13`.
 claim: $(STAMP)

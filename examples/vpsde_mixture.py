@@ -9,7 +9,7 @@ Replace ``MixtureScore`` by your trained network (load its checkpoint in ``build
 does the rest (DDIM/DDPM on a fine grid of exact continuous times, EDM's Heun and stochastic samplers
 in sigma space, the symmetry probes on eps).
 
-Config (see README, "Your own model")::
+Config (see docs/own-model.md)::
 
     models:
       vpsde-digits-mixture:

@@ -1,6 +1,6 @@
 """The classifier-free-guidance sweep: guided sampling jobs and the PN/RR-vs-scale table.
 
-The default offline run has no guidance sweep (see README); these tests run the sweep's job functions
+The default offline run has no guidance sweep (see docs/paper-scale.md); these tests run the sweep's job functions
 on the exact class-conditional digits mixture and on tiny random Stable Diffusion and DiT pipelines.
 """
 

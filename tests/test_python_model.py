@@ -158,7 +158,7 @@ def test_example_factory_is_the_digits_mixture_in_vp_sde_form(monkeypatch):
         assert float(dist.max()) < 0.3**2 * 2.5, sampler
 
 
-# the models:/samplers: entries of README "Your own model", as the schema and the checker see them
+# the models:/samplers: entries of docs/own-model.md, as the schema and the checker see them
 README_MODELS = {
     "vpsde-digits-mixture": {
         "kind": "python", "factory": "vpsde_mixture:build", "options": {"std": 0.3, "beta_min": 0.1, "beta_max": 20.0},

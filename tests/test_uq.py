@@ -206,7 +206,7 @@ def test_cross_fitted_control_variate_covers_at_nominal_level_at_g16(name):
     quadrature over q's chi-square law): the cross-fitted CV interval covers within its binomial interval.
 
     On a strongly skewed statistic (q + 0.25 q^2) every t-interval at G = 16 undercovers: 0.925 for the
-    plain pair means and 0.908 for the CV estimate in the same simulation (README, Uncertainty).
+    plain pair means and 0.908 for the CV estimate in the same simulation (docs/uq.md).
     """
     from scipy import integrate
 

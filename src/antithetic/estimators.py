@@ -33,7 +33,7 @@ known to be 0, regress the group means of ``S`` on the group means of ``phi`` an
 fitted on the other ``G - 1`` groups, so ``beta_{-g}`` is independent of ``phibar_g`` and the estimate
 is exactly unbiased (the in-sample coefficient is biased when ``S`` depends non-linearly on the
 feature). At ``G = 16`` the interval covers at its nominal level on smooth statistics of the feature,
-but can undercover on strongly skewed ones, as t-intervals at small ``G`` can (README). A *linear*
+but can undercover on strongly skewed ones, as t-intervals at small ``G`` can (docs/uq.md). A *linear*
 feature is odd, so its mean over an antithetic pair is exactly 0:
 antithetic pairing already removes every linear function of ``z`` and a linear control variate adds
 nothing to AMC (the combined estimator is returned equal to AMC, flagged ``degenerate``). An even

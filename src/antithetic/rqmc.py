@@ -121,7 +121,7 @@ class RQMCNoise(NoiseDesign):
             raise ValueError(
                 f"rqmc: the noise has {d} coordinates but Sobol supports at most {self.max_sobol_dim}; "
                 "set the design's config key 'high_dim' to 'sobol_prefix' (Sobol on the first coordinates, "
-                "iid on the rest) or 'padded' (Latin supercube: scrambled and permuted blocks), see README"
+                "iid on the rest) or 'padded' (Latin supercube: scrambled and permuted blocks), see docs/uq.md"
             )
         elif self.high_dim == "sobol_prefix":
             head = sobol_normal(self.max_sobol_dim, self.m, seed=derive_seed(self.seed, replicate, INITIAL_STREAM, 0))

@@ -180,38 +180,60 @@ def _results_block(tmp_path, platform, *, value=-0.58, verdict="reproduced", eff
 
 
 def test_readme_check_takes_another_cpus_rounding_but_nothing_else(tmp_path, capsys):
-    from antithetic.workflow.readme import BEGIN, END, PLATFORM_PREFIX, numeric_differences
+    from antithetic.workflow.readme import BEGIN, BLOCKS, END, PLATFORM_PREFIX, numeric_differences
     from antithetic.workflow.readme import main as readme_main
 
     here, there = "CPU A (x86_64, AVX-512), 2 CPUs, torch 2.14.1", "CPU B (x86_64, AVX2), 2 CPUs, torch 2.14.1"
     committed = _results_block(tmp_path, here)
     assert committed.startswith(f"{PLATFORM_PREFIX}{here}.\n")
     readme, block = tmp_path / "README.md", tmp_path / "block.md"
-    readme.write_text(f"# title\n\n{BEGIN}\n{END}\n")
+    readme.write_text(f"# title\n\n{BEGIN}\n{END}\n\n" + "\n".join(BLOCKS["tables"]) + "\n")  # the ledger, then the tables
 
     def check(generated):
         block.write_text(generated)
-        return readme_main(["check", str(readme), str(block)])
+        return [readme_main(["check", str(readme), str(block), name]) for name in ("results", "tables")]
 
     block.write_text(committed)
-    assert readme_main(["write", str(readme), str(block)]) == 0
+    assert readme_main(["write", str(readme), str(block), "results"]) == 0
+    assert readme_main(["write", str(readme), str(block), "tables"]) == 0
     rounded = _results_block(tmp_path, there, value=-0.5812, efficiency="1.8")  # the padding of the cells changes too
     assert numeric_differences(committed, rounded) == [
         (a, b) for a, b in zip(committed.splitlines()[1:], rounded.splitlines()[1:]) if a != b
     ] and len(numeric_differences(committed, rounded)) == 2
-    assert check(rounded) == 0
-    assert "2 lines differ, in their numbers only" in capsys.readouterr().err
+    assert check(rounded) == [0, 0]
+    err = capsys.readouterr().err
+    assert "the results block was computed on" in err and "the tables block was computed on" in err
+    assert err.count("1 lines differ, in their numbers only") == 2  # the ledger's value and the table's efficiency
     # the same numbers on the same platform are a change to explain, not rounding
-    assert check(_results_block(tmp_path, here, value=-0.5812)) == 1
+    assert check(_results_block(tmp_path, here, value=-0.5812)) == [1, 0]
+    assert check(_results_block(tmp_path, here, efficiency="1.8")) == [0, 1]
     # another platform, but a claim's verdict, a row's text or the number of lines changed
-    for changed in (_results_block(tmp_path, there, verdict="not reproduced"), _results_block(tmp_path, there, task="painting"),
-                    _results_block(tmp_path, there) + "\n| extra | 1 |\n"):
+    for changed, failing in ((_results_block(tmp_path, there, verdict="not reproduced"), [1, 0]),
+                             (_results_block(tmp_path, there, task="painting"), [0, 1]),
+                             (_results_block(tmp_path, there) + "\n| extra | 1 |\n", [0, 1])):
         assert numeric_differences(committed, changed) is None
-        assert check(changed) == 1
+        assert check(changed) == failing
         assert "beyond its numbers" in capsys.readouterr().err
     # a verdict count is a number, but not a rounding
     recount = committed.replace("reproduced: 2/2", "reproduced: 1/2").replace(here, there)
-    assert recount != committed.replace(here, there) and check(recount) == 1
+    assert recount != committed.replace(here, there) and check(recount)[0] == 1
+
+
+def test_results_block_splits_into_the_readme_ledger_and_the_docs_tables(tmp_path):
+    from antithetic.workflow.readme import CLAIMS_HEADER, PLATFORM_PREFIX, block_part
+
+    block = _results_block(tmp_path, "CPU A")
+    ledger, tables = block_part(block, "results"), block_part(block, "tables")
+    # both parts name the platform, in a paragraph of its own
+    assert ledger.startswith(f"{PLATFORM_PREFIX}CPU A.\n\n**Claims ledger**") and tables.startswith(f"{PLATFORM_PREFIX}CPU A.\n\n**table3**")
+    assert CLAIMS_HEADER in ledger and "table3" not in ledger and "inpainting" not in ledger
+    assert CLAIMS_HEADER not in tables and "| inpainting | 1.82 |" in tables and "Claims ledger" not in tables
+    # nothing is lost or repeated but the platform line
+    def body(text):
+        return [line for line in text.splitlines() if line.strip() and not line.startswith(PLATFORM_PREFIX)]
+
+    assert body(ledger) + body(tables) == body(block)
+    assert block_part(block, "bench") == block.strip()  # other blocks go in whole
 
 
 def test_cpu_description_names_the_model_and_the_widest_vector_extension(tmp_path, monkeypatch):

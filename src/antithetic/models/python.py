@@ -64,7 +64,7 @@ def load_python_model(name: str, spec: dict[str, Any]) -> DiffusionModel:
     if not isinstance(model, DiffusionModel):
         raise ValueError(
             f"config key '{key}.factory' = {spec['factory']!r} returned a {type(model).__module__}.{type(model).__qualname__}; "
-            "it must return an antithetic.models.DiffusionModel, VPSDEModel or EDMModel (README, 'Your own model')"
+            "it must return an antithetic.models.DiffusionModel, VPSDEModel or EDMModel (docs/own-model.md)"
         )
     declared = spec.get("parametrization")
     if declared is not None and declared != model.parametrization:
