@@ -251,14 +251,16 @@ def key_figures(config: dict[str, Any]) -> dict[str, str]:
 
     The Figure 1 pair grid is that of the first sampler of the first model in ``correlation.runs``, at
     ``correlation.pairs`` pairs (rule ``pair_figures``); then CI length vs N (rule ``uq_figures``) and the claims
-    forest plot (rule ``claims``).
+    forest plot (rule ``claims``). The paths are the plan's (:mod:`.plan`).
     """
-    correlation = config["correlation"]
-    model, samplers = next(iter(correlation["runs"].items()))
+    from . import plan as paths
+
+    plan = paths.Plan(config)
+    model, sampler = plan.correlation_runs[0]
     return {
-        "pairs_grid.png": f"figures/pairs/{model}_{samplers[0]}_{correlation['pairs']}_grid.png",
-        "ci_vs_n.png": "figures/uq/ci_vs_n.png",
-        "claims_forest.png": "figures/claims/forest.png",
+        "pairs_grid.png": paths.fill(paths.PAIR_GRID, model=model, sampler=sampler, pairs=plan.correlation_pairs(model, sampler)),
+        "ci_vs_n.png": paths.CI_VS_N,
+        "claims_forest.png": paths.FOREST,
     }
 
 
