@@ -7,6 +7,7 @@ import torch
 
 from antithetic.classifier import DigitsClassifier, FeatureExtractor, digits_split
 from antithetic.diversity import (
+    LPIPSWeightsMissingError,
     diversity_summary,
     feature_distance,
     improvement,
@@ -15,6 +16,7 @@ from antithetic.diversity import (
     ssim,
 )
 from antithetic.workflow.config import ConfigError
+from antithetic.workflow.jobs.diversity import measure_pairs
 from antithetic.workflow.tables import diversity_table
 
 
@@ -35,7 +37,7 @@ def test_ssim_is_one_for_equal_images_and_negative_for_negated_ones(digits):
     assert (ssim(digits, -digits) < 0).all()
     other = ssim(digits[:20], digits[20:])
     assert ((other > -1) & (other < 1)).all()
-    with pytest.raises(ValueError, match="ssim_kernel_size"):
+    with pytest.raises(ValueError, match="kernel_size must be odd"):
         ssim(digits, digits, kernel_size=4)
 
 
@@ -78,16 +80,22 @@ def test_pair_measures_and_table(digits, extractor):
     table = pd.DataFrame([{"model": "m", "sampler": "s", **r} for r in rows])
     numeric, formatted = diversity_table(table)
     assert "improvement % [CI]" in formatted and len(formatted) == 2
-    with pytest.raises(ConfigError, match="diversity.perceptual"):
+    with pytest.raises(ValueError, match=r"perceptual names \['dreamsim'\]"):
         pair_measures(pairs, extractor=extractor, perceptual=("dreamsim",))
 
 
 def test_lpips_without_cached_weights_stops_naming_the_key(tmp_path, digits):
     old = torch.hub.get_dir()
     torch.hub.set_dir(str(tmp_path))
+    settings = {"ssim_kernel_size": 3, "ssim_sigma": 0.5, "perceptual": ["lpips"], "lpips_size": 64}
+    pairs = torch.stack([digits[:2], digits[2:4]], dim=1)
     try:
-        with pytest.raises(ConfigError, match="diversity.perceptual"):
+        with pytest.raises(LPIPSWeightsMissingError, match="AlexNet backbone weights"):
             lpips_distance(digits[:2], digits[2:4])
+        with pytest.raises(ConfigError, match="config key 'diversity.perceptual' asks for lpips.*remove lpips"):
+            measure_pairs(pairs, extractor=None, settings=settings)
+        with pytest.raises(ConfigError, match="config key 'diversity': kernel_size must be odd"):
+            measure_pairs(pairs, extractor=None, settings={**settings, "ssim_kernel_size": 4, "perceptual": []})
     finally:
         torch.hub.set_dir(old)
 

@@ -17,6 +17,8 @@ from antithetic.noise import AntitheticNoise
 from antithetic.samplers import get_sampler, sample_ddim
 from antithetic.workflow.config import ConfigError, check_references
 from antithetic.workflow.jobs.eta_sweep import eta_sweep_frame, run_eta_sweep
+from antithetic.workflow.jobs.generators import run_generator_training
+from antithetic.workflow.jobs.sampling import load_model
 
 TINY_VAE = dict(steps=15, batch_size=16, latent_dim=3, hidden_dims=[16])
 TINY_FLOW = dict(steps=15, batch_size=16, hidden_features=16, coupling_layers=2)
@@ -98,8 +100,10 @@ def test_training_is_deterministic_from_the_seed(kind, options):
 
 
 def test_train_config_names_a_wrong_key():
-    with pytest.raises(ValueError, match=r"models.x.train: keys \['block_out_channels'\] do not apply to a 'vae'"):
-        train_config("vae", {"block_out_channels": [8]}, key="models.x.train")
+    with pytest.raises(ValueError, match=r"block: keys \['block_out_channels'\] do not apply to a 'vae'"):
+        train_config("vae", {"block_out_channels": [8]})
+    with pytest.raises(ConfigError, match=r"config key 'models.x.train': block: keys \['block_out_channels'\]"):
+        run_generator_training("x", {"kind": "vae", "train": {"block_out_channels": [8]}}, out_dir="unused")
     assert isinstance(train_config("flow", {}), FlowTrainConfig) and isinstance(train_config("vae", {}), VAETrainConfig)
 
 
@@ -118,8 +122,11 @@ def test_saved_generator_loads_through_build_model(tmp_path, kind, options):
 def test_missing_generator_folder_names_the_fix(tmp_path):
     from antithetic.models import ModelNotAvailableError
 
-    with pytest.raises(ModelNotAvailableError, match="train_model"):
-        load_generator("flow", tmp_path / "nothing", name="f", config_key="models.f.pretrained")
+    with pytest.raises(ModelNotAvailableError, match="has no config.json; train the model first"):
+        load_generator("flow", tmp_path / "nothing", name="f")
+    with pytest.raises(ModelNotAvailableError, match="config key 'models.f': .*has no config.json") as info:
+        load_model("f", {"kind": "flow", "pretrained": str(tmp_path / "nothing")}, device="cpu")
+    assert any("train_model" in note for note in info.value.__notes__)
 
 
 def test_vae_generator_is_the_decoder_mean():

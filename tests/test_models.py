@@ -11,6 +11,8 @@ from antithetic.models import (
     gaussian_model,
     load_unet_model,
 )
+from antithetic.workflow.config import ConfigError
+from antithetic.workflow.jobs.sampling import load_model
 
 
 def _abar(model, t):
@@ -70,8 +72,11 @@ def test_local_pipeline_loads_through_the_hub_code_path(tiny_unet_dir):
 
 
 def test_missing_local_directory_names_the_key_and_fix(tmp_path):
-    with pytest.raises(ModelNotAvailableError, match=r"models.m.pretrained.*does not exist"):
-        build_model("m", {"kind": "unet", "pretrained": str(tmp_path / "nope")})
+    spec = {"kind": "unet", "pretrained": str(tmp_path / "nope")}
+    with pytest.raises(ModelNotAvailableError, match=r"source=.*nope.*does not exist"):
+        build_model("m", spec)
+    with pytest.raises(ModelNotAvailableError, match=r"config key 'models.m': .*does not exist"):
+        load_model("m", spec, device="cpu")
 
 
 def test_hub_id_offline_fails_fast_with_instructions():
@@ -80,10 +85,12 @@ def test_hub_id_offline_fails_fast_with_instructions():
         build_model("cifar10", {"kind": "unet", "pretrained": "google/ddpm-cifar10-32"})
     assert time.perf_counter() - began < 30
     message = str(info.value)
-    assert "google/ddpm-cifar10-32" in message and "models.cifar10.pretrained" in message
+    assert "google/ddpm-cifar10-32" in message
     assert "local directory" in message
 
 
 def test_unknown_kind_is_rejected():
-    with pytest.raises(ValueError, match="models.x.kind"):
+    with pytest.raises(ValueError, match="unknown model kind 'gan'; known model kinds"):
         build_model("x", {"kind": "gan"})
+    with pytest.raises(ConfigError, match="config key 'models.x': unknown model kind 'gan'"):
+        load_model("x", {"kind": "gan"}, device="cpu")

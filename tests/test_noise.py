@@ -113,3 +113,15 @@ def test_design_errors_name_the_problem():
     with pytest.raises(ValueError, match="k >= 2"):
         make_design("k_antithetic", k=1)
     assert make_design("k_antithetic", k=8, seed=1).describe() == {"name": "k_antithetic", "seed": 1, "group_size": 8, "k": 8}
+
+
+def test_every_design_kind_has_one_implementation_and_its_estimator():
+    from antithetic import rqmc  # noqa: F401  (registers the rqmc design)
+    from antithetic.estimators import ESTIMATORS
+    from antithetic.kinds import DESIGN_KINDS
+    from antithetic.noise import _DESIGNS, NoiseDesign, register_design
+
+    assert set(_DESIGNS) == set(DESIGN_KINDS)
+    assert {d.estimator for d in DESIGN_KINDS.values()} - {None} == set(ESTIMATORS)
+    with pytest.raises(ValueError, match="not a design kind of antithetic.kinds.DESIGN_KINDS"):
+        register_design(type("Sobol", (NoiseDesign,), {"name": "sobol", "couple": lambda self, w: w}))

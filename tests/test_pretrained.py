@@ -25,6 +25,8 @@ from antithetic.models.consistency import ConsistencyModel, sample_consistency
 from antithetic.models.fetch import fetch_model, is_hub_id, select_files
 from antithetic.noise import AntitheticNoise, StepNoise
 from antithetic.samplers import sample_ddim
+from antithetic.workflow.config import ConfigError
+from antithetic.workflow.jobs.sampling import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 PROMPTS = "a cat at the window\nthe red house\nthe boat at the lake\n"
@@ -168,7 +170,7 @@ def test_conditions_are_addressed_by_sample_index():
     assert ClassLabels([4, 9], num_classes=10)(range(6)).tolist() == [4, 4, 9, 9, 4, 4]
     assert Prompts(["x", "y"])(range(5)) == ["x", "x", "y", "y", "x"]
     assert condition_slot(7) == 3
-    with pytest.raises(ValueError, match="class_labels"):
+    with pytest.raises(ValueError, match="class labels must be a non-empty list"):
         ClassLabels([10], num_classes=10)
 
 
@@ -207,8 +209,10 @@ def test_resolve_dtype():
     assert resolve_dtype("auto", torch.device("cuda")) == torch.float16
     assert resolve_dtype("auto", torch.device("cuda"), half_safe=False) == torch.float32
     assert resolve_dtype("bfloat16", torch.device("cpu")) == torch.bfloat16
-    with pytest.raises(ValueError, match="models.<name>.dtype"):
+    with pytest.raises(ValueError, match="unknown dtype requested='half'"):
         resolve_dtype("half", torch.device("cpu"))
+    with pytest.raises(ConfigError, match="config key 'models.g.dtype': unknown dtype"):
+        load_model("g", {"kind": "affine_odd", "mean": 0.0, "std": 0.5, "dtype": "half"}, device="cpu")
 
 
 def test_half_precision_network_keeps_float32_state_and_vae(tiny, record_ddim):
@@ -235,9 +239,9 @@ def test_no_hard_coded_cuda_index():
 
 # ------------------------------------------------------------------------------------ loading and fetching
 def test_adapter_configs_fail_with_the_key_named(tiny, tmp_path):
-    with pytest.raises(ValueError, match="models.sd.*prompts"):
+    with pytest.raises(ValueError, match="model 'sd'.*prompts"):
         build_model("sd", {"kind": "stable_diffusion", "pretrained": str(tiny["sd"])})
-    with pytest.raises(ModelNotAvailableError, match="models.dit.pretrained"):
+    with pytest.raises(ModelNotAvailableError, match="source=.*missing.*does not exist"):
         build_model("dit", {"kind": "dit", "pretrained": str(tmp_path / "missing")})
     with pytest.raises(ModelNotAvailableError, match="not a DiT pipeline"):
         build_model("dit", {"kind": "dit", "pretrained": str(tiny["cm"])})

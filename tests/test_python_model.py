@@ -91,26 +91,29 @@ def test_user_package_loads_and_samples_through_build_model(user_package):
 @pytest.mark.parametrize(
     "spec,fragment",
     [
-        ({"factory": "no_such_package_xyz.nets:build"}, r"models.mine.factory.*cannot be resolved.*PYTHONPATH"),
-        ({"factory": "{pkg}:no_such_function"}, r"models.mine.factory.*cannot be resolved"),
-        ({"factory": "{pkg}"}, r"models.mine.factory.*'package.module:function'"),
+        ({"factory": "no_such_package_xyz.nets:build"}, r"'factory'.*cannot be resolved.*PYTHONPATH"),
+        ({"factory": "{pkg}:no_such_function"}, r"'factory'.*cannot be resolved"),
+        ({"factory": "{pkg}"}, r"'factory'.*'package.module:function'"),
         ({"factory": "{pkg}:NOT_CALLABLE"}, r"names a int, not a callable"),
-        ({"factory": "{pkg}:build", "options": {"colour": 1}}, r"rejected the keyword arguments of 'models.mine.options'"),
+        ({"factory": "{pkg}:build", "options": {"colour": 1}}, r"rejected the keyword arguments of 'options'"),
         ({"factory": "{pkg}:not_a_model"}, r"returned a torch.nn.modules.linear.Linear.*must return an antithetic.models"),
-        ({"factory": "{pkg}:wrong_shape"}, r"models.mine.factory.*probe batch of shape \(2, 1, 4, 4\).*returned"),
+        ({"factory": "{pkg}:wrong_shape"}, r"'factory'.*probe batch of shape \(2, 1, 4, 4\).*returned"),
         ({"factory": "{pkg}:build", "options": {"size": 3}, "parametrization": "vp_sde_score"},
-         r"models.mine.parametrization' is 'vp_sde_score'.*'edm_denoiser'"),
+         r"'parametrization' is 'vp_sde_score'.*'edm_denoiser'"),
     ],
 )
-def test_python_kind_errors_name_the_key_and_the_fix(user_package, spec, fragment):
+def test_python_kind_errors_name_the_setting_and_the_fix(user_package, spec, fragment):
     spec = {"kind": "python", **{k: v.format(pkg=user_package) if isinstance(v, str) else v for k, v in spec.items()}}
     with pytest.raises(ValueError, match=fragment):
         build_model("mine", spec)
+    # the workflow's job names the config key in front
+    with pytest.raises(ConfigError, match="config key 'models.mine': .*" + fragment):
+        load_model("mine", spec, device="cpu")
 
 
 def test_a_discrete_user_model_is_refused_by_sigma_samplers_at_sampling(user_package):
     model = build_model("mine", {"kind": "python", "factory": f"{user_package}:discrete"})
-    with pytest.raises(ValueError, match="model 'mine' has parametrization 'ddpm_eps'.*samplers.<name>.kind"):
+    with pytest.raises(ValueError, match="model 'mine' has parametrization 'ddpm_eps'.*use a sampler of kind"):
         generate(model, design=AntitheticNoise(seed=0), num_samples=2, sampler="edm_heun", progress=False)
 
 

@@ -129,7 +129,7 @@ def test_group_estimate_matches_textbook_formulas():
     rq = rqmc_estimate(x.reshape(4, 100))
     assert rq.num_groups == 4 and rq.quantile == pytest.approx(stats.t.ppf(0.975, 3))
     assert ci_quantile(0.9, 10**6) == pytest.approx(stats.norm.ppf(0.95), rel=1e-4)
-    with pytest.raises(ValueError, match="uq.level"):
+    with pytest.raises(ValueError, match=r"level must lie in \(0, 1\), got 1.5"):
         ci_quantile(1.5, 5)
     with pytest.raises(ValueError, match="2 independent groups"):
         group_estimate(x[:1].reshape(1, 1))
@@ -176,7 +176,7 @@ def test_control_variates():
     feats_q = noise_feature(pairs_z.reshape(-1, 16), "quadratic").reshape(4000, 2)
     yq = (pairs_z**2).sum(-1) + 0.1 * rng.normal(size=(4000, 2))
     assert cv_estimate(yq, feats_q).ci_length < 0.2 * amc_estimate(yq).ci_length
-    with pytest.raises(ValueError, match="control_variates"):
+    with pytest.raises(ValueError, match="control-variate feature kind='cubic'"):
         noise_feature(z, "cubic")
 
 
@@ -278,8 +278,8 @@ def test_statistics_and_dotted_paths():
     assert mean_image(x).shape == (3, *SHAPE) and np.all(contrast(x) == 0)
     assert load_statistic("antithetic.image_statistics.brightness") is brightness
     assert load_statistic("antithetic.image_statistics:contrast") is contrast
-    with pytest.raises(ValueError, match="uq.statistics.foo"):
-        load_statistic("antithetic.image_statistics.nope", config_key="uq.statistics.foo")
+    with pytest.raises(ValueError, match="has no function 'nope'"):
+        load_statistic("antithetic.image_statistics.nope")
     with pytest.raises(ValueError, match="cannot import"):
         load_statistic("no_such_pkg.f")
     with pytest.raises(ValueError, match="one value"):

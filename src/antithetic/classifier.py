@@ -98,7 +98,7 @@ class FeatureExtractor(nn.Module):
 
 @dataclass
 class ClassifierTrainConfig:
-    """Training settings (the ``classifier:`` section of ``config.yaml`` without ``min_accuracy``)."""
+    """Training settings of the digits classifier."""
 
     dataset: str = "digits"
     test_fraction: float = 0.25

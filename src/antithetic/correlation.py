@@ -98,7 +98,7 @@ def correlation_frame(pn: SampleSet, rr: SampleSet) -> pd.DataFrame:
     if overlap:
         warnings.warn(
             f"{overlap} RR samples reuse the noise of PN pairs (same seed and noise index): RR and PN "
-            "correlations are not independent; give the iid design an offset (designs.<name>.offset) of at "
+            "correlations are not independent; give the iid design an offset of at "
             f"least {2 * len(pn_x)}",
             stacklevel=2,
         )

@@ -29,8 +29,9 @@ import numpy as np
 import torch
 from scipy import stats
 
-from .estimators import ESTIMATOR_OF_DESIGN, cv_estimate, estimate_groups, group_estimate, noise_feature
+from .estimators import cv_estimate, estimate_groups, group_estimate, noise_feature
 from .image_statistics import brightness, evaluate_statistic, mean_image
+from .kinds import DESIGN_KINDS, design_kind
 from .models.base import DiffusionModel
 from .noise import NoiseDesign, make_design
 from .sample_set import SampleSet
@@ -39,6 +40,7 @@ from .samplers import get_sampler, is_stochastic
 __all__ = [
     "affine_output_law",
     "affine_truth",
+    "check_coverage_designs",
     "clamped_gaussian_mean",
     "coverage_study",
     "coverage_summary",
@@ -131,12 +133,20 @@ def coverage_summary(
 
 
 # ------------------------------------------------------------------------------------ sample sets
-def estimator_of(design: dict[str, Any], *, where: str) -> str:
-    """The estimator fed by samples of ``design`` (a ``describe()`` dict), or an error naming ``where``."""
-    name = design["name"]
-    if name not in ESTIMATOR_OF_DESIGN:
-        raise ValueError(f"{where}: design kind {name!r} has no estimator; use one of {sorted(ESTIMATOR_OF_DESIGN)}")
-    return ESTIMATOR_OF_DESIGN[name]
+def estimator_of(design: dict[str, Any]) -> str:
+    """The estimator fed by samples of ``design`` (a ``describe()`` dict): its kind's
+    :attr:`~antithetic.kinds.DesignKind.estimator`.
+
+    Raises:
+        ValueError: the design's kind feeds no estimator (or is not registered).
+    """
+    estimator = design_kind(design["name"]).estimator
+    if estimator is None:
+        raise ValueError(
+            f"design kind {design['name']!r} feeds no estimator; use a design of kind "
+            f"{sorted(k for k, d in DESIGN_KINDS.items() if d.estimator)}"
+        )
+    return estimator
 
 
 def _order(samples: SampleSet) -> np.ndarray:
@@ -216,6 +226,31 @@ def truths_of(
     return truths, seconds
 
 
+def check_coverage_designs(
+    designs: dict[str, NoiseDesign], *, num_samples: int, control_variates: list[str] = ()
+) -> dict[str, str]:
+    """The estimator of every design of a coverage study (:func:`coverage_study`, same arguments).
+
+    Raises:
+        ValueError: a design feeds no estimator, or ``num_samples`` does not fill at least 2 of its groups
+            (4 for the MC and AMC methods when ``control_variates`` are asked for).
+    """
+    estimators = {}
+    for method, design in designs.items():
+        try:
+            estimators[method] = estimator = estimator_of(design.describe())
+        except ValueError as err:
+            raise ValueError(f"designs[{method!r}]: {err}") from None
+        with_cv = bool(control_variates) and estimator in ("mc", "amc")
+        min_groups = 4 if with_cv else 2  # a cross-fitted control variate needs 4 groups, a t interval 2
+        if num_samples % design.group_size or num_samples // design.group_size < min_groups:
+            raise ValueError(
+                f"num_samples={num_samples} must be a multiple of the group size {design.group_size} "
+                f"of designs[{method!r}] with at least {min_groups} groups"
+            )
+    return estimators
+
+
 def coverage_study(
     model: DiffusionModel,
     sampler: str,
@@ -245,16 +280,11 @@ def coverage_study(
     """
     from .generate import generate
 
+    estimators = check_coverage_designs(designs, num_samples=num_samples, control_variates=control_variates)
     rows, seconds = [], {}
     for method, design in designs.items():
-        estimator = estimator_of(design.describe(), where=f"uq.coverage.methods.{method}")
+        estimator = estimators[method]
         with_cv = bool(control_variates) and estimator in ("mc", "amc")
-        min_groups = 4 if with_cv else 2  # a cross-fitted control variate needs 4 groups, a t interval 2
-        if num_samples % design.group_size or num_samples // design.group_size < min_groups:
-            raise ValueError(
-                f"uq.coverage.num_samples={num_samples} must be a multiple of the group size {design.group_size} "
-                f"of method {method!r} with at least {min_groups} groups"
-            )
         ss = generate(model, design=design, num_samples=repetitions * num_samples, sampler=sampler, sampler_options=options,
                       batch_size=batch_size, progress=progress)
         seconds[method] = ss.seconds

@@ -44,14 +44,14 @@ def load_dataset(name: str) -> tuple[torch.Tensor, torch.Tensor]:
     return _DATASETS[name]()
 
 
-def load_image_folder(path: str | Path, shape: Sequence[int], count: int, *, config_key: str = "inverse.images") -> torch.Tensor:
+def load_image_folder(path: str | Path, shape: Sequence[int], count: int) -> torch.Tensor:
     """The first ``count`` images of a folder (by file name), as a model's samples ``(count, *shape)``.
 
     Each image is centre-cropped to a square, resized (bicubic, antialiased) to ``shape``'s height and
     width, converted to RGB (3 channels) or grey (1 channel), and mapped to ``[-1, 1]``.
 
     Raises:
-        FileNotFoundError: the folder does not exist (the message names ``config_key``).
+        FileNotFoundError: the folder ``path`` does not exist.
         ValueError: it holds fewer than ``count`` images, or ``shape`` is not ``(1 or 3, H, W)``.
     """
     from PIL import Image
@@ -59,14 +59,12 @@ def load_image_folder(path: str | Path, shape: Sequence[int], count: int, *, con
     folder = Path(path)
     channels, height, width = (int(s) for s in shape)
     if channels not in (1, 3):
-        raise ValueError(f"config key {config_key!r}: images can feed a model of 1 or 3 channels, this one samples {tuple(shape)}")
+        raise ValueError(f"images can feed a model of 1 or 3 channels, got shape={tuple(shape)}")
     if not folder.is_dir():
-        raise FileNotFoundError(f"config key {config_key!r}: no folder {str(folder)!r}; put the measurement images there "
-                                f"({', '.join(IMAGE_SUFFIXES)}) or remove the key to use the held-out digits")
+        raise FileNotFoundError(f"no folder path={str(folder)!r}; put the images there ({', '.join(IMAGE_SUFFIXES)})")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if len(files) < count:
-        raise ValueError(f"config key {config_key!r}: {str(folder)!r} holds {len(files)} images, {count} are needed "
-                         "(inverse.measurements); add images or lower the count")
+        raise ValueError(f"path={str(folder)!r} holds {len(files)} images, count={count} are needed; add images or lower the count")
     images = []
     for file in files[:count]:
         with Image.open(file) as image:

@@ -46,7 +46,7 @@ def resolve_dtype(requested: str | None, device: torch.device, *, half_safe: boo
     if requested == "auto":
         return torch.float16 if half_safe and torch.device(device).type == "cuda" else torch.float32
     if requested not in DTYPES:
-        raise ValueError(f"unknown dtype {requested!r}; use one of {['auto', *DTYPES]} (config key models.<name>.dtype)")
+        raise ValueError(f"unknown dtype requested={requested!r}; use one of {['auto', *DTYPES]}")
     return DTYPES[requested]
 
 

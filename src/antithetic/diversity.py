@@ -9,14 +9,14 @@ measures are computed; lower similarity means a more diverse pair:
   (both luminance and structure terms flip sign), hence the map to intensities. An 8x8 image needs a
   small window: a Gaussian window of ``kernel_size`` (default 3) and ``sigma`` (default 0.5); the
   SSIM map is averaged over the ``(8 - kernel_size + 1)^2`` positions where the window fits.
-* **Classifier-feature distance** (``diversity.perceptual`` lists ``classifier``, the default): the
+* **Classifier-feature distance** (``perceptual`` lists ``classifier``, the default): the
   Euclidean distance between the L2-normalised penultimate features of the digits classifier
   (:mod:`antithetic.classifier`), in ``[0, 2]``. It plays the role of the paper's LPIPS on a data set
   LPIPS was not trained for and is labelled as what it is. It only applies to 8x8 digits.
-* **LPIPS** (Zhang et al. 2018; torchmetrics, AlexNet backbone) on request (``diversity.perceptual``
-  lists ``lpips``, as the paper-scale config does), on images resized bilinearly to ``lpips_size`` pixels. It needs the ImageNet
-  AlexNet weights in the torch hub cache; the workflow never downloads them and stops with a message
-  naming the key and the fix when they are absent.
+* **LPIPS** (Zhang et al. 2018; torchmetrics, AlexNet backbone) on request (``perceptual`` lists
+  ``lpips``), on images resized bilinearly to ``lpips_size`` pixels. It needs the ImageNet AlexNet
+  weights in the torch hub cache; they are never downloaded here: :func:`lpips_distance` raises
+  :class:`LPIPSWeightsMissingError` with the command that fetches them when they are absent.
 
 The *average percentage improvement* of PN over RR pairs for a measure ``m`` with pair means
 ``m_PN``, ``m_RR`` is ``100 (m_RR - m_PN) / |m_RR|`` for a similarity (SSIM) and ``100 (m_PN - m_RR) /
@@ -35,10 +35,9 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .workflow.config import ConfigError
-
 __all__ = [
     "MEASURES",
+    "LPIPSWeightsMissingError",
     "feature_distance",
     "improvement",
     "lpips_distance",
@@ -55,6 +54,10 @@ MEASURES: dict[str, tuple[str, bool]] = {
 }
 
 
+class LPIPSWeightsMissingError(FileNotFoundError):
+    """The ImageNet AlexNet weights of LPIPS are not in the torch hub cache (they are never downloaded here)."""
+
+
 def _intensities(x: torch.Tensor) -> torch.Tensor:
     return ((x.float() + 1.0) / 2.0).clamp(0.0, 1.0)
 
@@ -65,7 +68,7 @@ def ssim(a: torch.Tensor, b: torch.Tensor, *, kernel_size: int = 3, sigma: float
     from torchmetrics.image import StructuralSimilarityIndexMeasure
 
     if kernel_size % 2 == 0 or kernel_size > min(a.shape[-2:]):
-        raise ValueError(f"diversity.ssim_kernel_size must be odd and at most the image size {tuple(a.shape[-2:])}, got {kernel_size}")
+        raise ValueError(f"kernel_size must be odd and at most the image size {tuple(a.shape[-2:])}, got {kernel_size}")
     metric = StructuralSimilarityIndexMeasure(
         gaussian_kernel=True, kernel_size=kernel_size, sigma=sigma, data_range=1.0, reduction="none"
     )
@@ -89,15 +92,18 @@ def lpips_weights_path() -> Path:
 
 @torch.no_grad()
 def lpips_distance(a: torch.Tensor, b: torch.Tensor, *, size: int = 64) -> np.ndarray:
-    """Per-pair LPIPS (AlexNet) of images upsampled to ``size`` pixels; stops if the weights are not cached."""
+    """Per-pair LPIPS (AlexNet) of images upsampled to ``size`` pixels.
+
+    Raises:
+        LPIPSWeightsMissingError: the AlexNet weights are not in the torch hub cache (:func:`lpips_weights_path`).
+    """
     from torchmetrics.image.lpip import LearnedPerceptualImagePatchSimilarity
 
     weights = lpips_weights_path()
     if not weights.is_file():
-        raise ConfigError(
-            f"config key 'diversity.perceptual' asks for lpips, whose AlexNet backbone weights are not in {str(weights)!r} "
-            "and are never downloaded by the workflow; remove lpips from diversity.perceptual, or fetch them once where "
-            "the network is reachable: python -c \"import torchvision; torchvision.models.alexnet(weights='DEFAULT')\""
+        raise LPIPSWeightsMissingError(
+            f"LPIPS needs the AlexNet backbone weights in {str(weights)!r}, which are never downloaded here; fetch them "
+            "once where the network is reachable: python -c \"import torchvision; torchvision.models.alexnet(weights='DEFAULT')\""
         )
     metric = LearnedPerceptualImagePatchSimilarity(net_type="alex", reduction="none", normalize=True)
 
@@ -118,15 +124,21 @@ def pair_measures(
     lpips_size: int = 64,
 ) -> pd.DataFrame:
     """Per-pair measures of pairs ``(P, 2, C, H, W)``: ``ssim``, then ``feature_distance`` (needs the
-    classifier's ``extractor``) and ``lpips`` as ``perceptual`` asks."""
+    classifier's ``extractor``) and ``lpips`` as ``perceptual`` asks.
+
+    Raises:
+        ValueError: ``perceptual`` names a measure other than ``classifier`` and ``lpips``, or lists
+            ``classifier`` without an ``extractor``.
+        LPIPSWeightsMissingError: ``perceptual`` lists ``lpips`` and its weights are not cached.
+    """
     unknown = set(perceptual) - {"classifier", "lpips"}
     if unknown:
-        raise ConfigError(f"config key 'diversity.perceptual' names {sorted(unknown)}; choose from ['classifier', 'lpips']")
+        raise ValueError(f"perceptual names {sorted(unknown)}; choose from ['classifier', 'lpips']")
     a, b = pairs[:, 0], pairs[:, 1]
     frame = pd.DataFrame({"pair": np.arange(len(pairs)), "ssim": ssim(a, b, kernel_size=kernel_size, sigma=sigma)})
     if "classifier" in perceptual:
         if extractor is None:
-            raise ValueError("diversity.perceptual lists 'classifier', but no classifier feature extractor was given")
+            raise ValueError("perceptual lists 'classifier', but no classifier feature extractor was given")
         frame["feature_distance"] = feature_distance(a, b, extractor)
     if "lpips" in perceptual:
         frame["lpips"] = lpips_distance(a, b, size=lpips_size)

@@ -46,6 +46,7 @@ component-wise.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +56,7 @@ from scipy import stats
 from .pearson import pearson
 
 __all__ = [
-    "ESTIMATOR_OF_DESIGN",
+    "ESTIMATORS",
     "Estimate",
     "amc_estimate",
     "ci_quantile",
@@ -75,8 +76,6 @@ __all__ = [
 ]
 
 QUANTILES = ("t", "normal")
-#: which estimator the samples of a design kind feed
-ESTIMATOR_OF_DESIGN = {"iid": "mc", "antithetic": "amc", "k_antithetic": "k_amc", "rqmc": "rqmc"}
 
 
 @dataclass
@@ -119,9 +118,9 @@ class Estimate:
 def ci_quantile(level: float, dof: int, quantile: str = "t") -> float:
     """Two-sided quantile ``q`` of a ``level`` CI: Student t with ``dof`` degrees of freedom, or normal."""
     if not 0.0 < level < 1.0:
-        raise ValueError(f"uq.level must lie in (0, 1), got {level}")
+        raise ValueError(f"level must lie in (0, 1), got {level}")
     if quantile not in QUANTILES:
-        raise ValueError(f"uq.quantile must be one of {QUANTILES}, got {quantile!r}")
+        raise ValueError(f"quantile must be one of {QUANTILES}, got {quantile!r}")
     p = 1.0 - (1.0 - level) / 2.0
     if quantile == "normal":
         return float(stats.norm.ppf(p))
@@ -230,7 +229,7 @@ def noise_feature(z: np.ndarray, kind: str) -> np.ndarray:
         return z.sum(1) / math.sqrt(d)
     if kind == "quadratic":
         return ((z * z).sum(1) - d) / math.sqrt(2 * d)
-    raise ValueError(f"uq.control_variates: unknown feature {kind!r}; choose 'linear' or 'quadratic'")
+    raise ValueError(f"unknown control-variate feature kind={kind!r}; choose 'linear' or 'quadratic'")
 
 
 def cv_estimate(
@@ -335,18 +334,29 @@ def efficiency_interval(
     }
 
 
+def _mc_of_groups(values: np.ndarray, *, level: float, quantile: str) -> Estimate:
+    return mc_estimate(values.reshape(-1, *values.shape[2:]), level=level, quantile=quantile)
+
+
+#: estimator name -> estimate from grouped values ``(G, g, *stat_shape)``; the estimator of each noise
+#: design kind is :attr:`antithetic.kinds.DesignKind.estimator`
+ESTIMATORS: dict[str, Callable[..., Estimate]] = {
+    "mc": _mc_of_groups,
+    "amc": amc_estimate,
+    "k_amc": kamc_estimate,
+    "rqmc": rqmc_estimate,
+}
+
+
 def estimate_groups(estimator: str, values: np.ndarray, *, level: float = 0.95, quantile: str = "t") -> Estimate:
-    """The estimate of ``estimator`` (``"mc"``, ``"amc"``, ``"k_amc"``, ``"rqmc"``) from grouped values
-    ``(G, g, *stat_shape)`` (see :data:`ESTIMATOR_OF_DESIGN`)."""
-    if estimator == "mc":
-        return mc_estimate(values.reshape(-1, *values.shape[2:]), level=level, quantile=quantile)
-    if estimator == "amc":
-        return amc_estimate(values, level=level, quantile=quantile)
-    if estimator == "k_amc":
-        return kamc_estimate(values, level=level, quantile=quantile)
-    if estimator == "rqmc":
-        return rqmc_estimate(values, level=level, quantile=quantile)
-    raise ValueError(f"unknown estimator {estimator!r}; known: {sorted(set(ESTIMATOR_OF_DESIGN.values()))}")
+    """The estimate of ``estimator`` (a key of :data:`ESTIMATORS`) from grouped values ``(G, g, *stat_shape)``.
+
+    Raises:
+        ValueError: ``estimator`` is not a key of :data:`ESTIMATORS`.
+    """
+    if estimator not in ESTIMATORS:
+        raise ValueError(f"unknown estimator {estimator!r}; known: {sorted(ESTIMATORS)}")
+    return ESTIMATORS[estimator](values, level=level, quantile=quantile)
 
 
 def efficiency_interval_jackknife(

@@ -50,15 +50,19 @@ class FlowTrainConfig:
 _CONFIGS = {"vae": VAETrainConfig, "flow": FlowTrainConfig}
 
 
-def train_config(kind: str, block: dict, *, key: str = "train") -> VAETrainConfig | FlowTrainConfig:
-    """The training config of a generator ``kind`` from its ``train:`` block; unknown keys are errors."""
+def train_config(kind: str, block: dict) -> VAETrainConfig | FlowTrainConfig:
+    """The training settings of a generator ``kind`` from the mapping ``block`` of their values.
+
+    Raises:
+        ValueError: ``kind`` has no generator training, or ``block`` has keys that do not apply to it.
+    """
     if kind not in _CONFIGS:
         raise ValueError(f"no generator training for kind {kind!r}; known: {sorted(_CONFIGS)}")
     cls = _CONFIGS[kind]
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(block) - known)
     if unknown:
-        raise ValueError(f"{key}: keys {unknown} do not apply to a {kind!r} model; allowed: {sorted(known)}")
+        raise ValueError(f"block: keys {unknown} do not apply to a {kind!r} model; allowed: {sorted(known)}")
     return cls(**block)
 
 

@@ -13,8 +13,8 @@ Built in (paper, Table 2 uses brightness):
 * :func:`contrast`: RMS contrast, the standard deviation of a sample's pixel intensities (0-255);
   a non-linear statistic, shipped as an example of a user statistic.
 
-Any importable function with the same signature can be named in the config, e.g.
-``uq.statistics: {ink: mypackage.stats.ink_fraction}``; :func:`load_statistic` resolves it.
+Any importable function with the same signature can be named by its dotted path, e.g.
+``"mypackage.stats.ink_fraction"``; :func:`load_statistic` resolves it.
 """
 
 from __future__ import annotations
@@ -49,22 +49,22 @@ def contrast(x: np.ndarray) -> np.ndarray:
     return intensity(x).reshape(len(x), -1).std(axis=1)
 
 
-def load_statistic(path: str, *, config_key: str = "uq.statistics") -> Statistic:
+def load_statistic(path: str) -> Statistic:
     """Import the function named by a dotted path, ``"package.module.function"`` (or ``module:function``).
 
     Raises:
-        ValueError: naming ``config_key`` if the path does not resolve to a callable.
+        ValueError: ``path`` does not resolve to a callable.
     """
     module_name, sep, attr = path.partition(":") if ":" in path else path.rpartition(".")
     if not sep or not module_name or not attr:
-        raise ValueError(f"{config_key}: {path!r} is not a dotted path like 'package.module.function'")
+        raise ValueError(f"path={path!r} is not a dotted path like 'package.module.function'")
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:
-        raise ValueError(f"{config_key}: cannot import module {module_name!r} of statistic {path!r}: {err}") from err
+        raise ValueError(f"cannot import module {module_name!r} of statistic path={path!r}: {err}") from err
     fn = getattr(module, attr, None)
     if not callable(fn):
-        raise ValueError(f"{config_key}: {module_name!r} has no function {attr!r} (statistic {path!r})")
+        raise ValueError(f"{module_name!r} has no function {attr!r} (statistic path={path!r})")
     return fn
 
 

@@ -1,10 +1,9 @@
-"""The registry of model kinds and sampler kinds: one place that says what each kind can do.
+"""The registry of model, sampler and noise-design kinds: one place that says what each kind can do.
 
-Every fact about a kind lives here and nowhere else: the config checks
-(:mod:`antithetic.workflow.config`), the workflow rules (which models to fetch, which may be guided) and the
-library (which networks run in half precision on CUDA, which models are one-shot generators) all read
-it. The module imports only the standard library, so the Snakefile can use it while it builds the
-DAG without paying for torch or diffusers.
+Every fact about a kind lives here and nowhere else: the library (which networks run in half
+precision on CUDA, which models are one-shot generators, which estimator the samples of a noise
+design feed) and whatever validates a description of models, samplers and designs read it. The
+module imports only the standard library, so it is cheap to import without torch or diffusers.
 """
 
 from __future__ import annotations
@@ -13,15 +12,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 __all__ = [
+    "DESIGN_KINDS",
     "DIFFUSION",
     "GENERATOR",
     "MODEL_KINDS",
     "PARAMETRIZATIONS",
     "SAMPLER_KINDS",
+    "DesignKind",
     "ModelKind",
     "Parametrization",
     "SamplerKind",
     "UnknownKindError",
+    "design_kind",
     "is_hub_id",
     "fitting_samplers",
     "kinds_where",
@@ -37,7 +39,7 @@ GENERATOR = "generator"
 
 
 class UnknownKindError(ValueError):
-    """A config names a kind that is not registered."""
+    """A kind name that is not registered."""
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class SamplerKind:
     """What a sampler kind is.
 
     Attributes:
-        name: the config value ``samplers.<name>.kind``.
+        name: the name a sampler's ``kind`` gives.
         family: the model family it integrates (:data:`DIFFUSION` or :data:`GENERATOR`).
         stochastic: whether it always injects noise at every step (DDIM is stochastic only for eta > 0).
     """
@@ -60,13 +62,14 @@ class ModelKind:
     """What a model kind can do.
 
     Attributes:
-        name: the config value ``models.<name>.kind``.
+        name: the name a model's ``kind`` gives.
         family: :data:`DIFFUSION` or :data:`GENERATOR`.
         samplers: the sampler kinds that can sample it.
         guided: has classifier-free guidance (a ``guidance_scale``), so the guidance sweep applies.
-        fetchable: its ``pretrained`` may be a hub id that the workflow downloads once (rule ``fetch_model``).
+        fetchable: its weights may come from a hub id (downloaded once, then loaded offline).
         half_precision: its network runs in float16 on CUDA under ``dtype: auto``.
-        trainable: the workflow can train it from a ``train:`` block (rule ``train_model``).
+        trainable: it can be trained from scratch on a packaged data set (:mod:`antithetic.training`,
+            :mod:`antithetic.generator_training`).
         analytic: its noise predictor is exact and closed-form (no weights).
         parametrization: what its network predicts and on which noise scale (a key of
             :data:`PARAMETRIZATIONS`); ``None`` for kinds whose model object states it (``python``) or
@@ -89,7 +92,7 @@ class Parametrization:
     """What a diffusion network predicts and on which noise scale (conversions: :mod:`antithetic.parametrization`).
 
     Attributes:
-        name: the value of ``models.<name>.parametrization`` and of a model object's ``parametrization``.
+        name: the value of a model object's ``parametrization``.
         predicts: ``eps`` (the noise), ``score`` (``grad log p_t``), ``x0`` (the clean sample) or
             ``denoiser`` (EDM's ``D(x; sigma)``, an x0 prediction in variance-exploding coordinates).
         noise_scale: ``ddpm`` (integer timesteps of a discrete alpha-bar table), ``vp_sde`` (continuous
@@ -103,6 +106,31 @@ class Parametrization:
     noise_scale: str
     samplers: frozenset[str]
 
+
+@dataclass(frozen=True)
+class DesignKind:
+    """What a noise design kind is (implementations: :mod:`antithetic.noise`, :mod:`antithetic.rqmc`).
+
+    Attributes:
+        name: the name a design's ``kind`` gives, and the ``name`` of its :class:`~antithetic.noise.NoiseDesign`.
+        estimator: the group-mean estimator its samples feed (:func:`antithetic.estimators.estimate_groups`);
+            ``None`` for designs that feed none (the partial-antithetic ablation).
+    """
+
+    name: str
+    estimator: str | None = None
+
+
+DESIGN_KINDS: dict[str, DesignKind] = {
+    d.name: d
+    for d in (
+        DesignKind("iid", estimator="mc"),
+        DesignKind("antithetic", estimator="amc"),
+        DesignKind("k_antithetic", estimator="k_amc"),
+        DesignKind("partial"),
+        DesignKind("rqmc", estimator="rqmc"),
+    )
+}
 
 SAMPLER_KINDS: dict[str, SamplerKind] = {
     s.name: s
@@ -145,7 +173,7 @@ MODEL_KINDS: dict[str, ModelKind] = {
         ModelKind("gaussian_mixture", DIFFUSION, _EPS_SAMPLERS, analytic=True, parametrization="ddpm_eps"),
         ModelKind("class_gaussian_mixture", DIFFUSION, _EPS_SAMPLERS, guided=True, analytic=True, parametrization="ddpm_eps"),
         # a model object built by the user's `factory: package.module:function`; it states its own
-        # parametrization (optionally declared in the config so the DAG build can check the samplers)
+        # parametrization (optionally declared up front, so the samplers can be checked before it is built)
         ModelKind("python", DIFFUSION, _EPS_SAMPLERS | _SIGMA_SAMPLERS),
         ModelKind("vae", GENERATOR, frozenset({"decode"}), trainable=True),
         ModelKind("flow", GENERATOR, frozenset({"decode"}), trainable=True),
@@ -153,24 +181,47 @@ MODEL_KINDS: dict[str, ModelKind] = {
 }
 
 
-def model_kind(name: str | None, *, config_key: str = "models.<name>.kind") -> ModelKind:
-    """The registered :class:`ModelKind` ``name``, or an error naming ``config_key`` and the known kinds."""
+def model_kind(name: str | None) -> ModelKind:
+    """The registered :class:`ModelKind` ``name``.
+
+    Raises:
+        UnknownKindError: ``name`` is not a key of :data:`MODEL_KINDS`; the message lists the known kinds.
+    """
     if name not in MODEL_KINDS:
-        raise UnknownKindError(f"config key {config_key!r} is {name!r}; known model kinds: {sorted(MODEL_KINDS)}")
+        raise UnknownKindError(f"unknown model kind {name!r}; known model kinds: {sorted(MODEL_KINDS)}")
     return MODEL_KINDS[name]
 
 
-def sampler_kind(name: str | None, *, config_key: str = "samplers.<name>.kind") -> SamplerKind:
-    """The registered :class:`SamplerKind` ``name``, or an error naming ``config_key`` and the known kinds."""
+def sampler_kind(name: str | None) -> SamplerKind:
+    """The registered :class:`SamplerKind` ``name``.
+
+    Raises:
+        UnknownKindError: ``name`` is not a key of :data:`SAMPLER_KINDS`; the message lists the known kinds.
+    """
     if name not in SAMPLER_KINDS:
-        raise UnknownKindError(f"config key {config_key!r} is {name!r}; known sampler kinds: {sorted(SAMPLER_KINDS)}")
+        raise UnknownKindError(f"unknown sampler kind {name!r}; known sampler kinds: {sorted(SAMPLER_KINDS)}")
     return SAMPLER_KINDS[name]
 
 
-def parametrization(name: str | None, *, config_key: str = "models.<name>.parametrization") -> Parametrization:
-    """The registered :class:`Parametrization` ``name``, or an error naming ``config_key`` and the known ones."""
+def design_kind(name: str | None) -> DesignKind:
+    """The registered :class:`DesignKind` ``name``.
+
+    Raises:
+        UnknownKindError: ``name`` is not a key of :data:`DESIGN_KINDS`; the message lists the known kinds.
+    """
+    if name not in DESIGN_KINDS:
+        raise UnknownKindError(f"unknown noise design kind {name!r}; known design kinds: {sorted(DESIGN_KINDS)}")
+    return DESIGN_KINDS[name]
+
+
+def parametrization(name: str | None) -> Parametrization:
+    """The registered :class:`Parametrization` ``name``.
+
+    Raises:
+        UnknownKindError: ``name`` is not a key of :data:`PARAMETRIZATIONS`; the message lists the known ones.
+    """
     if name not in PARAMETRIZATIONS:
-        raise UnknownKindError(f"config key {config_key!r} is {name!r}; known parametrizations: {sorted(PARAMETRIZATIONS)}")
+        raise UnknownKindError(f"unknown parametrization {name!r}; known parametrizations: {sorted(PARAMETRIZATIONS)}")
     return PARAMETRIZATIONS[name]
 
 

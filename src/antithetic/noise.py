@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .kinds import DESIGN_KINDS
 from .regions import REGIONS, region_mask
 
 INITIAL_STREAM = 0
@@ -86,10 +87,10 @@ class NoiseDesign(ABC):
         seed: base seed of the design; every number it produces is a function of the seed and of
             the sample index.
         offset: sample ``k`` uses the noise of index ``k + offset`` (a non-negative multiple of the
-            group size; config key ``designs.<name>.offset``).
+            group size).
     """
 
-    #: short name used in configs and file names
+    #: the design's kind, a key of :data:`antithetic.kinds.DESIGN_KINDS` (also used in file names)
     name: str = ""
     group_size: int = 1
     draws_per_group: int = 1
@@ -98,7 +99,7 @@ class NoiseDesign(ABC):
         if not isinstance(seed, int) or seed < 0:
             raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
         if not isinstance(offset, int) or offset < 0:
-            raise ValueError(f"designs.<name>.offset must be a non-negative integer, got {offset!r}")
+            raise ValueError(f"offset must be a non-negative integer, got {offset!r}")
         self.seed = seed
         self.offset = offset
         self._check_offset()  # subclasses whose group size is a parameter check again once it is set
@@ -107,8 +108,7 @@ class NoiseDesign(ABC):
         # called once group_size is known: an offset inside a group would split pairs
         if self.offset % self.group_size:
             raise ValueError(
-                f"design {self.name!r}: offset={self.offset} must be a multiple of the group size {self.group_size} "
-                "(config key designs.<name>.offset)"
+                f"design {self.name!r}: offset={self.offset} must be a multiple of the group size {self.group_size}"
             )
 
     # ----------------------------------------------------------------------------- coupling
@@ -284,13 +284,21 @@ class PartialAntitheticNoise(NoiseDesign):
         return {**super().describe(), "region": self.region}
 
 
+#: design kind -> implementation; what each kind is (and which estimator it feeds) is in :mod:`antithetic.kinds`
 _DESIGNS: dict[str, type[NoiseDesign]] = {}
 
 
 def register_design(cls: type[NoiseDesign]) -> type[NoiseDesign]:
-    """Make a design constructible by name from a config (usable as a class decorator)."""
-    if not cls.name:
-        raise ValueError(f"{cls.__name__} needs a non-empty class attribute 'name'")
+    """Make a design constructible by its kind name (usable as a class decorator).
+
+    Raises:
+        ValueError: ``cls.name`` is not a registered design kind (:data:`antithetic.kinds.DESIGN_KINDS`).
+    """
+    if cls.name not in DESIGN_KINDS:
+        raise ValueError(
+            f"{cls.__name__}.name={cls.name!r} is not a design kind of antithetic.kinds.DESIGN_KINDS "
+            f"({sorted(DESIGN_KINDS)}); register the kind there first"
+        )
     _DESIGNS[cls.name] = cls
     return cls
 
@@ -300,7 +308,11 @@ for _cls in (IIDNoise, AntitheticNoise, KAntitheticNoise, PartialAntitheticNoise
 
 
 def make_design(name: str, *, seed: int = 0, **params: Any) -> NoiseDesign:
-    """Build a design from its config name and parameters, e.g. ``make_design("k_antithetic", k=8)``."""
+    """Build a design from its kind name and parameters, e.g. ``make_design("k_antithetic", k=8)``.
+
+    Raises:
+        ValueError: ``name`` is not a registered design kind, or ``params`` do not fit it.
+    """
     from . import rqmc  # noqa: F401  (registers the "rqmc" design; imported here because it imports scipy)
 
     if name not in _DESIGNS:

@@ -19,7 +19,7 @@ Choices (each pinned by a test):
   ``scipy.special.ndtri``, so the noise is finite (``|z| <= 6.36``); the clipped mass is 2e-10.
 * **Dimensions above Sobol's limit.** scipy's Sobol supports ``d <= 21201`` (``max_sobol_dim``);
   a 3x256x256 image has 196,608 noise coordinates. The design never falls back silently: the
-  config key ``high_dim`` picks the strategy and the default ``"error"`` stops with a message.
+  argument ``high_dim`` picks the strategy and the default ``"error"`` stops with a message.
 
   - ``"sobol_prefix"``: Sobol on the first ``max_sobol_dim`` coordinates (C order: the first
     channel's top rows first), plain iid N(0, 1) noise on the rest, drawn from stream ``(seed, r, 2)``.
@@ -120,7 +120,7 @@ class RQMCNoise(NoiseDesign):
         elif self.high_dim == "error":
             raise ValueError(
                 f"rqmc: the noise has {d} coordinates but Sobol supports at most {self.max_sobol_dim}; "
-                "set the design's config key 'high_dim' to 'sobol_prefix' (Sobol on the first coordinates, "
+                "pass high_dim='sobol_prefix' (Sobol on the first coordinates, "
                 "iid on the rest) or 'padded' (Latin supercube: scrambled and permuted blocks), see docs/uq.md"
             )
         elif self.high_dim == "sobol_prefix":

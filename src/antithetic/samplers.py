@@ -74,7 +74,7 @@ Callback = Callable[[dict[str, Any]], None]
 def check_model_fits_sampler(model: Any, kind: str) -> None:
     """Raise ``ValueError`` unless sampler kind ``kind`` can integrate ``model``'s parametrization.
 
-    The config checker (:func:`antithetic.workflow.config.check_sampler_fits`) runs on kinds at DAG build; a
+    A check on kinds alone (:func:`antithetic.kinds.fitting_samplers`) can run before any model is built; a
     ``kind: python`` model states its parametrization only when its factory runs, so this is its check.
     """
     name = getattr(model, "parametrization", None)
@@ -89,7 +89,7 @@ def check_model_fits_sampler(model: Any, kind: str) -> None:
     if kind not in fits:
         raise ValueError(
             f"model {model.name!r} has parametrization {name!r}, which sampler kind {kind!r} cannot integrate; "
-            f"set the sampler's 'kind' (samplers.<name>.kind) to one of {sorted(fits)}"
+            f"use a sampler of kind {sorted(fits)}"
             + (" or give the model a continuous noise scale (VPSDEModel or EDMModel)" if name == "ddpm_eps" else "")
         )
 

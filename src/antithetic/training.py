@@ -28,7 +28,7 @@ __all__ = ["TrainConfig", "build_unet", "train_ddpm", "save_pipeline_atomically"
 
 @dataclass
 class TrainConfig:
-    """Training hyper-parameters (the ``train:`` block of a model in ``config.yaml``)."""
+    """Training hyper-parameters of the digits DDPM."""
 
     dataset: str = "digits"
     steps: int = 2000

@@ -5,7 +5,10 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from antithetic.workflow.config import ConfigError, check_references
+from antithetic.coverage_study import check_coverage_designs
+from antithetic.estimators import ci_quantile
+from antithetic.kinds import DESIGN_KINDS, MODEL_KINDS, PARAMETRIZATIONS, SAMPLER_KINDS
+from antithetic.workflow.config import ConfigError, check_references, naming_key
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
@@ -58,3 +61,57 @@ def test_rr_pairs_must_not_share_noise_with_pn_pairs():
     config["correlation"]["designs"]["rr"] = "k-antithetic-8"
     with pytest.raises(ConfigError, match="RR pairs need kind 'iid'"):
         check_references(config)
+
+
+def _schema_enum(*path):
+    node = yaml.safe_load(Path(SCHEMA).read_text())["properties"]
+    for key in path:
+        node = node[key]
+    return node["enum"]
+
+
+def test_the_schema_enums_are_the_kind_registries():
+    assert sorted(_schema_enum("models", "additionalProperties", "properties", "kind")) == sorted(MODEL_KINDS)
+    assert sorted(_schema_enum("samplers", "additionalProperties", "properties", "kind")) == sorted(SAMPLER_KINDS)
+    assert sorted(_schema_enum("designs", "additionalProperties", "properties", "kind")) == sorted(DESIGN_KINDS)
+    assert sorted(_schema_enum("models", "additionalProperties", "properties", "parametrization")) == sorted(PARAMETRIZATIONS)
+
+
+def test_designs_that_feed_no_estimator_are_refused_for_uq():
+    config = default_config()
+    validate(config, SCHEMA)
+    config["designs"]["partial-top"] = {"kind": "partial", "region": "top_half"}
+    config["uq"]["runs"] = {"affine-odd": ["ddim"]}
+    config["uq"]["methods"] = {"mc": {"design": "iid"}, "half": {"design": "partial-top"}}
+    with pytest.raises(ConfigError, match="'uq.methods.half.design' names design 'partial-top' of kind 'partial', which feeds no estimator"):
+        check_references(config)
+    config["designs"]["bad"] = {"kind": "sobol"}
+    with pytest.raises(ConfigError, match="'designs.bad.kind' is 'sobol'"):
+        check_references(config)
+
+
+def test_naming_key_puts_the_key_in_front_of_library_errors():
+    with pytest.raises(ConfigError, match="^config key 'a.b': level must lie in \\(0, 1\\), got 2.0; lower it$") as info:
+        with naming_key("a.b", fix="lower it"):
+            ci_quantile(2.0, 5)
+    assert isinstance(info.value.__cause__, ValueError)
+    with pytest.raises(FileNotFoundError, match="^config key 'a': gone$"):
+        with naming_key("a"):
+            raise FileNotFoundError("gone")
+    with pytest.raises(ConfigError, match="^already$"):
+        with naming_key("a"):
+            raise ConfigError("already")
+
+
+def test_uq_jobs_name_the_key_of_a_bad_statistic_or_coverage_design():
+    from antithetic.noise import make_design
+    from antithetic.workflow.jobs.uq import _statistics
+
+    with pytest.raises(ConfigError, match="config key 'uq.statistics.foo': .*has no function 'nope'"):
+        _statistics({"statistics": {"foo": "antithetic.image_statistics.nope"}})
+    designs = {"kamc": make_design("k_antithetic", k=8)}
+    check_coverage_designs(designs, num_samples=16)
+    with pytest.raises(ValueError, match=r"num_samples=12 must be a multiple of the group size 8 of designs\['kamc'\]"):
+        check_coverage_designs(designs, num_samples=12)
+    with pytest.raises(ValueError, match=r"designs\['half'\]: design kind 'partial' feeds no estimator"):
+        check_coverage_designs({"half": make_design("partial", region="top_half")}, num_samples=16)

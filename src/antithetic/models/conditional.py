@@ -68,21 +68,20 @@ class ClassLabels:
             ``labels[j % len(labels)]``).
         num_classes: number of classes of the model; labels must lie in ``[0, num_classes)``.
         seed: seed of the random labels.
-        config_key: the config key that named the labels, quoted in errors.
     """
 
-    def __init__(self, labels: str | Sequence[int] = "random", *, num_classes: int, seed: int = 0, config_key: str = "class_labels") -> None:
+    def __init__(self, labels: str | Sequence[int] = "random", *, num_classes: int, seed: int = 0) -> None:
         self.num_classes = int(num_classes)
         self.seed = int(seed)
         if isinstance(labels, str):
             if labels != "random":
-                raise ValueError(f"{config_key} must be 'random' or a list of class indices, got {labels!r}")
+                raise ValueError(f"class labels must be 'random' or a list of class indices, got labels={labels!r}")
             self.labels = None
         else:
             self.labels = [int(c) for c in labels]
             bad = [c for c in self.labels if not 0 <= c < self.num_classes]
             if not self.labels or bad:
-                raise ValueError(f"{config_key}: labels must be a non-empty list in [0, {self.num_classes}), got {list(labels)}")
+                raise ValueError(f"class labels must be a non-empty list in [0, {self.num_classes}), got labels={list(labels)}")
 
     def label(self, index: int) -> int:
         slot = condition_slot(index)
@@ -99,15 +98,20 @@ class ClassLabels:
         return {"class_labels": "random" if self.labels is None else self.labels, "num_classes": self.num_classes, "label_seed": self.seed}
 
 
-def read_prompts(path: str | Path, *, config_key: str = "prompts") -> list[str]:
-    """Prompts from a text file, one per line; blank lines and lines starting with ``#`` are skipped."""
+def read_prompts(path: str | Path) -> list[str]:
+    """Prompts from a text file, one per line; blank lines and lines starting with ``#`` are skipped.
+
+    Raises:
+        FileNotFoundError: there is no file ``path``.
+        ValueError: it holds no prompt.
+    """
     path = Path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"prompt file {str(path)!r} (config key {config_key!r}) not found; write one prompt per line")
+        raise FileNotFoundError(f"prompt file path={str(path)!r} not found; write one prompt per line")
     prompts = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
     prompts = [p for p in prompts if p and not p.startswith("#")]
     if not prompts:
-        raise ValueError(f"prompt file {str(path)!r} (config key {config_key!r}) holds no prompt")
+        raise ValueError(f"prompt file path={str(path)!r} holds no prompt")
     return prompts
 
 

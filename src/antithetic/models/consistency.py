@@ -48,7 +48,7 @@ class ConsistencyModel(DiffusionModel):
         def no_eps(x, t, cond):
             raise TypeError(
                 f"model {name!r} is a consistency model: it predicts clean samples, not noise; "
-                f"sample it with a sampler of kind 'consistency' (config samplers.<name>.kind: consistency)"
+                f"sample it with a sampler of kind 'consistency'"
             )
 
         size = unet.config.sample_size
@@ -134,16 +134,16 @@ def consistency_model(unet: UNet2DModel, scheduler, *, name: str, class_labels: 
         scheduler = CMStochasticIterativeScheduler.from_config(scheduler.config)
     num_classes = unet.config.num_class_embeds
     labels = (
-        ClassLabels(class_labels, num_classes=num_classes, seed=label_seed, config_key=f"models.{name}.class_labels")
+        ClassLabels(class_labels, num_classes=num_classes, seed=label_seed)
         if num_classes else None
     )
     info = {"kind": "consistency", "source": source, "parameters": sum(p.numel() for p in unet.parameters())}
     return ConsistencyModel(unet=unet, scheduler=scheduler, name=name, labels=labels, info=info)
 
 
-def load_consistency_model(source: str | Path, *, name: str, config_key: str | None = None, **options: Any) -> ConsistencyModel:
+def load_consistency_model(source: str | Path, *, name: str, **options: Any) -> ConsistencyModel:
     """Load a :class:`~diffusers.ConsistencyModelPipeline` folder or hub id (e.g. ``openai/diffusers-cd_imagenet64_l2``)."""
-    pipe = load_pipeline(source, config_key=config_key)
+    pipe = load_pipeline(source)
     if not isinstance(getattr(pipe, "unet", None), UNet2DModel):
-        raise ModelNotAvailableError(f"{source!r} is a {type(pipe).__name__} without a UNet2DModel; fix kind or pretrained")
+        raise ModelNotAvailableError(f"{source!r} is a {type(pipe).__name__} without a UNet2DModel; load it with the model kind that matches it")
     return consistency_model(pipe.unet, pipe.scheduler, name=name, source=str(source), **options)

@@ -28,7 +28,7 @@ from .base import TorchModel
 
 __all__ = ["GENERATOR_KINDS", "GeneratorModel", "load_generator", "sample_decode"]
 
-#: model kinds that are one-shot generators (config ``models.<name>.kind``), from the kind registry
+#: model kinds that are one-shot generators, from the kind registry (:mod:`antithetic.kinds`)
 GENERATOR_KINDS = tuple(kinds_where(family=GENERATOR))
 
 
@@ -73,7 +73,7 @@ class GeneratorModel(TorchModel):
     def _not_diffusion(self, what: str):
         raise TypeError(
             f"model {self.name!r} is a one-shot generator (kind {self.info.get('kind', '?')!r}) without {what}; "
-            f"sample it with a sampler of kind 'decode' (config samplers.<name>.kind: decode)"
+            f"sample it with a sampler of kind 'decode'"
         )
 
     def eps(self, x, t, cond=None):
@@ -119,13 +119,17 @@ def sample_decode(
     return x
 
 
-def load_generator(kind: str, source: str | Path, *, name: str, config_key: str | None = None) -> GeneratorModel:
+def load_generator(kind: str, source: str | Path, *, name: str) -> GeneratorModel:
     """Load a generator saved with ``save_pretrained`` (a local directory) as a :class:`GeneratorModel`.
 
     Args:
         kind: ``"vae"`` (sampled with the decoder mean) or ``"flow"``.
-        source: directory written by the workflow's training (or any ``save_pretrained`` folder).
-        config_key: the config key that named ``source``, quoted in the error message.
+        source: a folder written by ``save_pretrained`` of a model of ``kind``
+            (:func:`antithetic.generator_training.train_generator` trains one).
+        name: the model's name.
+
+    Raises:
+        ModelNotAvailableError: ``source`` holds no ``config.json``.
     """
     from .errors import ModelNotAvailableError
     from .flow import DigitsFlow
@@ -134,12 +138,11 @@ def load_generator(kind: str, source: str | Path, *, name: str, config_key: str 
     classes = {"vae": DigitsVAE, "flow": DigitsFlow}
     if kind not in classes:
         raise ValueError(f"unknown generator kind {kind!r}; known: {sorted(classes)}")
-    where = f" (config key {config_key!r})" if config_key else ""
     path = Path(source).expanduser()
     if not (path / "config.json").is_file():
         raise ModelNotAvailableError(
-            f"generator directory {str(source)!r}{where} has no config.json. Train the model first "
-            f"(the workflow's 'train_model' rule writes results/models/<name>) or fix the path."
+            f"generator directory source={str(source)!r} has no config.json; train the model first "
+            "(antithetic.generator_training) or fix the path"
         )
     module = classes[kind].from_pretrained(str(path)).eval()
     info = {

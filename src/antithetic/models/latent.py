@@ -154,9 +154,9 @@ def stable_diffusion_model(
     )
 
 
-def load_stable_diffusion(source: str | Path, *, name: str, prompts: Sequence[str], config_key: str | None = None, **options: Any):
+def load_stable_diffusion(source: str | Path, *, name: str, prompts: Sequence[str], **options: Any):
     """Load a Stable Diffusion folder or hub id (the safety checker is not loaded: images are never shown)."""
-    pipe = load_pipeline(source, config_key=config_key, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe = load_pipeline(source, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
     if not all(hasattr(pipe, part) for part in ("unet", "vae", "text_encoder", "tokenizer")):
         raise ModelNotAvailableError(f"{source!r} is a {type(pipe).__name__}, not a Stable Diffusion pipeline; fix kind or pretrained")
     return stable_diffusion_model(
@@ -199,7 +199,7 @@ def dit_model(
 ) -> DiTModel:
     """Wrap DiT components (transformer, VAE, training scheduler) as a class-conditional latent model."""
     num_classes = int(transformer.config.num_embeds_ada_norm)
-    labels = ClassLabels(class_labels, num_classes=num_classes, seed=label_seed, config_key=f"models.{name}.class_labels")
+    labels = ClassLabels(class_labels, num_classes=num_classes, seed=label_seed)
     size = transformer.config.sample_size
     info = {"kind": "dit", "source": source, "parameters": sum(p.numel() for p in transformer.parameters())}
     return DiTModel(
@@ -208,9 +208,9 @@ def dit_model(
     )
 
 
-def load_dit(source: str | Path, *, name: str, config_key: str | None = None, **options: Any) -> DiTModel:
+def load_dit(source: str | Path, *, name: str, **options: Any) -> DiTModel:
     """Load a DiT pipeline folder or hub id (e.g. ``facebook/DiT-XL-2-256``)."""
-    pipe = load_pipeline(source, config_key=config_key)
+    pipe = load_pipeline(source)
     if not hasattr(pipe, "transformer") or not hasattr(pipe, "vae"):
         raise ModelNotAvailableError(f"{source!r} is a {type(pipe).__name__}, not a DiT pipeline; fix kind or pretrained")
     return dit_model(transformer=pipe.transformer, vae=pipe.vae, scheduler=pipe.scheduler, name=name, source=str(source), **options)

@@ -17,29 +17,30 @@ from .errors import ModelNotAvailableError
 __all__ = ["ModelNotAvailableError", "load_pipeline", "load_unet_model", "unet_model"]
 
 
-def load_pipeline(source: str | Path, *, config_key: str | None = None, **kwargs) -> DiffusionPipeline:
+def load_pipeline(source: str | Path, **kwargs) -> DiffusionPipeline:
     """Load a diffusers pipeline from a hub id or a local directory, with an actionable error.
 
     Args:
         source: hub id (``owner/name``) or path of a directory written by ``save_pretrained``.
-        config_key: the config key that named ``source``, quoted in the error message.
+        kwargs: passed to :meth:`diffusers.DiffusionPipeline.from_pretrained`.
+
+    Raises:
+        ModelNotAvailableError: the local directory does not exist, or the pipeline cannot be loaded.
     """
     source = str(source)
-    where = f" (config key {config_key!r})" if config_key else ""
     looks_local = source.startswith((".", "/", "~")) or Path(source).exists()
     if looks_local and not Path(source).expanduser().is_dir():
         raise ModelNotAvailableError(
-            f"model directory {source!r}{where} does not exist. Train or download the model first "
-            f"(the workflow's 'train_model' and 'fetch_model' rules write results/models/<name>), or fix the path."
+            f"model directory source={source!r} does not exist; train or download the model first, or fix the path"
         )
     try:
         return DiffusionPipeline.from_pretrained(str(Path(source).expanduser()) if looks_local else source, **kwargs)
     except (OSError, ValueError, EnvironmentError) as err:
         raise ModelNotAvailableError(
-            f"could not load model {source!r}{where}: {err.__class__.__name__}: {str(err).splitlines()[0]}\n"
+            f"could not load model source={source!r}: {err.__class__.__name__}: {str(err).splitlines()[0]}\n"
             f"If this machine has no access to the Hugging Face hub, download the model where it has "
             f"(`huggingface-cli download {source} --local-dir models/{source.split('/')[-1]}`) and set "
-            f"the config's `pretrained:` to that local directory."
+            f"load it from that local directory."
         ) from err
 
 
@@ -68,9 +69,9 @@ def unet_model(unet: UNet2DModel, scheduler, *, name: str, source: str | None = 
     )
 
 
-def load_unet_model(source: str | Path, *, name: str, config_key: str | None = None) -> DiffusionModel:
+def load_unet_model(source: str | Path, *, name: str) -> DiffusionModel:
     """Load an unconditional UNet pipeline (e.g. a :class:`~diffusers.DDPMPipeline`) as a :class:`DiffusionModel`."""
-    pipe = load_pipeline(source, config_key=config_key)
+    pipe = load_pipeline(source)
     unet = getattr(pipe, "unet", None)
     if not isinstance(unet, UNet2DModel):
         raise ModelNotAvailableError(

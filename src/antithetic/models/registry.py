@@ -1,10 +1,9 @@
-"""Build a model from its ``models:`` entry in ``config.yaml``.
+"""Build a model from its description ``spec``: a mapping of its ``kind`` and that kind's settings.
 
 Kinds:
 
 * ``unet``: a diffusers pipeline with an unconditional UNet2DModel, loaded from ``pretrained`` (hub id
-  or local directory) or, for models with a ``train:`` block, from the directory the workflow trained
-  it into.
+  or local directory) or from ``weights_dir``, the folder it was trained into (:mod:`antithetic.training`).
 * ``affine_odd``: the exact, affine noise predictor of Gaussian data ``N(mean, std^2 I)``.
 * ``gaussian_mixture``: the exact noise predictor of an isotropic Gaussian mixture; ``means: digits``
   puts one component on each digit class mean, ``means: random`` draws ``components`` means from
@@ -12,7 +11,7 @@ Kinds:
 * ``python``: the user's own model, returned by ``factory: "package.module:function"`` called with the
   keyword arguments ``options`` (:mod:`antithetic.models.python`).
 * ``vae``, ``flow``: one-shot generators ``x = G(z)`` (:mod:`antithetic.models.generator`), loaded from
-  the folder the workflow trained them into (or a local ``pretrained`` folder); sampler kind ``decode``.
+  ``weights_dir``, the folder they were trained into (or a local ``pretrained`` folder); sampler kind ``decode``.
 """
 
 from __future__ import annotations
@@ -37,20 +36,20 @@ __all__ = ["build_model"]
 def _weights(name: str, spec: dict[str, Any], weights_dir, *, need: str):
     source = weights_dir or spec.get("pretrained")
     if source is None:
-        raise ValueError(f"models.{name}: a {spec['kind']!r} model needs {need}")
+        raise ValueError(f"model {name!r}: a {spec['kind']!r} model needs {need}")
     return source
 
 
 def _generator(name, spec, weights_dir):  # VAE, normalizing flow
-    source = _weights(name, spec, weights_dir, need="a 'train' block or 'pretrained' (a local directory)")
-    return load_generator(spec["kind"], source, name=name, config_key=f"models.{name}.pretrained")
+    source = _weights(name, spec, weights_dir, need="weights_dir or 'pretrained' (a local directory)")
+    return load_generator(spec["kind"], source, name=name)
 
 
 def _unet(name, spec, weights_dir):
     from .pretrained import load_unet_model  # diffusers' UNet and pipelines: only the jobs of UNet models pay for them
 
-    source = _weights(name, spec, weights_dir, need="'pretrained' (hub id or directory) or a 'train' block")
-    return load_unet_model(source, name=name, config_key=f"models.{name}.pretrained")
+    source = _weights(name, spec, weights_dir, need="'pretrained' (hub id or directory) or weights_dir")
+    return load_unet_model(source, name=name)
 
 
 def _analytic_schedule(spec):
@@ -69,19 +68,19 @@ def _affine_odd(name, spec, weights_dir):
 
 
 def _gaussian_mixture(name, spec, weights_dir):
-    key, shape = f"models.{name}", _analytic_shape(spec)
+    shape = _analytic_shape(spec)
     means_kind = spec.get("means", "digits")
     if means_kind == "digits":
         means = digits_class_means()
         if means.shape[1:] != shape:
-            raise ValueError(f"{key}: 'means: digits' gives 1x8x8 samples; set channels: 1 and image_size: 8")
+            raise ValueError(f"model {name!r}: 'means: digits' gives 1x8x8 samples; set channels: 1 and image_size: 8")
         data = "digits class means"
     elif means_kind == "random":
         gen = torch.Generator().manual_seed(int(spec.get("seed", 0)))
         means = 0.5 * torch.randn((int(spec.get("components", 10)), *shape), generator=gen)
         data = "random means"
     else:
-        raise ValueError(f"{key}.means must be 'digits' or 'random', got {means_kind!r}")
+        raise ValueError(f"model {name!r}: 'means' must be 'digits' or 'random', got {means_kind!r}")
     return gaussian_mixture_model(means=means, std=spec.get("std", 0.3), scheduler=_analytic_schedule(spec), name=name, data=data)
 
 
@@ -97,13 +96,19 @@ BUILDERS: dict[str, Callable[..., Any]] = {
 
 
 def build_model(name: str, spec: dict[str, Any], *, weights_dir: str | Path | None = None) -> DiffusionModel:
-    """Instantiate model ``name`` from its config ``spec``.
+    """Instantiate model ``name`` from its description ``spec``.
 
     Args:
-        weights_dir: directory of trained weights; overrides ``spec["pretrained"]`` (the workflow passes
-            the folder it trained or fetched the model into).
+        name: the model's name (kept on the model and in its errors).
+        spec: ``kind`` (a key of :data:`antithetic.kinds.MODEL_KINDS`) and the kind's settings (module docs).
+        weights_dir: directory of trained or fetched weights; overrides ``spec["pretrained"]``.
+
+    Raises:
+        UnknownKindError: ``spec["kind"]`` is not a registered model kind.
+        ValueError: a setting is missing or bad (the message names it).
+        ModelNotAvailableError: the weights cannot be loaded.
     """
-    kind = model_kind(spec.get("kind"), config_key=f"models.{name}.kind").name
+    kind = model_kind(spec.get("kind")).name
     if kind not in BUILDERS:
-        raise ValueError(f"models.{name}.kind {kind!r} is registered but has no builder; known: {sorted(BUILDERS)}")
+        raise ValueError(f"model kind {kind!r} is registered but has no builder; known: {sorted(BUILDERS)}")
     return BUILDERS[kind](name, spec, weights_dir)

@@ -13,12 +13,14 @@ while it builds the DAG.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ..kinds import (
+    DESIGN_KINDS,
     MODEL_KINDS,
     SAMPLER_KINDS,
-    UnknownKindError,
+    ModelKind,
     fitting_samplers,
     kinds_where,
     model_kind,
@@ -26,11 +28,50 @@ from ..kinds import (
     sampler_kind,
 )
 
-__all__ = ["ConfigError", "check_references", "check_sampler_fits", "pair_designs", "require", "runs", "section"]
+__all__ = [
+    "ConfigError",
+    "check_references",
+    "check_sampler_fits",
+    "naming_key",
+    "pair_designs",
+    "require",
+    "runs",
+    "section",
+]
 
 
 class ConfigError(ValueError):
     """A config value is inconsistent; the message names the key and the fix."""
+
+
+@contextmanager
+def naming_key(key: str, *, fix: str = "") -> Iterator[None]:
+    """Re-raise an error of the library met while using config key ``key`` with the key (and ``fix``) in its message.
+
+    The library's messages name its own function arguments; this puts the config key in front. A
+    ``ValueError`` becomes a :class:`ConfigError`; other errors (a missing file, a model that cannot be
+    loaded) keep their type when it can be built from a message. The original error is chained.
+
+    Args:
+        key: the dotted config key whose value was passed to the library, e.g. ``"uq.statistics.ink"``.
+        fix: what to change, appended to the message.
+    """
+    try:
+        yield
+    except ConfigError:
+        raise
+    except (ValueError, OSError, RuntimeError, TypeError) as err:
+        message = f"config key {key!r}: {err}" + (f"; {fix}" if fix else "")
+        if isinstance(err, ValueError):
+            raise ConfigError(message) from err
+        try:
+            translated = type(err)(message)
+        except Exception:  # an error type not built from one message: keep it, with the key in a note
+            translated = None
+        if translated is None:
+            err.add_note(message)
+            raise
+        raise translated from err
 
 
 def require(config: dict[str, Any], section: str, name: str, *, used_at: str) -> dict[str, Any]:
@@ -67,12 +108,12 @@ def check_sampler_fits(config: dict[str, Any], model: str, sampler: str, *, used
     """
     spec = config["models"][model]
     declared = spec.get("parametrization")
-    try:
-        mkind = model_kind(spec.get("kind"), config_key=f"models.{model}.kind")
-        skind = sampler_kind(config["samplers"][sampler].get("kind"), config_key=f"samplers.{sampler}.kind")
+    with naming_key(f"models.{model}.kind"):
+        mkind = model_kind(spec.get("kind"))
+    with naming_key(f"samplers.{sampler}.kind"):
+        skind = sampler_kind(config["samplers"][sampler].get("kind"))
+    with naming_key(f"models.{model}.parametrization"):
         fits = fitting_samplers(mkind, declared)
-    except UnknownKindError as err:
-        raise ConfigError(str(err)) from None
     if skind.name not in fits:
         what = f"kind {mkind.name!r}" + (f", parametrization {declared!r}" if declared else "")
         raise ConfigError(
@@ -80,6 +121,11 @@ def check_sampler_fits(config: dict[str, Any], model: str, sampler: str, *, used
             f"(kind {skind.name!r}); that model needs a sampler of kind "
             + " or ".join(repr(k) for k in sorted(fits))
         )
+
+
+def _model_kind(config: dict[str, Any], model: str) -> ModelKind:
+    with naming_key(f"models.{model}.kind"):
+        return model_kind(config["models"][model].get("kind"))
 
 
 def _check_runs(config: dict[str, Any], dotted: str) -> Iterator[tuple[str, str]]:
@@ -94,7 +140,7 @@ def _check_runs(config: dict[str, Any], dotted: str) -> Iterator[tuple[str, str]
 def _check_models(config: dict[str, Any], dotted: str, *, family: str | None = None) -> None:
     for model in section(config, dotted):
         spec = require(config, "models", model, used_at=dotted)
-        if family and model_kind(spec.get("kind"), config_key=f"models.{model}.kind").family != family:
+        if family and _model_kind(config, model).family != family:
             raise ConfigError(
                 f"config key {dotted!r} lists {model!r} of kind {spec.get('kind')!r}; it takes {family} models "
                 f"only (kinds {kinds_where(family=family)})"
@@ -104,6 +150,16 @@ def _check_models(config: dict[str, Any], dotted: str, *, family: str | None = N
 def _need_designs(config: dict[str, Any], names: tuple[str, ...], *, used_at: str) -> None:
     for name in names:
         require(config, "designs", name, used_at=used_at)
+
+
+def _check_estimator(config: dict[str, Any], design: str, *, used_at: str) -> None:
+    """The design named at ``used_at`` must feed an estimator (:attr:`antithetic.kinds.DesignKind.estimator`)."""
+    kind = require(config, "designs", design, used_at=used_at).get("kind")
+    if DESIGN_KINDS[kind].estimator is None:
+        raise ConfigError(
+            f"config key {used_at!r} names design {design!r} of kind {kind!r}, which feeds no estimator; "
+            f"name a design of kind {sorted(k for k, d in DESIGN_KINDS.items() if d.estimator)}"
+        )
 
 
 def pair_designs(config: dict[str, Any]) -> tuple[str, str]:
@@ -134,7 +190,7 @@ def _check_symmetry_models(config: dict[str, Any]) -> None:
     for dotted in ("symmetry.models", "symmetry.fisher.models"):
         _check_models(config, dotted, family="diffusion")
         for model in section(config, dotted):
-            kind = model_kind(config["models"][model].get("kind"), config_key=f"models.{model}.kind")
+            kind = _model_kind(config, model)
             if "ddim" not in kind.samplers:
                 raise ConfigError(
                     f"config key {dotted!r} lists {model!r} of kind {kind.name!r}, which predicts no noise eps_t; "
@@ -160,10 +216,11 @@ def check_references(config: dict[str, Any]) -> None:
                     f"config key 'models.{name}.parametrization' applies to kind 'python' only (kind {spec['kind']!r} "
                     "states its own); remove the key"
                 )
-            try:
-                parametrization(spec["parametrization"], config_key=f"models.{name}.parametrization")
-            except UnknownKindError as err:
-                raise ConfigError(str(err)) from None
+            with naming_key(f"models.{name}.parametrization"):
+                parametrization(spec["parametrization"])
+    for name, spec in (config.get("designs") or {}).items():
+        if spec.get("kind") not in DESIGN_KINDS:
+            raise ConfigError(f"config key 'designs.{name}.kind' is {spec.get('kind')!r}; known: {sorted(DESIGN_KINDS)}")
     for name, spec in (config.get("samplers") or {}).items():
         if spec.get("kind") not in SAMPLER_KINDS:
             raise ConfigError(f"config key 'samplers.{name}.kind' is {spec.get('kind')!r}; known: {sorted(SAMPLER_KINDS)}")
@@ -214,9 +271,9 @@ def check_references(config: dict[str, Any]) -> None:
     # uncertainty quantification
     uq = section(config, "uq")
     for method, spec in (uq.get("methods") or {}).items():
-        require(config, "designs", spec["design"], used_at=f"uq.methods.{method}.design")
+        _check_estimator(config, spec["design"], used_at=f"uq.methods.{method}.design")
     for method, design in (section(config, "uq.coverage").get("methods") or {}).items():
-        require(config, "designs", design, used_at=f"uq.coverage.methods.{method}")
+        _check_estimator(config, design, used_at=f"uq.coverage.methods.{method}")
     list(_check_runs(config, "uq.runs"))
     for model, _ in _check_runs(config, "uq.coverage.runs"):
         if not MODEL_KINDS[config["models"][model]["kind"]].analytic:
@@ -244,7 +301,7 @@ def check_references(config: dict[str, Any]) -> None:
         name = section(config, stage).get("model")
         if name:
             spec = require(config, "models", name, used_at=f"{stage}.model")
-            if model_kind(spec.get("kind"), config_key=f"models.{name}.kind").family != "diffusion":
+            if _model_kind(config, name).family != "diffusion":
                 raise ConfigError(
                     f"config key '{stage}.model' names {name!r} of kind {spec.get('kind')!r}; it needs a diffusion "
                     f"model (kinds {kinds_where(family='diffusion')})"

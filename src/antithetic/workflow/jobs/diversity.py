@@ -10,8 +10,30 @@ from typing import Any
 import pandas as pd
 
 from ...artifacts import atomic_path, environment_info, load_samples, write_json
+from ..config import ConfigError, naming_key
 
-__all__ = ["run_diversity", "run_diversity_table"]
+__all__ = ["measure_pairs", "run_diversity", "run_diversity_table"]
+
+
+def measure_pairs(pairs: Any, *, extractor: Any, settings: dict[str, Any]) -> pd.DataFrame:
+    """:func:`antithetic.diversity.pair_measures` of ``pairs`` with the resolved ``diversity`` section ``settings``.
+
+    Raises:
+        ConfigError: ``diversity.perceptual`` asks for lpips and its weights are not cached, or a value of
+            the section does not fit (the message names the key).
+    """
+    from ...diversity import LPIPSWeightsMissingError, pair_measures
+
+    with naming_key("diversity"):
+        try:
+            return pair_measures(
+                pairs, extractor=extractor, kernel_size=int(settings["ssim_kernel_size"]), sigma=float(settings["ssim_sigma"]),
+                perceptual=tuple(settings["perceptual"]), lpips_size=int(settings["lpips_size"]),
+            )
+        except LPIPSWeightsMissingError as err:
+            raise ConfigError(
+                f"config key 'diversity.perceptual' asks for lpips: {err}; or remove lpips from diversity.perceptual"
+            ) from err
 
 
 def run_diversity(
@@ -29,7 +51,7 @@ def run_diversity(
 
     from ...classifier import FeatureExtractor, load_classifier
     from ...correlation import pn_pairs, rr_pairs
-    from ...diversity import diversity_summary, pair_measures
+    from ...diversity import diversity_summary
 
     perceptual = tuple(settings["perceptual"])
     if "classifier" in perceptual and classifier_dir is None:
@@ -37,10 +59,7 @@ def run_diversity(
     extractor = FeatureExtractor(load_classifier(classifier_dir)) if "classifier" in perceptual else None
     frames = []
     for kind, pairs in (("PN", pn_pairs(load_samples(pn_path))), ("RR", rr_pairs(load_samples(rr_path)))):
-        frame = pair_measures(
-            torch.from_numpy(pairs), extractor=extractor, kernel_size=int(settings["ssim_kernel_size"]),
-            sigma=float(settings["ssim_sigma"]), perceptual=perceptual, lpips_size=int(settings["lpips_size"]),
-        )
+        frame = measure_pairs(torch.from_numpy(pairs), extractor=extractor, settings=settings)
         frame.insert(1, "kind", kind)
         frames.append(frame)
     pairs_frame = pd.concat(frames, ignore_index=True)

@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from ...artifacts import environment_info
+from ..config import naming_key
 
 __all__ = ["run_generator_training"]
 
@@ -33,7 +34,8 @@ def run_generator_training(name: str, spec: dict[str, Any], *, out_dir: str | Pa
     kind = spec.get("kind")
     if "train" not in spec:
         raise ValueError(f"models.{name} has no 'train:' block; nothing to train")
-    cfg = train_config(kind, spec["train"], key=f"models.{name}.train")
+    with naming_key(f"models.{name}.train"):
+        cfg = train_config(kind, spec["train"])
     began = time.perf_counter()
     model, history = train_generator(kind, cfg, progress=progress)
     seconds = time.perf_counter() - began

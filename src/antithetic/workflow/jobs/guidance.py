@@ -17,6 +17,7 @@ import pandas as pd
 from ...artifacts import atomic_path, load_samples, write_json
 from ...correlation import correlation_frame, summarize
 from ...kinds import kinds_where, model_kind
+from ..config import naming_key
 from .sampling import run_sampling
 
 __all__ = ["format_scale", "run_fetch_model", "run_guidance_sweep", "run_guided_sampling"]
@@ -40,7 +41,9 @@ def run_guided_sampling(*, model: str, model_spec: dict[str, Any], guidance_scal
     The provenance records the overridden spec, so every samples file names its scale.
     """
     spec = model_spec
-    if not model_kind(spec.get("kind"), config_key=f"models.{model}.kind").guided:
+    with naming_key(f"models.{model}.kind"):
+        guided = model_kind(spec.get("kind")).guided
+    if not guided:
         raise ValueError(
             f"config key 'guidance.runs.{model}': model kind {spec.get('kind')!r} has no classifier-free guidance; "
             f"use one of {kinds_where(guided=True)}"

@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ...artifacts import atomic_path, environment_info, write_json
+from ..config import naming_key
 
 __all__ = ["run_inverse", "run_table3"]
 
@@ -44,7 +45,8 @@ def run_inverse(
     if images is not None:
         from ...data import load_image_folder
 
-        truths = load_image_folder(images, net.sample_shape, count)
+        with naming_key("inverse.images", fix="or remove the key to use the held-out digits (inverse.measurements is the count)"):
+            truths = load_image_folder(images, net.sample_shape, count)
     else:
         from ...classifier import digits_split
 

@@ -11,9 +11,10 @@ from ...artifacts import environment_info, save_samples, write_json
 from ...device import describe_device, resolve_device, resolve_dtype
 from ...generate import SampleSet, generate
 from ...kinds import GENERATOR, model_kind
-from ...models import build_model
+from ...models import ModelNotAvailableError, build_model
 from ...models.base import DiffusionModel
 from ...noise import NoiseDesign, make_design
+from ..config import naming_key
 
 __all__ = [
     "design_from_spec",
@@ -32,11 +33,25 @@ def load_model(
 
     ``dtype: auto`` runs the network in float16 on CUDA for kinds registered ``half_precision``
     (:mod:`antithetic.kinds`), else float32.
+
+    Raises:
+        ConfigError: a value of the entry is bad (the message names ``models.<name>`` and the setting).
+        ModelNotAvailableError: the weights cannot be loaded (the message names ``models.<name>``).
     """
-    model = build_model(name, spec, weights_dir=weights_dir)
+    try:
+        with naming_key(f"models.{name}"):
+            model = build_model(name, spec, weights_dir=weights_dir)
+    except ModelNotAvailableError as err:
+        err.add_note(
+            f"The rules train_model and fetch_model write results/models/{name} (a 'train' block or a hub id in "
+            f"models.{name}.pretrained); or set models.{name}.pretrained to a local folder of the model."
+        )
+        raise
     device = resolve_device(device)
-    half_safe = model_kind(spec.get("kind"), config_key=f"models.{name}.kind").half_precision
-    return model.to(device, resolve_dtype(spec.get("dtype", "auto"), device, half_safe=half_safe))
+    half_safe = model_kind(spec["kind"]).half_precision
+    with naming_key(f"models.{name}.dtype"):
+        dtype = resolve_dtype(spec.get("dtype", "auto"), device, half_safe=half_safe)
+    return model.to(device, dtype)
 
 
 def design_from_spec(spec: dict[str, Any], *, seed: int) -> NoiseDesign:
@@ -61,7 +76,8 @@ def run_training(name: str, spec: dict[str, Any], *, out_dir: str | Path, progre
     from ...models.base import state_dict_sha256
     from ...training import TrainConfig, config_dict, save_pipeline_atomically, train_ddpm
 
-    kind = model_kind(spec.get("kind"), config_key=f"models.{name}.kind")
+    with naming_key(f"models.{name}.kind"):
+        kind = model_kind(spec.get("kind"))
     if not kind.trainable or "train" not in spec:
         raise ValueError(f"models.{name} has no 'train:' block or its kind {kind.name!r} cannot be trained; nothing to train")
     if kind.family == GENERATOR:  # VAE, normalizing flow

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ...artifacts import atomic_path, load_samples, write_json
+from ..config import naming_key
 
 __all__ = ["run_table2", "run_uq_coverage", "run_uq_estimates", "run_uq_figures"]
 
@@ -29,7 +30,11 @@ __all__ = ["run_table2", "run_uq_coverage", "run_uq_estimates", "run_uq_figures"
 def _statistics(uq: dict[str, Any]) -> dict[str, Any]:
     from ...image_statistics import load_statistic
 
-    return {name: load_statistic(path, config_key=f"uq.statistics.{name}") for name, path in uq["statistics"].items()}
+    statistics = {}
+    for name, path in uq["statistics"].items():
+        with naming_key(f"uq.statistics.{name}"):
+            statistics[name] = load_statistic(path)
+    return statistics
 
 
 def _size_grid(num_groups: int, points: int = 8) -> list[int]:
@@ -67,7 +72,10 @@ def run_uq_estimates(
     level, quantile = float(uq["level"]), uq["quantile"]
     statistics = _statistics(uq)
     loaded = {method: load_samples(path) for method, path in inputs.items()}
-    kinds = {method: estimator_of(ss.design, where=f"uq.methods.{method}") for method, ss in loaded.items()}
+    kinds = {}
+    for method, ss in loaded.items():
+        with naming_key(f"uq.methods.{method}.design"):
+            kinds[method] = estimator_of(ss.design)
     mc_methods = [m for m, k in kinds.items() if k == "mc"]
     if not mc_methods:
         raise ValueError("uq.methods needs one method with an iid design: it is the MC baseline of the efficiencies")
@@ -151,7 +159,7 @@ def run_uq_coverage(
         designs: design name -> resolved ``designs.<name>`` entry, for every design of ``uq.coverage.methods``.
         seed: the config's base seed (the methods' noise); the reference uses ``uq.coverage.reference_seed``.
     """
-    from ...coverage_study import coverage_study, truths_of
+    from ...coverage_study import check_coverage_designs, coverage_study, truths_of
     from .sampling import design_from_spec, load_model, sampler_from_spec
 
     cov = uq["coverage"]
@@ -168,9 +176,12 @@ def run_uq_coverage(
         reference_design=design_from_spec({"kind": "antithetic"}, seed=int(cov["reference_seed"])),
         reference_samples=int(cov["reference_samples"]), level=level, quantile=quantile, batch_size=batch_size, progress=progress,
     )
+    methods = {method: design_from_spec(designs[name], seed=int(seed)) for method, name in cov["methods"].items()}
+    with naming_key("uq.coverage", fix="designs[m] is the design of uq.coverage.methods.m; change num_samples or that design"):
+        check_coverage_designs(methods, num_samples=int(cov["num_samples"]), control_variates=list(uq.get("control_variates", [])))
     rows, seconds = coverage_study(
         net, kind, options,
-        designs={method: design_from_spec(designs[name], seed=int(seed)) for method, name in cov["methods"].items()},
+        designs=methods,
         statistics=statistics, truths=truths, repetitions=int(cov["repetitions"]), num_samples=int(cov["num_samples"]),
         control_variates=list(uq.get("control_variates", [])), level=level, quantile=quantile, batch_size=batch_size, progress=progress,
     )
