@@ -186,7 +186,7 @@ def test_image_folder_gives_model_shaped_truths(tmp_path):
     assert rgb.shape == (3, 3, 8, 8) and grey.shape == (2, 1, 4, 4)
     assert rgb.min() >= -1 and rgb.max() <= 1 and rgb.std() > 0.1
     assert torch.equal(load_image_folder(tmp_path / "imgs", (3, 8, 8), 2), rgb[:2])  # first files by name
-    with pytest.raises(ValueError, match="holds 3 images, 4 are needed"):
+    with pytest.raises(ValueError, match="holds 3 images, fewer than count=4"):
         load_image_folder(tmp_path / "imgs", (3, 8, 8), 4)
     with pytest.raises(FileNotFoundError, match="inverse.images"):
         load_image_folder(tmp_path / "missing", (3, 8, 8), 1)

@@ -61,10 +61,10 @@ def load_image_folder(path: str | Path, shape: Sequence[int], count: int) -> tor
     if channels not in (1, 3):
         raise ValueError(f"images can feed a model of 1 or 3 channels, got shape={tuple(shape)}")
     if not folder.is_dir():
-        raise FileNotFoundError(f"no folder path={str(folder)!r}; put the images there ({', '.join(IMAGE_SUFFIXES)})")
+        raise FileNotFoundError(f"path {str(folder)!r} is no folder; put the images there ({', '.join(IMAGE_SUFFIXES)})")
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
     if len(files) < count:
-        raise ValueError(f"path={str(folder)!r} holds {len(files)} images, count={count} are needed; add images or lower the count")
+        raise ValueError(f"path {str(folder)!r} holds {len(files)} images, fewer than count={count}; add images or lower the count")
     images = []
     for file in files[:count]:
         with Image.open(file) as image:
