@@ -133,6 +133,8 @@ def test_dps_moves_the_state_against_the_residual_gradient_after_each_sampler_st
         after = steps[i + 1]["x"] if i + 1 < len(steps) else x
         assert torch.allclose(after, expected, atol=1e-6)
         assert torch.equal(s["residual"], residual) and grad.abs().max() > 0.01
+    with pytest.raises(ValueError, match="y holds 3 measurements for 2 samples"):
+        sample_dps(model, x_T[:2], y=y, operator=op, num_steps=4, eta=0.0)
 
 
 def test_gradients_flow_only_through_the_model_call(tiny_unet_dir):

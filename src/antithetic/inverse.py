@@ -190,7 +190,7 @@ class DPSGuidance:
         self, model: DiffusionModel, x: torch.Tensor, t: torch.Tensor | int, *, abar: torch.Tensor, cond: Any = None
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
         if len(self.y) != len(x):
-            raise ValueError(f"one measurement per sample: got {len(self.y)} measurements for {len(x)} samples")
+            raise ValueError(f"y holds {len(self.y)} measurements for {len(x)} samples; it needs one per sample")
         grad, eps, residual = dps_gradient(model, x, t, abar, y=self.y, operator=self.operator, cond=cond)
         return eps, -self.step_size * grad, {"residual": residual}
 
@@ -224,8 +224,6 @@ def sample_dps(
         callback: the sampler's callback (``{"step", "t", "x", "eps", "x0"}``, ``x`` the state the step started
             from) plus the residual norms ``"residual"``.
     """
-    if len(y) != len(x_T):
-        raise ValueError(f"one measurement per sample: got {len(y)} measurements for {len(x_T)} samples")
     return sample_ddim(
         model, x_T, num_steps=num_steps, eta=eta, step_noise=step_noise, cond=cond, callback=callback,
         guidance=DPSGuidance(y=y, operator=operator, step_size=step_size), use_clipped_model_output=eta >= 1.0,
