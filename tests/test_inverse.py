@@ -3,8 +3,10 @@
 import numpy as np
 import pytest
 import torch
+from diffusers import DDIMScheduler
 
-from antithetic import inverse
+from antithetic import samplers
+from antithetic.generate import generate
 from antithetic.inverse import (
     dps_gradient,
     inverse_experiment,
@@ -13,10 +15,10 @@ from antithetic.inverse import (
     sample_dps,
     solve_measurements,
 )
-from antithetic.models.analytic import gaussian_model
+from antithetic.models.analytic import gaussian_mixture_model, gaussian_model
 from antithetic.noise import AntitheticNoise, IIDNoise
-from antithetic.samplers import sample_ddpm
-from antithetic.workflow.config import ConfigError
+from antithetic.workflow.config import ConfigError, check_references
+from antithetic.workflow.jobs.inverse import task_operator
 
 SHAPE = (1, 8, 8)
 TASKS = [("inpainting", {"box": [2, 2, 4, 4]}), ("super_resolution", {"factor": 2}), ("deblurring", {"kernel_size": 3, "sigma": 1.0})]
@@ -35,11 +37,45 @@ def test_operators_are_linear_and_preserve_constants_where_they_should(task, par
         assert int((op.matrix(SHAPE).abs().sum(1) > 0).sum()) == 64 - 16
 
 
-def test_unknown_task_and_even_blur_kernel_name_the_key():
-    with pytest.raises(ConfigError, match="inverse.tasks"):
+def test_operator_errors_name_the_argument_and_the_app_names_the_config_key():
+    with pytest.raises(ValueError, match="unknown task 'colorization'") as info:
         make_operator("colorization")
-    with pytest.raises(ConfigError, match="kernel_size"):
+    assert not isinstance(info.value, ConfigError)  # the library knows no config key
+    with pytest.raises(ValueError, match="kernel_size must be odd, got 4"):
         make_operator("deblurring", kernel_size=4, sigma=1.0)
+    with pytest.raises(TypeError, match="'super_resolution': bad parameters"):
+        make_operator("super_resolution", factr=2)
+    # the job translates them into the config key and the fix
+    with pytest.raises(ConfigError, match=r"config key 'inverse.tasks' names 'colorization'; known tasks: .*Remove it"):
+        task_operator("colorization", {})
+    with pytest.raises(ConfigError, match=r"config key 'inverse.tasks.deblurring': deblurring: kernel_size must be odd"):
+        task_operator("deblurring", {"kernel_size": 4, "sigma": 1.0})
+    with pytest.raises(ConfigError, match=r"config key 'inverse.tasks.super_resolution': .*bad parameters"):
+        task_operator("super_resolution", {"factr": 2})
+    assert task_operator("super_resolution", {"factor": 2}).params == {"factor": 2}
+
+
+@pytest.mark.parametrize(
+    "mutate,message",
+    [
+        (lambda c: c["inverse"].update(samples=5), r"config key 'inverse.samples' must be an even number >= 4 .*got 5"),
+        (lambda c: c["inverse"].update(samples=2), r"config key 'inverse.samples' must be an even number >= 4 .*got 2"),
+        (lambda c: c["inverse"]["tasks"]["deblurring"].update(kernel_size=4),
+         r"config key 'inverse.tasks.deblurring.kernel_size' must be odd, got 4; use e.g. 5"),
+    ],
+)
+def test_the_config_check_names_the_inverse_key_at_dag_build(mutate, message):
+    from pathlib import Path
+
+    import yaml
+
+    config = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())
+    check_references(config)
+    mutate(config)
+    with pytest.raises(ConfigError, match=message):
+        check_references(config)
+    config["inverse"].pop("model")  # the stage is off: nothing to check
+    check_references(config)
 
 
 def test_dps_gradient_matches_the_closed_form_of_the_gaussian_model():
@@ -62,15 +98,43 @@ def test_dps_gradient_matches_the_closed_form_of_the_gaussian_model():
     assert not grad.requires_grad and not eps.requires_grad
 
 
-def test_without_the_measurement_step_dps_is_the_plain_sampler():
-    model = gaussian_model(mean=0.2, std=0.5)
-    design = IIDNoise(seed=3)
-    x_T = design.initial_noise(range(4), SHAPE)
-    y = torch.zeros(4, *SHAPE)
-    op = make_operator("inpainting", box=[0, 0, 8, 8])
-    dps = sample_dps(model, x_T, y=y, operator=op, num_steps=10, eta=1.0, step_size=0.0, step_noise=design.step_noise(range(4), SHAPE))
-    plain = sample_ddpm(model, x_T, num_steps=10, step_noise=design.step_noise(range(4), SHAPE))
-    assert torch.allclose(dps, plain, atol=1e-6)
+@pytest.mark.parametrize(
+    "eta,sampler,options",
+    [(1.0, "ddpm", {"num_steps": 10}), (0.5, "ddim", {"num_steps": 10, "eta": 0.5}), (0.0, "ddim", {"num_steps": 10, "eta": 0.0})],
+)
+def test_dps_at_step_size_zero_is_plain_generation(eta, sampler, options):
+    """The one generation loop with the DPS hook at zero step equals plain generation, bit for bit: the same
+    noise of the same sample indices, the same model output (through the differentiable call) and the same
+    update (eta = 1 is DDPM's, with its clipped model output)."""
+    model = gaussian_mixture_model(means=torch.randn(3, *SHAPE, generator=torch.Generator().manual_seed(0)), std=0.3)
+    op = make_operator("super_resolution", factor=2)
+    ys = op(torch.randn(3, *SHAPE, generator=torch.Generator().manual_seed(1)))
+    design = AntitheticNoise(seed=3)
+    x, _ = solve_measurements(model, op, ys, design=design, samples=4, num_steps=10, eta=eta, step_size=0.0, batch_size=8)
+    plain = generate(model, design=design, num_samples=12, sampler=sampler, sampler_options=options, batch_size=8, progress=False)
+    assert torch.equal(x.reshape(12, *SHAPE), torch.from_numpy(plain.samples))
+
+
+def test_dps_moves_the_state_against_the_residual_gradient_after_each_sampler_step():
+    # replay every step: the plain DDIM update from the state the step started at, minus zeta times the
+    # DPS gradient at that state, is the state the next step starts at
+    model = gaussian_mixture_model(means=torch.randn(3, *SHAPE, generator=torch.Generator().manual_seed(0)), std=0.3)
+    op = make_operator("inpainting", box=[2, 2, 4, 4])
+    y = op(torch.randn(3, *SHAPE, generator=torch.Generator().manual_seed(1)))
+    x_T = IIDNoise(seed=2).initial_noise(range(3), SHAPE)
+    steps = []
+    x = sample_dps(model, x_T, y=y, operator=op, num_steps=4, eta=0.0, step_size=0.7, callback=steps.append)
+    scheduler = DDIMScheduler.from_config(model.scheduler.config)
+    scheduler.set_timesteps(4)
+    assert [s["t"] for s in steps] == [int(t) for t in scheduler.timesteps] and torch.equal(steps[0]["x"], x_T)
+    for i, s in enumerate(steps):
+        grad, eps, residual = dps_gradient(model, s["x"], s["t"], scheduler.alphas_cumprod[s["t"]], y=y, operator=op)
+        expected = scheduler.step(eps, s["t"], s["x"], eta=0.0).prev_sample - 0.7 * grad
+        after = steps[i + 1]["x"] if i + 1 < len(steps) else x
+        assert torch.allclose(after, expected, atol=1e-6)
+        assert torch.equal(s["residual"], residual) and grad.abs().max() > 0.01
+    with pytest.raises(ValueError, match="y holds 3 measurements for 2 samples"):
+        sample_dps(model, x_T[:2], y=y, operator=op, num_steps=4, eta=0.0)
 
 
 def test_gradients_flow_only_through_the_model_call(tiny_unet_dir):
@@ -97,17 +161,19 @@ def test_gradients_flow_only_through_the_model_call(tiny_unet_dir):
 def test_the_antithetic_twin_receives_negated_initial_and_step_noises(monkeypatch):
     received = {}
 
-    def recorder(model, x_T, *, step_noise, num_steps, **kwargs):
+    def recorder(model, x_T, *, step_noise, num_steps, guidance, **kwargs):
         received["x_T"] = x_T.clone()
         received["steps"] = [step_noise(i).clone() for i in range(num_steps)]
+        received["y"] = guidance.y
         return x_T
 
-    monkeypatch.setattr(inverse, "sample_dps", recorder)
+    monkeypatch.setitem(samplers.SAMPLERS, "ddim", recorder)
     model = gaussian_model(mean=0.0, std=0.5)
-    ys = torch.zeros(3, *SHAPE)
+    ys = torch.arange(3.0).view(3, 1, 1, 1).expand(3, *SHAPE)
     x, _ = solve_measurements(model, make_operator("inpainting", box=[2, 2, 4, 4]), ys, design=AntitheticNoise(seed=5),
                               samples=4, num_steps=6, eta=1.0, step_size=1.0)
     assert x.shape == (3, 4, *SHAPE)
+    assert torch.equal(received["y"], ys.repeat_interleave(4, dim=0))  # sample k reconstructs measurement k // 4
     for noise in [received["x_T"], *received["steps"]]:
         assert torch.equal(noise[1::2], -noise[0::2])  # exact negation, every pair
         assert not torch.equal(noise[0], noise[2])  # distinct pairs
@@ -154,17 +220,24 @@ def test_dps_on_the_gaussian_model_against_the_closed_form_posterior():
 def test_inverse_experiment_reports_mc_and_amc_per_measurement():
     model = gaussian_model(mean=0.0, std=0.5)
     truths = torch.linspace(-1, 1, 64).reshape(1, *SHAPE).repeat(4, 1, 1, 1) * torch.tensor([1.0, -1.0, 0.5, 0.2]).view(4, 1, 1, 1)
+    designs = dict(mc_design=IIDNoise(seed=0), amc_design=AntitheticNoise(seed=1), measurement_design=IIDNoise(seed=2))
     frame, summary = inverse_experiment(model, make_operator("deblurring", kernel_size=3, sigma=1.0), truths, sigma_y=0.05,
-                                        samples=6, num_steps=8, eta=1.0, step_size=1.0, seed=0, num_bootstrap=50)
+                                        samples=6, num_steps=8, eta=1.0, step_size=1.0, seed=0, num_bootstrap=50, **designs)
     assert len(frame) == 4 * 2 and set(frame["statistic"]) == {"l1", "psnr"}
     assert [row["statistic"] for row in summary] == ["l1", "psnr"]
     for row in summary:
         assert row["efficiency_ci_low"] <= row["efficiency"] <= row["efficiency_ci_high"]
         assert -1 <= row["rho_mean"] <= 1 and row["amc_seconds_per_sample"] > 0
     assert np.all(frame.loc[frame["statistic"] == "l1", "mc_estimate"] > 0)
-    with pytest.raises(ConfigError, match="inverse.samples"):
-        inverse_experiment(model, make_operator("super_resolution", factor=2), truths, sigma_y=0.05, samples=5,
-                           num_steps=2, eta=1.0, step_size=1.0, seed=0)
+    kwargs = dict(sigma_y=0.05, num_steps=2, eta=1.0, step_size=1.0, seed=0)
+    with pytest.raises(ValueError, match="samples must be an even number >= 4"):
+        inverse_experiment(model, make_operator("super_resolution", factor=2), truths, samples=5, **kwargs, **designs)
+    with pytest.raises(ValueError, match="amc_design must couple samples in pairs"):
+        inverse_experiment(model, make_operator("super_resolution", factor=2), truths, samples=4, **kwargs,
+                           **{**designs, "amc_design": IIDNoise(seed=1)})
+    with pytest.raises(ValueError, match="mc_design must draw independent samples"):
+        inverse_experiment(model, make_operator("super_resolution", factor=2), truths, samples=4, **kwargs,
+                           **{**designs, "mc_design": AntitheticNoise(seed=0)})
 
 
 def _write_images(folder, sizes):

@@ -1,13 +1,13 @@
 import numpy as np
 import pytest
 import torch
-from diffusers import DDPMScheduler
+from diffusers import DDIMScheduler, DDPMScheduler
 
 from antithetic.correlation import pair_correlations, pn_pairs
 from antithetic.generate import generate
 from antithetic.models import build_model, gaussian_mixture_model, gaussian_model
 from antithetic.noise import AntitheticNoise, IIDNoise
-from antithetic.samplers import sample_ddim, sample_ddpm
+from antithetic.samplers import Start, sample_ddim, sample_ddpm, start_timestep
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +117,96 @@ def test_ddpm_refuses_a_learned_variance():
                                    scheduler=DDPMScheduler(num_train_timesteps=10, variance_type="learned_range"))
     with pytest.raises(ValueError, match="variance_type is 'learned_range'.*kind ddim"):
         sample_ddpm(model, torch.randn(2, 1, 2, 2), step_noise=lambda i: torch.randn(2, 1, 2, 2))
+
+
+def _mixture(variance_type: str = "fixed_small"):
+    means = 0.5 * torch.randn(3, 1, 4, 4, generator=torch.Generator().manual_seed(0))
+    scheduler = DDPMScheduler(num_train_timesteps=100, clip_sample=True, variance_type=variance_type)
+    return gaussian_mixture_model(means=means, std=0.3, scheduler=scheduler)
+
+
+# the samplers that take the guidance and start hooks: (sampler, options, the scheduler's variance_type)
+HOOKED = [
+    pytest.param(sample_ddim, {"eta": 0.0}, "fixed_small", id="ddim"),
+    pytest.param(sample_ddim, {"eta": 0.6}, "fixed_small", id="ddim-eta"),
+    pytest.param(sample_ddpm, {}, "fixed_small", id="ddpm"),
+    pytest.param(sample_ddpm, {}, "fixed_large", id="ddpm-fixed-large"),
+]
+HOOK_SHAPE = (1, 4, 4)
+
+
+@pytest.mark.parametrize("sampler,options,variance", HOOKED)
+def test_a_start_at_the_top_of_the_grid_is_plain_generation_from_the_noised_image(sampler, options, variance):
+    # Start(t, image) enters the grid at its largest timestep t_s <= t, from sqrt(abar) image + sqrt(1 - abar) x_T:
+    # a start at (or just above) the top grid timestep takes every step, so it is plain generation from that state
+    model = _mixture(variance)
+    design, idx = AntitheticNoise(seed=4), range(4)
+    x_T = design.initial_noise(idx, HOOK_SHAPE)
+    image = 2 * torch.rand(4, *HOOK_SHAPE, generator=torch.Generator().manual_seed(1)) - 1
+    grid = DDIMScheduler.from_config(model.scheduler.config)
+    grid.set_timesteps(10)
+    top = int(grid.timesteps[0])
+    abar = grid.alphas_cumprod[top]
+    state = torch.sqrt(abar) * image + torch.sqrt(1 - abar) * x_T
+    plain = sampler(model, state, num_steps=10, step_noise=design.step_noise(idx, HOOK_SHAPE), **options)
+    for t in (top, top + 5):
+        assert start_timestep(model, 10, t) == top
+        started = sampler(model, x_T, num_steps=10, start=Start(t, image), step_noise=design.step_noise(idx, HOOK_SHAPE), **options)
+        assert torch.equal(started, plain)
+
+
+@pytest.mark.parametrize("eta", [0.0, 0.6])
+def test_a_start_part_way_down_the_grid_takes_the_remaining_steps(eta):
+    # the state x_k of a plain run, started from at t_k as the noised image x_k / sqrt(abar_k) with zero noise,
+    # runs the plain run's remaining steps (numbered from 0: the per-step noise is drawn from its first step on)
+    model = _mixture()
+    x_T = IIDNoise(seed=2).initial_noise(range(3), HOOK_SHAPE)
+    grid = DDIMScheduler.from_config(model.scheduler.config)
+    grid.set_timesteps(10)
+    seen = []
+    plain = sample_ddim(model, x_T, num_steps=10, callback=seen.append)
+    for k in (3, 9):
+        t_k, x_k = seen[k]["t"], seen[k]["x"]
+        tail = []
+        out = sample_ddim(model, torch.zeros_like(x_T), num_steps=10, start=Start(t_k + 3, x_k / torch.sqrt(grid.alphas_cumprod[t_k])),
+                          callback=tail.append)
+        assert [s["t"] for s in tail] == [s["t"] for s in seen[k:]] and [s["step"] for s in tail] == list(range(10 - k))
+        torch.testing.assert_close(out, plain, rtol=0, atol=1e-5)
+        if eta > 0:  # a stochastic run draws the step noise in order from step 0 (StepNoise refuses anything else)
+            noise = IIDNoise(seed=3).step_noise(range(3), HOOK_SHAPE)
+            sample_ddim(model, x_T, num_steps=10, eta=eta, step_noise=noise, start=Start(t_k, x_k))
+            assert noise._next_step == 10 - k
+    with pytest.raises(ValueError, match=r"start at t=-1 lies below every timestep of the 10-step grid \(the lowest is 0\)"):
+        sample_ddim(model, x_T, num_steps=10, start=Start(-1, x_T))
+    with pytest.raises(ValueError, match="start.image has shape"):
+        sample_ddim(model, x_T, num_steps=10, start=Start(50, x_T[:2]))
+
+
+@pytest.mark.parametrize("sampler,options,variance", HOOKED)
+def test_a_guidance_hook_replaces_the_model_call_and_shifts_the_state_after_the_step(sampler, options, variance):
+    model = _mixture(variance)
+    design, idx = AntitheticNoise(seed=4), range(4)
+    x_T = design.initial_noise(idx, HOOK_SHAPE)
+    calls = []
+
+    def unguided(model, x, t, *, abar, cond):  # the model's own eps and no shift: plain sampling
+        calls.append((int(t), float(abar)))
+        return model.eps(x, t, cond), torch.zeros_like(x), {"seen_t": int(t)}
+
+    seen = []
+    plain = sampler(model, x_T, num_steps=10, step_noise=design.step_noise(idx, HOOK_SHAPE), **options)
+    guided = sampler(model, x_T, num_steps=10, step_noise=design.step_noise(idx, HOOK_SHAPE), guidance=unguided,
+                     callback=seen.append, **options)
+    assert torch.equal(guided, plain)
+    assert [t for t, _ in calls] == [s["t"] for s in seen] == [s["seen_t"] for s in seen]  # extras reach the callback
+    assert all(abar == float(model.scheduler.alphas_cumprod[t]) for t, abar in calls)  # the step's own alpha-bar
+    last = seen[-1]["t"]
+
+    def shift_last(model, x, t, *, abar, cond):  # shift the state after the last step only
+        return model.eps(x, t, cond), torch.full_like(x, 0.25) if int(t) == last else None, {}
+
+    shifted = sampler(model, x_T, num_steps=10, step_noise=design.step_noise(idx, HOOK_SHAPE), guidance=shift_last, **options)
+    assert torch.equal(shifted, plain + 0.25)
 
 
 def test_sampler_argument_errors(affine):

@@ -21,22 +21,28 @@ source. Per source image:
 is the exact binomial (Clopper-Pearson) interval of :func:`scipy.stats.binomtest`. A win rate of 0.5
 means no difference.
 
-The DDIM update is diffusers' :class:`~diffusers.DDIMScheduler` on the sampler's timestep grid
-(``num_steps`` over the whole schedule), entered at the largest grid timestep not above ``t0``.
+The edit is the DDIM sampler (:func:`antithetic.samplers.sample_ddim`, eta = 0) with a start point
+(:class:`antithetic.samplers.Start`): on the sampler's timestep grid (``num_steps`` over the whole
+schedule), entered at the largest grid timestep not above ``t0``, from the source noised with the
+sampler's noise ``z``. :func:`editing_experiment` generates the edits with :func:`antithetic.generate.generate`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import torch
-from diffusers import DDIMScheduler
 from torch import nn
 
 from .diversity import feature_distance, ssim
+from .generate import generate
 from .models.base import DiffusionModel
+from .samplers import Start, sample_ddim, start_timestep
+
+if TYPE_CHECKING:
+    from .noise import NoiseDesign
 
 __all__ = ["EDIT_MEASURES", "edit_measures", "editing_experiment", "sdedit", "win_rates"]
 
@@ -49,26 +55,21 @@ EDIT_MEASURES: dict[str, tuple[str, bool]] = {
 }
 
 
-@torch.no_grad()
 def sdedit(model: DiffusionModel, source: torch.Tensor, noise: torch.Tensor, *, t0: int, num_steps: int) -> tuple[torch.Tensor, int]:
     """Edit ``source`` images ``(B, C, H, W)`` with initial noises ``noise`` (same shape) from level ``t0``.
 
     Returns:
         the edits and the timestep the DDIM loop starts at (the largest grid timestep ``<= t0``).
     """
-    scheduler = DDIMScheduler.from_config(model.scheduler.config)
-    scheduler.set_timesteps(num_steps, device=source.device)
-    timesteps = [t for t in scheduler.timesteps if int(t) <= t0]
-    if not timesteps:
-        raise ValueError(f"config key 'editing.t0': t0 = {t0} lies below every timestep of a {num_steps}-step DDIM grid")
-    start = int(timesteps[0])
-    abar = scheduler.alphas_cumprod[start].to(source.dtype)
-    # 1. forward process to the starting level with the given noise (z or -z)
-    x = torch.sqrt(abar) * source + torch.sqrt(1 - abar) * noise
-    for t in timesteps:
-        # 2. deterministic DDIM step (eta = 0)
-        x = scheduler.step(model.eps(x, t), t, x, eta=0.0).prev_sample
-    return x, start
+    start = _start_timestep(model, num_steps, t0)
+    return sample_ddim(model, noise, num_steps=num_steps, eta=0.0, start=Start(int(t0), source)), start
+
+
+def _start_timestep(model: DiffusionModel, num_steps: int, t0: int) -> int:
+    try:
+        return start_timestep(model, num_steps, int(t0))
+    except ValueError as err:
+        raise ValueError(f"t0 = {t0}: {err}") from None
 
 
 def edit_measures(
@@ -124,33 +125,44 @@ def editing_experiment(
     extractor: nn.Module,
     t0_values: list[int],
     num_steps: int,
-    seed: int,
+    pn_design: NoiseDesign,
+    rr_design: NoiseDesign,
     level: float = 0.95,
     kernel_size: int = 3,
     sigma: float = 0.5,
+    batch_size: int | None = None,
 ) -> tuple[pd.DataFrame, list[dict[str, Any]]]:
     """PN and RR edit pairs of every source at every ``t0``: per-source measures and win rates.
 
-    Source ``s`` gets PN pair ``s`` of the antithetic design of seed ``seed`` (noises ``z_s, -z_s``) and RR
-    pair ``s`` of the iid design of seed ``seed + 1`` (samples ``2s, 2s + 1``); the same noises at every ``t0``.
+    Source ``s`` gets PN pair ``s`` of ``pn_design`` (samples ``2s, 2s + 1``, e.g. the antithetic ``z_s, -z_s``)
+    and RR pair ``s`` of ``rr_design`` (samples ``2s, 2s + 1`` of independent noise); the same noises at every
+    ``t0``. Give the two designs independent streams (different seeds). The edits are generated in batches
+    of ``batch_size`` (default: all at once); the noise is seed-addressed, so the batching changes no noise.
     """
-    from .noise import AntitheticNoise, IIDNoise
-
+    if pn_design.group_size != 2:
+        raise ValueError(f"pn_design must couple samples in pairs (group size 2), got {pn_design.name!r} "
+                         f"with group size {pn_design.group_size}")
+    if rr_design.group_size != 1:
+        raise ValueError(f"rr_design must draw independent samples (group size 1), got {rr_design.name!r} "
+                         f"with group size {rr_design.group_size}")
     shape = tuple(model.sample_shape)
     count = len(sources)
-    noises = {
-        "PN": AntitheticNoise(seed=seed).initial_noise(range(2 * count), shape, device=model.device),
-        "RR": IIDNoise(seed=seed + 1).initial_noise(range(2 * count), shape, device=model.device),
-    }
+    starts = [(int(t0), _start_timestep(model, num_steps, t0)) for t0 in t0_values]
     src = sources.to(device=model.device, dtype=torch.float32)
-    doubled = src.repeat_interleave(2, dim=0)
+    doubled = src.repeat_interleave(2, dim=0)  # sample k edits source k // 2
     frames, rows = [], []
-    for t0 in t0_values:
+    for t0, start in starts:
         measures = {}
-        for kind, noise in noises.items():
-            edits, start = sdedit(model, doubled, noise, t0=int(t0), num_steps=num_steps)
-            m = edit_measures(src.cpu(), edits.cpu().reshape(count, 2, *shape), extractor=extractor, kernel_size=kernel_size, sigma=sigma)
+        for kind, design in (("PN", pn_design), ("RR", rr_design)):
+            edits = generate(
+                model, design=design, num_samples=2 * count, sampler="ddim",
+                sampler_options={"num_steps": num_steps, "eta": 0.0}, batch_size=batch_size or 2 * count,
+                batch_options=lambda batch, t0=t0: {"start": Start(t0, doubled[torch.as_tensor(batch, device=doubled.device)])},
+                progress=False,
+            ).samples
+            edits = torch.from_numpy(edits).reshape(count, 2, *shape)
+            m = edit_measures(src.cpu(), edits, extractor=extractor, kernel_size=kernel_size, sigma=sigma)
             measures[kind] = m
-            frames.append(m.assign(kind=kind, t0=int(t0), start_t=start))
-        rows += [{"t0": int(t0), "start_t": start, **row} for row in win_rates(measures["PN"], measures["RR"], level=level)]
+            frames.append(m.assign(kind=kind, t0=t0, start_t=start))
+        rows += [{"t0": t0, "start_t": start, **row} for row in win_rates(measures["PN"], measures["RR"], level=level)]
     return pd.concat(frames, ignore_index=True), rows

@@ -2,6 +2,11 @@
 
 The noise of sample ``k`` is a function of ``(design seed, k)`` only (see :mod:`antithetic.noise`),
 so the result does not depend on ``batch_size`` or on how the indices are split into jobs.
+
+This is the one generation loop of the library: per-sample inputs other than the noise reach the
+sampler through ``cond`` and ``batch_options``, both addressed by sample index like the noise, e.g.
+the measurements of diffusion posterior sampling (a guidance hook, :func:`antithetic.inverse.solve_measurements`)
+or the source images of SDEdit-style editing (a start point, :func:`antithetic.editing.editing_experiment`).
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ def generate(
     start: int = 0,
     cond: Any = None,
     callback: Callable[[Sequence[int], dict[str, Any]], None] | None = None,
+    batch_options: Callable[[np.ndarray], dict[str, Any]] | None = None,
     progress: bool = True,
 ) -> SampleSet:
     """Generate samples ``start .. start + num_samples - 1`` of ``design`` with ``sampler``.
@@ -46,6 +52,8 @@ def generate(
         cond: the condition of every sample, or a callable ``batch_indices -> condition``; by default
             the model's own ``condition(batch_indices)`` (prompts, class labels), if it has one.
         callback: called as ``callback(batch_indices, step_info)`` at every step of every batch.
+        batch_options: ``batch_indices -> dict`` of further keyword arguments of the sampler for that batch,
+            e.g. ``{"guidance": ...}`` or ``{"start": ...}`` (the hooks of :mod:`antithetic.samplers`).
     """
     options = dict(sampler_options or {})
     design.check_num_samples(num_samples)
@@ -73,7 +81,8 @@ def generate(
         batch_cond = cond(batch) if callable(cond) else cond
         if batch_cond is None and hasattr(model, "condition"):
             batch_cond = model.condition(batch)
-        x0 = sample_fn(model, x_T, step_noise=step_noise, cond=batch_cond, callback=step_callback, **options)
+        extra = batch_options(batch) if batch_options is not None else {}
+        x0 = sample_fn(model, x_T, step_noise=step_noise, cond=batch_cond, callback=step_callback, **options, **extra)
         if hasattr(model, "decode_latents"):  # latent models: decode to data space with their VAE
             x0 = model.decode_latents(x0)
         outputs.append(x0.float().cpu().numpy())

@@ -10,9 +10,12 @@ state against the gradient of the measurement residual at Tweedie's estimate of 
     x_{t-1}  = x' - zeta * grad_{x_t} ||y - A x0_hat||_2
 
 Gradients flow only through the model call (``x0_hat`` is affine in ``x_t`` apart from it); the
-prior step and the injected noise are not differentiated. The sampler takes its initial noise and a
-per-step noise source (:class:`antithetic.noise.StepNoise`) and draws nothing itself, so an antithetic
-design hands the twin ``(-z, -w_1, ..., -w_T)``: every injected noise negated.
+prior step and the injected noise are not differentiated. DPS is not a sampler of its own: it is the
+guidance hook :class:`DPSGuidance` of the DDIM loop of :mod:`antithetic.samplers` (its ``eps`` comes from
+the differentiable model call, its shift of the state is ``-zeta grad``), and :func:`solve_measurements`
+generates the reconstructions with :func:`antithetic.generate.generate`. The sampler takes its initial
+noise and a per-step noise source (:class:`antithetic.noise.StepNoise`) and draws nothing itself, so an
+antithetic design hands the twin ``(-z, -w_1, ..., -w_T)``: every injected noise negated.
 
 Operators on ``(C, H, W)`` images (all linear):
 
@@ -35,17 +38,20 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from diffusers import DDIMScheduler
 from torch import nn
 
+from .generate import generate
 from .models.base import DiffusionModel
-from .workflow.config import ConfigError
+from .samplers import sample_ddim
 
 if TYPE_CHECKING:
     import pandas as pd
 
+    from .noise import NoiseDesign
+
 __all__ = [
     "OPERATORS",
+    "DPSGuidance",
     "LinearOperator",
     "dps_gradient",
     "inverse_experiment",
@@ -96,7 +102,7 @@ def _super_resolution(factor: int) -> LinearOperator:
 
 def _deblurring(kernel_size: int, sigma: float) -> LinearOperator:
     if kernel_size % 2 == 0:
-        raise ConfigError(f"config key 'inverse.tasks.deblurring.kernel_size' must be odd, got {kernel_size}")
+        raise ValueError(f"deblurring: kernel_size must be odd, got {kernel_size}")
     r = torch.arange(kernel_size, dtype=torch.float64) - (kernel_size - 1) / 2
     g = torch.exp(-(r**2) / (2 * sigma**2))
     kernel = torch.outer(g, g)
@@ -119,13 +125,13 @@ OPERATORS: dict[str, Callable[..., LinearOperator]] = {
 
 
 def make_operator(task: str, **params: Any) -> LinearOperator:
-    """Build the operator of ``task`` (a key of ``inverse.tasks``) from its parameters."""
+    """Build the operator of ``task`` (a key of :data:`OPERATORS`) from its parameters."""
     if task not in OPERATORS:
-        raise ConfigError(f"config key 'inverse.tasks' names {task!r}; known tasks: {sorted(OPERATORS)}")
+        raise ValueError(f"unknown task {task!r}; known tasks: {sorted(OPERATORS)}")
     try:
         return OPERATORS[task](**params)
     except TypeError as err:
-        raise ConfigError(f"config key 'inverse.tasks.{task}': bad parameters {params}: {err}") from None
+        raise TypeError(f"task {task!r}: bad parameters {params}: {err}") from None
 
 
 def measure(operator: LinearOperator, x0: torch.Tensor, *, sigma_y: float, noise: torch.Tensor) -> torch.Tensor:
@@ -145,16 +151,48 @@ def tweedie_x0(model: DiffusionModel, x: torch.Tensor, t: torch.Tensor | int, ab
 
 
 def dps_gradient(
-    model: DiffusionModel, x: torch.Tensor, t: torch.Tensor | int, abar: torch.Tensor, *, y: torch.Tensor, operator: LinearOperator
+    model: DiffusionModel,
+    x: torch.Tensor,
+    t: torch.Tensor | int,
+    abar: torch.Tensor,
+    *,
+    y: torch.Tensor,
+    operator: LinearOperator,
+    cond: Any = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``grad_{x_t} ||y - A x0_hat(x_t)||_2`` per sample, with ``eps`` and the residual norms (all detached)."""
     x_in = x.detach().requires_grad_(True)
     with torch.enable_grad():
-        eps = model.eps_differentiable(x_in, t)
+        eps = model.eps_differentiable(x_in, t, cond)
         x0_hat = (x_in - torch.sqrt(1 - abar) * eps) / torch.sqrt(abar)
         residual = (y - operator(x0_hat)).flatten(1).norm(dim=1)
         (grad,) = torch.autograd.grad(residual.sum(), x_in)
     return grad, eps.detach(), residual.detach()
+
+
+@dataclass
+class DPSGuidance:
+    """The DPS step as a guidance hook of :func:`antithetic.samplers.sample_ddim`: the step's ``eps`` and
+    ``grad_{x_t} ||y - A x0_hat||`` come from one differentiable model call (:func:`dps_gradient`), and the
+    state moves by ``-step_size * grad`` after the sampler's update. The callback sees ``"residual"``.
+
+    Args:
+        y: measurements, row ``b`` for sample ``b`` of the batch.
+        operator: the linear operator ``A``.
+        step_size: DPS step ``zeta`` on the gradient of the residual norm.
+    """
+
+    y: torch.Tensor
+    operator: LinearOperator
+    step_size: float = 1.0
+
+    def __call__(
+        self, model: DiffusionModel, x: torch.Tensor, t: torch.Tensor | int, *, abar: torch.Tensor, cond: Any = None
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, Any]]:
+        if len(self.y) != len(x):
+            raise ValueError(f"y holds {len(self.y)} measurements for {len(x)} samples; it needs one per sample")
+        grad, eps, residual = dps_gradient(model, x, t, abar, y=self.y, operator=self.operator, cond=cond)
+        return eps, -self.step_size * grad, {"residual": residual}
 
 
 def sample_dps(
@@ -167,9 +205,11 @@ def sample_dps(
     eta: float = 1.0,
     step_size: float = 1.0,
     step_noise: Callable[[int], torch.Tensor] | None = None,
+    cond: Any = None,
     callback: Callable[[dict[str, Any]], None] | None = None,
 ) -> torch.Tensor:
-    """DPS from ``x_T`` given measurements ``y`` (one per sample, ``(B, *measurement_shape)``).
+    """DPS from ``x_T`` given measurements ``y`` (one per sample, ``(B, *measurement_shape)``): the DDIM
+    sampler with the :class:`DPSGuidance` hook.
 
     Args:
         model: the noise predictor (:class:`~antithetic.models.base.DiffusionModel`).
@@ -177,32 +217,17 @@ def sample_dps(
         y: measurements, row ``b`` for sample ``b``.
         operator: the linear operator ``A``.
         num_steps: sampler steps (respaced training schedule).
-        eta: DDIM stochasticity; 1 = DDPM posterior variance (ancestral, the DPS paper's sampler).
+        eta: DDIM stochasticity in [0, 1]; 1 = DDPM posterior variance (ancestral, the DPS paper's sampler,
+            with DDPM's clipped model output).
         step_size: DPS step ``zeta`` on the gradient of the residual norm.
         step_noise: per-step noise source (required for ``eta > 0``), e.g. :class:`antithetic.noise.StepNoise`.
-        callback: called after each step with ``{"step", "t", "x", "x0", "residual"}``.
+        callback: the sampler's callback (``{"step", "t", "x", "eps", "x0"}``, ``x`` the state the step started
+            from) plus the residual norms ``"residual"``.
     """
-    if eta > 0 and step_noise is None:
-        raise ValueError("a stochastic DPS sampler (eta > 0) needs step_noise: samplers never draw noise themselves")
-    if len(y) != len(x_T):
-        raise ValueError(f"one measurement per sample: got {len(y)} measurements for {len(x_T)} samples")
-    scheduler = DDIMScheduler.from_config(model.scheduler.config)
-    scheduler.set_timesteps(num_steps, device=x_T.device)
-    alphas = scheduler.alphas_cumprod.to(device=x_T.device, dtype=x_T.dtype)
-    x = x_T
-    for i, t in enumerate(scheduler.timesteps):
-        abar = alphas[int(t)]
-        # 1. noise prediction and measurement gradient (autograd through the model call only)
-        grad, eps, residual = dps_gradient(model, x, t, abar, y=y, operator=operator)
-        # 2. the injected noise of this step (negated for the antithetic twin by the design)
-        noise = step_noise(i) if eta > 0 else None
-        # 3. prior step x_t -> x'_{t-1} (DDIM update; eta = 1 has the DDPM variance)
-        out = scheduler.step(eps, t, x, eta=eta, variance_noise=noise, use_clipped_model_output=eta >= 1.0)
-        # 4. measurement-consistency step
-        x = out.prev_sample - step_size * grad
-        if callback is not None:
-            callback({"step": i, "t": int(t), "x": x, "x0": out.pred_original_sample, "residual": residual})
-    return x.detach()
+    return sample_ddim(
+        model, x_T, num_steps=num_steps, eta=eta, step_noise=step_noise, cond=cond, callback=callback,
+        guidance=DPSGuidance(y=y, operator=operator, step_size=step_size), use_clipped_model_output=eta >= 1.0,
+    )
 
 
 def reconstruction_metrics(x: torch.Tensor, truth: torch.Tensor) -> dict[str, np.ndarray]:
@@ -226,40 +251,40 @@ def solve_measurements(
     operator: LinearOperator,
     ys: torch.Tensor,
     *,
-    design,
+    design: NoiseDesign,
     samples: int,
     num_steps: int,
     eta: float,
     step_size: float,
     batch_size: int | None = None,
+    progress: bool = False,
 ) -> tuple[torch.Tensor, float]:
     """``samples`` DPS reconstructions for each measurement in ``ys`` ``(M, ...)`` under a noise design.
 
     Sample ``k`` of measurement ``m`` has noise index ``m * samples + k`` of ``design``, so groups (pairs)
-    never straddle two measurements when ``samples`` is a multiple of the group size. Measurements are
-    solved in chunks of at most ``batch_size`` reconstructions (at least one measurement per chunk);
-    the noise is seed-addressed, so the chunking does not change the result.
+    never straddle two measurements when ``samples`` is a multiple of the group size. The reconstructions
+    are generated by :func:`antithetic.generate.generate` with the DDIM sampler and the :class:`DPSGuidance`
+    hook, in batches of whole measurements (at most ``batch_size`` reconstructions, at least one
+    measurement per batch); the noise is seed-addressed, so the batching does not change the result.
 
     Returns:
         reconstructions ``(M, samples, C, H, W)`` and the wall time in seconds.
     """
-    import time
-
     design.check_num_samples(samples)
     shape = tuple(model.sample_shape)
-    per_chunk = max(1, (batch_size or len(ys) * samples) // samples)  # measurements per chunk
-    chunks, seconds = [], 0.0
-    for first in range(0, len(ys), per_chunk):
-        chunk = ys[first : first + per_chunk]
-        indices = list(range(first * samples, (first + len(chunk)) * samples))
-        x_T = design.initial_noise(indices, shape, device=model.device)
-        noise = design.step_noise(indices, shape, device=model.device)
-        y = chunk.to(model.device).repeat_interleave(samples, dim=0)
-        start = time.perf_counter()
-        x = sample_dps(model, x_T, y=y, operator=operator, num_steps=num_steps, eta=eta, step_size=step_size, step_noise=noise)
-        seconds += time.perf_counter() - start
-        chunks.append(x.cpu())
-    return torch.cat(chunks).reshape(len(ys), samples, *shape), seconds
+    per_batch = max(1, (batch_size or len(ys) * samples) // samples)  # measurements per batch
+    ys = ys.to(model.device)
+
+    def dps(batch: np.ndarray) -> dict[str, Any]:  # the measurement of every sample of the batch
+        y = ys[torch.as_tensor(batch // samples, device=ys.device)]
+        return {"guidance": DPSGuidance(y=y, operator=operator, step_size=step_size)}
+
+    result = generate(
+        model, design=design, num_samples=len(ys) * samples, sampler="ddim",
+        sampler_options={"num_steps": num_steps, "eta": eta, "use_clipped_model_output": eta >= 1.0},
+        batch_size=per_batch * samples, batch_options=dps, progress=progress,
+    )
+    return torch.from_numpy(result.samples).reshape(len(ys), samples, *shape), result.seconds
 
 
 def inverse_experiment(
@@ -267,6 +292,9 @@ def inverse_experiment(
     operator: LinearOperator,
     truths: torch.Tensor,
     *,
+    mc_design: NoiseDesign,
+    amc_design: NoiseDesign,
+    measurement_design: NoiseDesign,
     sigma_y: float,
     samples: int,
     num_steps: int,
@@ -279,9 +307,10 @@ def inverse_experiment(
 ) -> tuple["pd.DataFrame", list[dict[str, Any]]]:
     """MC against AMC estimates of ``E[L1]`` and ``E[PSNR]`` of DPS reconstructions, per measurement.
 
-    Measurement ``m`` is ``y_m = A x_m + sigma_y n_m`` with ``n_m`` sample ``m`` of the iid design of seed
-    ``seed + 2``; MC uses the iid design of seed ``seed`` and AMC the antithetic design of seed
-    ``seed + 1`` (independent streams), ``samples`` reconstructions each.
+    Measurement ``m`` is ``y_m = A x_m + sigma_y n_m`` with ``n_m`` the initial noise of sample ``m`` of
+    ``measurement_design``; MC uses ``mc_design`` (independent samples) and AMC ``amc_design`` (pairs),
+    ``samples`` reconstructions each; give the three designs independent streams (different seeds).
+    ``seed`` seeds the bootstrap over measurements.
 
     Returns:
         per-(measurement, statistic) rows (estimates, CI lengths, ``rho``, efficiency) and one summary row per
@@ -291,15 +320,20 @@ def inverse_experiment(
     import pandas as pd
 
     from .estimators import amc_estimate, efficiency, mc_estimate
-    from .noise import AntitheticNoise, IIDNoise
 
     if samples < 4 or samples % 2:
-        raise ConfigError(f"config key 'inverse.samples' must be an even number >= 4 (AMC pairs), got {samples}")
+        raise ValueError(f"samples must be an even number >= 4 (AMC pairs), got {samples}")
+    if mc_design.group_size != 1:
+        raise ValueError(f"mc_design must draw independent samples (group size 1), got {mc_design.name!r} "
+                         f"with group size {mc_design.group_size}")
+    if amc_design.group_size != 2:
+        raise ValueError(f"amc_design must couple samples in pairs (group size 2), got {amc_design.name!r} "
+                         f"with group size {amc_design.group_size}")
     y_shape = tuple(operator(truths[:1].to(torch.float32)).shape[1:])
-    n = IIDNoise(seed=seed + 2).initial_noise(range(len(truths)), y_shape)
+    n = measurement_design.initial_noise(range(len(truths)), y_shape)
     ys = measure(operator, truths.to(torch.float32), sigma_y=sigma_y, noise=n)
     results = {}
-    for method, design in (("mc", IIDNoise(seed=seed)), ("amc", AntitheticNoise(seed=seed + 1))):
+    for method, design in (("mc", mc_design), ("amc", amc_design)):
         x, seconds = solve_measurements(
             model, operator, ys, design=design, samples=samples, num_steps=num_steps, eta=eta, step_size=step_size,
             batch_size=batch_size,

@@ -11,6 +11,18 @@ dict ``{"step", "t", "x", "eps", "x0"}``: ``x`` is the state the step started fr
 ``eps`` the model's prediction ``eps_t(x_t)`` and ``x0`` the predicted clean sample; trajectory and
 symmetry probes hook in there.
 
+The DDIM/DDPM samplers take two more hooks, so that guided and partial runs are options of the one loop
+rather than copies of it:
+
+* ``guidance``: a callable ``guidance(model, x, t, *, abar, cond) -> (eps, shift, extras)`` that replaces the
+  model call of every step: ``eps`` feeds the sampler's update, ``shift`` (or ``None``) is added to the state
+  after the update and ``extras`` go into the callback's dict. Diffusion posterior sampling
+  (:class:`antithetic.inverse.DPSGuidance`) is such a hook: its ``eps`` comes from a differentiable model
+  call and its shift is ``-zeta`` times the gradient of the measurement residual.
+* ``start``: a :class:`Start` ``(t, image)`` enters the timestep grid part-way (SDEdit, Meng et al. 2022):
+  at the largest grid timestep ``t_s <= t``, from the forward process of ``image`` with the sampler's own
+  noise, ``x_{t_s} = sqrt(abar_{t_s}) image + sqrt(1 - abar_{t_s}) x_T``; the steps are then numbered from 0.
+
 The update rule is diffusers' :class:`~diffusers.DDIMScheduler` (Song et al. 2021, Eq. 12), built
 from the model's training schedule and fed the injected noise through ``variance_noise``:
 
@@ -45,7 +57,8 @@ One-shot generators (VAE, flow) use :func:`antithetic.models.generator.sample_de
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import torch
@@ -59,6 +72,8 @@ from .parametrization import vp_from_ve
 
 __all__ = [
     "SAMPLERS",
+    "Guidance",
+    "Start",
     "check_model_fits_sampler",
     "edm_sigmas",
     "get_sampler",
@@ -66,9 +81,68 @@ __all__ = [
     "sample_ddpm",
     "sample_edm_heun",
     "sample_edm_stochastic",
+    "start_timestep",
 ]
 
 Callback = Callable[[dict[str, Any]], None]
+#: ``guidance(model, x, t, *, abar, cond) -> (eps, shift, extras)``, called instead of ``model.eps`` at every step
+Guidance = Callable[..., tuple[torch.Tensor, "torch.Tensor | None", dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class Start:
+    """Where a run enters the timestep grid: at the largest grid timestep ``t_s <= t``, from the forward
+    process of ``image`` (one per sample, the shape of ``x_T``) with the sampler's noise ``x_T``:
+    ``x_{t_s} = sqrt(abar_{t_s}) image + sqrt(1 - abar_{t_s}) x_T`` (SDEdit's starting point)."""
+
+    t: int
+    image: torch.Tensor
+
+
+def _ddim_grid(model: DiffusionModel, num_steps: int, device=None) -> DDIMScheduler:
+    """The DDIM scheduler of ``model``'s training schedule, set to ``num_steps`` timesteps."""
+    train_steps = model.scheduler.config.num_train_timesteps
+    if not 1 <= num_steps <= train_steps:
+        raise ValueError(f"num_steps must lie in [1, {train_steps}], got {num_steps}")
+    scheduler = DDIMScheduler.from_config(model.scheduler.config)
+    scheduler.set_timesteps(num_steps, device=device)
+    return scheduler
+
+
+def _entered(timesteps: Sequence, t: int) -> list:
+    """The grid timesteps at or below ``t`` (a run started at ``t`` takes these steps)."""
+    entered = [s for s in timesteps if int(s) <= t]
+    if not entered:
+        raise ValueError(
+            f"a start at t={t} lies below every timestep of the {len(timesteps)}-step grid (the lowest is "
+            f"{int(timesteps[-1])}); start at a higher t or use more steps"
+        )
+    return entered
+
+
+def start_timestep(model: DiffusionModel, num_steps: int, t: int) -> int:
+    """The timestep at which a ``num_steps``-step DDIM/DDPM run started at ``t`` (:class:`Start`) enters the
+    grid: the largest grid timestep not above ``t``. Raises ``ValueError`` if ``t`` lies below the grid."""
+    return int(_entered(_ddim_grid(model, num_steps).timesteps, int(t))[0])
+
+
+def _enter(start: Start | None, x_T: torch.Tensor, timesteps: Sequence, alphas_cumprod: torch.Tensor):
+    """The initial state and the timesteps of a run: ``(x_T, all timesteps)`` or the :class:`Start`'s."""
+    if start is None:
+        return x_T, timesteps
+    entered = _entered(timesteps, int(start.t))
+    image = start.image.to(device=x_T.device, dtype=x_T.dtype)
+    if image.shape != x_T.shape:
+        raise ValueError(f"start.image has shape {tuple(image.shape)}; it needs x_T's shape {tuple(x_T.shape)}")
+    abar = alphas_cumprod[int(entered[0])].to(image.dtype)
+    return torch.sqrt(abar) * image + torch.sqrt(1 - abar) * x_T, entered
+
+
+def _predict(model, x, t, cond, guidance: Guidance | None, abar_of: Callable[[], torch.Tensor]):
+    """The step's ``(eps, shift, extras)``: the model's prediction, or the guidance hook's."""
+    if guidance is None:
+        return model.eps(x, t, cond), None, {}
+    return guidance(model, x, t, abar=abar_of(), cond=cond)
 
 
 def check_model_fits_sampler(model: Any, kind: str) -> None:
@@ -104,6 +178,8 @@ def _ddim_loop(
     cond: Any,
     callback: Callback | None,
     use_clipped_model_output: bool,
+    guidance: Guidance | None,
+    start: Start | None,
     progress: bool,
 ) -> torch.Tensor:
     if not 0.0 <= eta <= 1.0:
@@ -111,16 +187,13 @@ def _ddim_loop(
     if eta > 0 and step_noise is None:
         raise ValueError("a stochastic sampler (eta > 0) needs step_noise: samplers never draw noise themselves")
     check_model_fits_sampler(model, "ddpm" if use_clipped_model_output else "ddim")
-    train_steps = model.scheduler.config.num_train_timesteps
-    if not 1 <= num_steps <= train_steps:
-        raise ValueError(f"num_steps must lie in [1, {train_steps}], got {num_steps}")
-    scheduler = DDIMScheduler.from_config(model.scheduler.config)
-    scheduler.set_timesteps(num_steps, device=x_T.device)
+    scheduler = _ddim_grid(model, num_steps, device=x_T.device)
+    x, timesteps = _enter(start, x_T, scheduler.timesteps, scheduler.alphas_cumprod)
+    abars = scheduler.alphas_cumprod.to(device=x_T.device, dtype=x_T.dtype) if guidance is not None else None
 
-    x = x_T
-    for i, t in enumerate(tqdm(scheduler.timesteps, desc="sampling", disable=not progress, leave=False)):
-        # 1. predict the noise at the current state
-        eps = model.eps(x, t, cond)
+    for i, t in enumerate(tqdm(timesteps, desc="sampling", disable=not progress, leave=False)):
+        # 1. predict the noise at the current state (a guidance hook may also return a shift of the state)
+        eps, shift, extras = _predict(model, x, t, cond, guidance, lambda t=t: abars[int(t)])
         # 2. the injected noise of this step (negated for the antithetic twin by the design)
         noise = step_noise(i) if eta > 0 else None
         # 3. DDIM update x_t -> x_{t-1}
@@ -128,8 +201,9 @@ def _ddim_loop(
             eps, t, x, eta=eta, variance_noise=noise, use_clipped_model_output=use_clipped_model_output
         )
         if callback is not None:
-            callback({"step": i, "t": int(t), "x": x, "eps": eps, "x0": out.pred_original_sample})
-        x = out.prev_sample
+            callback({"step": i, "t": int(t), "x": x, "eps": eps, "x0": out.pred_original_sample, **extras})
+        # 4. the guidance step after the sampler step
+        x = out.prev_sample if shift is None else out.prev_sample + shift
     return x
 
 
@@ -142,12 +216,20 @@ def sample_ddim(
     step_noise: Callable[[int], torch.Tensor] | None = None,
     cond: Any = None,
     callback: Callback | None = None,
+    guidance: Guidance | None = None,
+    start: Start | None = None,
+    use_clipped_model_output: bool = False,
     progress: bool = False,
 ) -> torch.Tensor:
-    """DDIM sampling from ``x_T`` with ``num_steps`` steps and stochasticity ``eta``."""
+    """DDIM sampling from ``x_T`` with ``num_steps`` steps and stochasticity ``eta``.
+
+    ``guidance`` and ``start`` are the hooks of the module docstring; ``use_clipped_model_output``
+    re-derives ``eps`` from the clipped ``x0`` prediction in the update (DDPM's convention, as
+    :func:`sample_ddpm` does).
+    """
     return _ddim_loop(
-        model, x_T, num_steps=num_steps, eta=eta, step_noise=step_noise, cond=cond,
-        callback=callback, use_clipped_model_output=False, progress=progress,
+        model, x_T, num_steps=num_steps, eta=eta, step_noise=step_noise, cond=cond, callback=callback,
+        use_clipped_model_output=use_clipped_model_output, guidance=guidance, start=start, progress=progress,
     )
 
 
@@ -159,19 +241,23 @@ def sample_ddpm(
     step_noise: Callable[[int], torch.Tensor] | None = None,
     cond: Any = None,
     callback: Callback | None = None,
+    guidance: Guidance | None = None,
+    start: Start | None = None,
     progress: bool = False,
 ) -> torch.Tensor:
-    """Ancestral DDPM sampling with the scheduler's ``variance_type``; ``num_steps=None`` uses every training timestep."""
+    """Ancestral DDPM sampling with the scheduler's ``variance_type``; ``num_steps=None`` uses every training
+    timestep. ``guidance`` and ``start`` are the hooks of the module docstring."""
     num_steps = num_steps or model.scheduler.config.num_train_timesteps
     variance_type = model.scheduler.config.get("variance_type", "fixed_small") or "fixed_small"
     if variance_type in ("fixed_small", "fixed_small_log"):  # the same variance beta~_t, computed in log or not
         return _ddim_loop(
-            model, x_T, num_steps=num_steps, eta=1.0, step_noise=step_noise, cond=cond,
-            callback=callback, use_clipped_model_output=True, progress=progress,
+            model, x_T, num_steps=num_steps, eta=1.0, step_noise=step_noise, cond=cond, callback=callback,
+            use_clipped_model_output=True, guidance=guidance, start=start, progress=progress,
         )
     if variance_type == "fixed_large":
         return _ddpm_fixed_large_loop(
-            model, x_T, num_steps=num_steps, step_noise=step_noise, cond=cond, callback=callback, progress=progress
+            model, x_T, num_steps=num_steps, step_noise=step_noise, cond=cond, callback=callback,
+            guidance=guidance, start=start, progress=progress,
         )
     raise ValueError(
         f"model {model.name!r}: its scheduler's variance_type is {variance_type!r}; the ddpm sampler supports "
@@ -180,30 +266,26 @@ def sample_ddpm(
     )
 
 
-def _ddpm_fixed_large_loop(model, x_T, *, num_steps, step_noise, cond, callback, progress):
+def _ddpm_fixed_large_loop(model, x_T, *, num_steps, step_noise, cond, callback, guidance, start, progress):
     if step_noise is None:
         raise ValueError("the ddpm sampler needs step_noise: samplers never draw noise themselves")
     check_model_fits_sampler(model, "ddpm")
     config = model.scheduler.config
-    train_steps = config.num_train_timesteps
-    if not 1 <= num_steps <= train_steps:
-        raise ValueError(f"num_steps must lie in [1, {train_steps}], got {num_steps}")
     if config.get("prediction_type", "epsilon") != "epsilon" or config.get("thresholding", False):
         raise ValueError(f"model {model.name!r}: the ddpm sampler takes epsilon-prediction schedulers without thresholding")
     # the timesteps of DDIM/DDPM ("leading" spacing etc. from the same config)
-    scheduler = DDIMScheduler.from_config(config)
-    scheduler.set_timesteps(num_steps, device=x_T.device)
-    timesteps = [int(t) for t in scheduler.timesteps]
+    scheduler = _ddim_grid(model, num_steps, device=x_T.device)
     abars = model.scheduler.alphas_cumprod.to(x_T.device)
+    x, entered = _enter(start, x_T, scheduler.timesteps, model.scheduler.alphas_cumprod)
+    timesteps = [int(t) for t in entered]
 
-    x = x_T
     for i, t in enumerate(tqdm(timesteps, desc="sampling", disable=not progress, leave=False)):
         prev = timesteps[i + 1] if i + 1 < len(timesteps) else -1
         abar_t = abars[t]
         abar_prev = abars[prev] if prev >= 0 else torch.ones_like(abar_t)
         beta_t = 1 - abar_t / abar_prev
         # 1. predict the noise and the clean sample (clipped as the checkpoint's scheduler says)
-        eps = model.eps(x, t, cond)
+        eps, shift, extras = _predict(model, x, t, cond, guidance, lambda: abar_t.to(x.dtype))
         x0 = (x - (1 - abar_t) ** 0.5 * eps) / abar_t**0.5
         if config.get("clip_sample", False):
             r = config.get("clip_sample_range", 1.0)
@@ -213,8 +295,11 @@ def _ddpm_fixed_large_loop(model, x_T, *, num_steps, step_noise, cond, callback,
         # 3. plus sigma_t z with sigma_t^2 = beta_t; the noise is drawn every step (in order), used for t > 0
         noise = step_noise(i)
         if callback is not None:
-            callback({"step": i, "t": t, "x": x, "eps": eps, "x0": x0})
+            callback({"step": i, "t": t, "x": x, "eps": eps, "x0": x0, **extras})
         x = mean + beta_t**0.5 * noise if t > 0 else mean
+        # 4. the guidance step after the sampler step
+        if shift is not None:
+            x = x + shift
     return x
 
 

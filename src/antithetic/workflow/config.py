@@ -205,6 +205,19 @@ def _check_symmetry_models(config: dict[str, Any]) -> None:
             check_sampler_fits(config, model, sampler, used_at="symmetry.data_sampler")
 
 
+def _check_inverse(config: dict[str, Any]) -> None:
+    """What :mod:`antithetic.inverse` requires of the DPS stage's values (it raises on them only at job time)."""
+    inverse = section(config, "inverse")
+    if not inverse.get("model"):
+        return
+    samples = inverse.get("samples", 8)
+    if samples < 4 or samples % 2:
+        raise ConfigError(f"config key 'inverse.samples' must be an even number >= 4 (AMC uses samples/2 pairs), got {samples}")
+    kernel_size = ((inverse.get("tasks") or {}).get("deblurring") or {}).get("kernel_size", 3)
+    if kernel_size % 2 == 0:
+        raise ConfigError(f"config key 'inverse.tasks.deblurring.kernel_size' must be odd, got {kernel_size}; use e.g. {kernel_size + 1}")
+
+
 def check_references(config: dict[str, Any]) -> None:
     """Raise :class:`ConfigError` for a dangling or ill-fitting name in any section of ``config``."""
     for name, spec in (config.get("models") or {}).items():
@@ -297,6 +310,7 @@ def check_references(config: dict[str, Any]) -> None:
     if list(_check_runs(config, "diversity.runs")):
         _need_designs(config, ("iid", "antithetic"), used_at="diversity (RR and PN pairs)")
     # Table 3 (DPS) and SDEdit-style editing: one diffusion model each
+    _check_inverse(config)
     for stage in ("inverse", "editing"):
         name = section(config, stage).get("model")
         if name:

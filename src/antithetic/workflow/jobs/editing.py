@@ -9,6 +9,7 @@ from typing import Any
 import pandas as pd
 
 from ...artifacts import atomic_path, environment_info, write_json
+from ..config import ConfigError
 
 __all__ = ["run_editing", "run_editing_table"]
 
@@ -24,25 +25,38 @@ def run_editing(
     weights_dir: str | Path | None = None,
     device: str = "auto",
 ) -> list[dict[str, Any]]:
-    """Edit the first ``settings["sources"]`` held-out digits; per-source measures (CSV) and win rates (JSON)."""
+    """Edit the first ``settings["sources"]`` held-out digits; per-source measures (CSV) and win rates (JSON).
+
+    PN pairs are antithetic pairs of seed ``editing.seed``, RR pairs iid noise of seed ``editing.seed + 1``.
+    """
     import torch
 
     from ...classifier import FeatureExtractor, load_classifier
     from ...device import describe_device
     from ...editing import editing_experiment
+    from ...noise import AntitheticNoise, IIDNoise
+    from ...samplers import start_timestep
     from .quality import held_out_digits
     from .sampling import load_model
 
     net = load_model(model, model_spec, weights_dir=weights_dir, device=device)
+    t0_values, num_steps = [int(t) for t in settings["t0"]], int(settings["num_steps"])
+    for t0 in t0_values:  # each t0 must reach the model's DDIM grid
+        try:
+            start_timestep(net, num_steps, t0)
+        except ValueError as err:
+            raise ConfigError(f"config key 'editing.t0': t0 = {t0} does not reach the {num_steps}-step DDIM grid of "
+                              f"model {model!r} ({err}); raise t0 or editing.num_steps") from None
     sources = held_out_digits(classifier_dir)["test_images"]
     count = int(settings["sources"])
     if count > len(sources):
         raise ValueError(f"config key 'editing.sources' = {count} exceeds the {len(sources)} held-out digits")
     if tuple(net.sample_shape) != tuple(sources.shape[1:]):
         raise ValueError(f"config key 'editing.model': {model!r} samples {net.sample_shape}, the digits are {tuple(sources.shape[1:])}")
+    seed = int(settings["seed"])
     frame, rows = editing_experiment(
-        net, sources[:count], extractor=FeatureExtractor(load_classifier(classifier_dir)),
-        t0_values=[int(t) for t in settings["t0"]], num_steps=int(settings["num_steps"]), seed=int(settings["seed"]),
+        net, sources[:count], extractor=FeatureExtractor(load_classifier(classifier_dir)), t0_values=t0_values,
+        num_steps=num_steps, pn_design=AntitheticNoise(seed=seed), rr_design=IIDNoise(seed=seed + 1),
         level=float(settings["level"]), kernel_size=int(settings["ssim_kernel_size"]), sigma=float(settings["ssim_sigma"]),
     )
     frame.insert(0, "model", model)

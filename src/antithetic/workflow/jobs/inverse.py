@@ -9,9 +9,9 @@ from typing import Any
 import pandas as pd
 
 from ...artifacts import atomic_path, environment_info, write_json
-from ..config import naming_key
+from ..config import ConfigError, naming_key
 
-__all__ = ["run_inverse", "run_table3"]
+__all__ = ["run_inverse", "run_table3", "task_operator"]
 
 
 def run_inverse(
@@ -32,14 +32,18 @@ def run_inverse(
     """DPS on ``settings["measurements"]`` ground-truth images for one task; per-measurement CSV and summary JSON.
 
     The images are the first held-out digits of the classifier split, or, with ``images`` (config key
-    ``inverse.images``), the first images of that folder resized to the model's samples.
+    ``inverse.images``), the first images of that folder resized to the model's samples. The noise designs
+    come from ``inverse.seed``: MC iid noise of seed ``seed``, AMC antithetic pairs of seed ``seed + 1``,
+    measurement noise iid of seed ``seed + 2``.
     """
     import torch
 
     from ...device import describe_device
-    from ...inverse import inverse_experiment, make_operator
+    from ...inverse import inverse_experiment
+    from ...noise import AntitheticNoise, IIDNoise
     from .sampling import load_model
 
+    operator = task_operator(task, task_params)
     net = load_model(model, model_spec, weights_dir=weights_dir, device=device)
     count = int(settings["measurements"])
     if images is not None:
@@ -57,12 +61,12 @@ def run_inverse(
             raise ValueError(f"config key 'inverse.model': {model!r} samples {net.sample_shape}, the digits are "
                              f"{tuple(truths.shape[1:])}; set inverse.images to a folder of images for this model")
         truths = truths[:count]
-    operator = make_operator(task, **task_params)
+    seed = int(settings["seed"])
     frame, summary = inverse_experiment(
-        net, operator, truths, sigma_y=float(settings["sigma_y"]), samples=int(settings["samples"]),
+        net, operator, truths, mc_design=IIDNoise(seed=seed), amc_design=AntitheticNoise(seed=seed + 1),
+        measurement_design=IIDNoise(seed=seed + 2), sigma_y=float(settings["sigma_y"]), samples=int(settings["samples"]),
         num_steps=int(settings["num_steps"]), eta=float(settings["eta"]), step_size=float(settings["step_size"]),
-        seed=int(settings["seed"]), level=float(settings["level"]), num_bootstrap=int(settings["bootstrap"]),
-        batch_size=batch_size,
+        seed=seed, level=float(settings["level"]), num_bootstrap=int(settings["bootstrap"]), batch_size=batch_size,
     )
     frame.insert(0, "task", task)
     frame.insert(0, "model", model)
@@ -76,6 +80,20 @@ def run_inverse(
         "threads": torch.get_num_threads(), **environment_info(),
     })
     return rows
+
+
+def task_operator(task: str, task_params: dict[str, Any]):
+    """The operator of config key ``inverse.tasks.<task>``; a bad task or parameter raises :class:`ConfigError`."""
+    from ...inverse import OPERATORS, make_operator
+
+    if task not in OPERATORS:
+        raise ConfigError(f"config key 'inverse.tasks' names {task!r}; known tasks: {sorted(OPERATORS)}. "
+                          "Remove it or fix the name.")
+    try:
+        return make_operator(task, **task_params)
+    except (TypeError, ValueError) as err:
+        raise ConfigError(f"config key 'inverse.tasks.{task}': {err}; fix the task's parameters "
+                          "(see workflow/schemas/config.schema.yaml)") from None
 
 
 def run_table3(*, summaries: list[str | Path], out_csv, out_markdown, out_latex, out_figure) -> pd.DataFrame:
