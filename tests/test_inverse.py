@@ -261,7 +261,7 @@ def test_image_folder_gives_model_shaped_truths(tmp_path):
     assert torch.equal(load_image_folder(tmp_path / "imgs", (3, 8, 8), 2), rgb[:2])  # first files by name
     with pytest.raises(ValueError, match="holds 3 images, fewer than count=4"):
         load_image_folder(tmp_path / "imgs", (3, 8, 8), 4)
-    with pytest.raises(FileNotFoundError, match="inverse.images"):
+    with pytest.raises(FileNotFoundError, match="missing. is no folder"):
         load_image_folder(tmp_path / "missing", (3, 8, 8), 1)
 
 
