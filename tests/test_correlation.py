@@ -90,3 +90,35 @@ def test_rr_pairs_sharing_pn_noise_are_flagged():
     assert shared_noise(pn, rr) == 6
     with pytest.warns(UserWarning, match="offset"):
         correlation_frame(pn, rr)
+
+
+def test_centered_correlations_ignore_an_image_added_to_every_sample():
+    # centring subtracts a mean image from each member, so a fixed image added to every sample
+    # (a change of the shared layout) must cancel exactly, member by member
+    rng = np.random.default_rng(2)
+    pn = rng.normal(size=(24, 1, 4, 4))
+    rr = rng.normal(size=(24, 1, 4, 4))
+    shift = 5.0 * rng.normal(size=(1, 4, 4))  # non-constant: Pearson alone would not remove it
+    before = correlation_frame(_sample_set(pn, "antithetic", 2), _sample_set(rr, "iid", 1, seed=1))
+    after = correlation_frame(_sample_set(pn + shift, "antithetic", 2), _sample_set(rr + shift, "iid", 1, seed=1))
+    np.testing.assert_allclose(after["centered"], before["centered"], rtol=0, atol=1e-10)
+    assert not np.allclose(after["standard"], before["standard"], atol=1e-3)  # the shift is not a no-op
+
+
+def test_centered_pn_correlation_of_an_affine_generator_is_minus_one():
+    # x = m + A z, twin m - A z, on a non-constant mean image m. PN pairs sum to 2m; the RR noise is
+    # sign-balanced within each half of the centering split (RR pair g + 2, same half as pair g, has
+    # the negated noise of pair g), so both centering means equal m to rounding and the centred PN
+    # members are exactly A z and -A z: correlation -1.
+    rng = np.random.default_rng(3)
+    d, pn_pairs, rr_pairs = 16, 10, 8
+    m = 4.0 * np.cos(np.linspace(0.0, 3.0, d))  # varies as much as A z
+    a = rng.normal(size=(d, d))
+    z = rng.normal(size=(pn_pairs, d))
+    pn = np.stack([m + z @ a.T, m - z @ a.T], 1).reshape(-1, 1, 4, 4)
+    w = rng.normal(size=(rr_pairs, 2, d))
+    w[2::4], w[3::4] = -w[0::4], -w[1::4]
+    rr = (m + w @ a.T).reshape(-1, 1, 4, 4)
+    frame = correlation_frame(_sample_set(pn, "antithetic", 2), _sample_set(rr, "iid", 1, seed=1))
+    centered = frame.loc[frame["kind"] == "PN", "centered"].to_numpy()
+    np.testing.assert_allclose(centered, -1.0, rtol=0, atol=1e-6)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from diffusers import DDIMScheduler
 
-from antithetic import samplers
+from antithetic import inverse, samplers
 from antithetic.generate import generate
 from antithetic.inverse import (
     dps_gradient,
@@ -76,6 +76,47 @@ def test_the_config_check_names_the_inverse_key_at_dag_build(mutate, message):
         check_references(config)
     config["inverse"].pop("model")  # the stage is off: nothing to check
     check_references(config)
+
+
+@pytest.mark.parametrize("sigma_y", [0.3, 2.5])
+@pytest.mark.parametrize("task,params", TASKS)
+def test_measurement_noise_is_sigma_y_times_the_given_noise(task, params, sigma_y):
+    # sigma_y away from 0 and 1, where sigma_y, sigma_y ** 2 and sqrt(sigma_y) coincide
+    op = make_operator(task, **params)
+    g = torch.Generator().manual_seed(3)
+    x0 = torch.randn(2, *SHAPE, generator=g, dtype=torch.float64)
+    n = torch.randn(op(x0).shape, generator=g, dtype=torch.float64)
+    expected = sigma_y * (op(n) if task == "inpainting" else n)  # unmeasured pixels carry no noise
+    torch.testing.assert_close(measure(op, x0, sigma_y=sigma_y, noise=n) - op(x0), expected, rtol=0, atol=1e-12)
+
+
+class _Measured(Exception):
+    """Stops the experiment once its measurements exist."""
+
+
+@pytest.mark.parametrize("sigma_y", [0.05, 0.3])  # 0.05: the configured value (config.yaml, inverse.sigma_y)
+@pytest.mark.parametrize("task,params", TASKS)
+def test_the_experiment_measures_with_noise_of_sd_sigma_y(task, params, sigma_y, monkeypatch):
+    """The measurements the DPS stage makes (``inverse_experiment``) minus ``A x`` have SD ``sigma_y``: over at
+    least 1536 measured entries the sample SD has a relative standard error under 2%; tolerance 8%."""
+    op, made, original = make_operator(task, **params), [], inverse.measure
+
+    def spy(*args, **kwargs):
+        made.append(original(*args, **kwargs))
+        raise _Measured
+
+    monkeypatch.setattr(inverse, "measure", spy)
+    truths = torch.rand(96, *SHAPE, generator=torch.Generator().manual_seed(4)) * 2 - 1
+    with pytest.raises(_Measured):
+        inverse_experiment(gaussian_model(mean=0.0, std=0.5), op, truths, mc_design=IIDNoise(seed=0),
+                           amc_design=AntitheticNoise(seed=1), measurement_design=IIDNoise(seed=2), sigma_y=sigma_y, samples=4,
+                           num_steps=2, eta=1.0, step_size=1.0, seed=0)
+    noise = (made[0] - op(truths)).reshape(-1)
+    if task == "inpainting":
+        noise = noise[op(torch.ones(1, *SHAPE)).reshape(-1).repeat(len(truths)) > 0]
+    assert len(noise) >= 1536
+    assert float(noise.std()) == pytest.approx(sigma_y, rel=0.08)
+    assert abs(float(noise.mean())) < 4 * sigma_y / len(noise) ** 0.5
 
 
 def test_dps_gradient_matches_the_closed_form_of_the_gaussian_model():

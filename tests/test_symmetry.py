@@ -56,6 +56,34 @@ def test_as_score_of_a_mixed_function_matches_the_integral():
     assert as_score(GRID + GRID**2 / 2, GRID) == pytest.approx(1 - 1 / 16, abs=1e-4)
 
 
+def _trapezoid(g, c):
+    return sum((c[i + 1] - c[i]) * (g[i] + g[i + 1]) / 2 for i in range(len(c) - 1))
+
+
+def _as_by_hand(f, c, *, weighted=True):
+    fbar = _trapezoid(f, c) / (c[-1] - c[0]) if weighted else f.mean()
+    even = (f + f[::-1]) / 2 - fbar
+    return 1 - _trapezoid(even**2, c) / _trapezoid((f - fbar) ** 2, c)
+
+
+def test_as_score_against_the_trapezoidal_rule_by_hand():
+    # 11 points: the end points weigh half as much as the others, so for f large at the ends the trapezoidal
+    # mean of f and the plain mean of its values differ clearly, and so do the AS scores built on them
+    c = symmetric_grid(11)
+    assert np.allclose(c, np.linspace(-1, 1, 11), atol=1e-15)
+    ends = np.abs(c) == 1
+    funcs = [c + 3.0 * ends, np.exp(3 * c) + c**2, np.array([4.0, 0.1, -0.3, 0.2, 0.5, 0.0, -0.2, 0.7, 0.3, 1.1, 6.0])]
+    for f in funcs:
+        assert abs(_trapezoid(f, c) / 2 - f.mean()) > 0.2
+        expected = _as_by_hand(f, c)
+        assert abs(_as_by_hand(f, c, weighted=False) - expected) > 0.005  # > 1e9 times the tolerance below
+        assert as_score(f, c) == pytest.approx(expected, abs=1e-12)
+    np.testing.assert_allclose(as_score(np.stack(funcs), c), [_as_by_hand(f, c) for f in funcs], rtol=0, atol=1e-12)
+    # on paper, for c + 3 [|c| = 1] (weights 0.1 at the ends, 0.2 inside): mean 0.3, odd energy sum w c^2 = 0.68,
+    # even energy 2 * 0.1 * 2.7^2 + 9 * 0.2 * 0.3^2 = 1.62, so AS = 0.68 / 2.30
+    assert as_score(funcs[0], c) == pytest.approx(0.68 / 2.30, abs=1e-12)
+
+
 def test_as_score_handles_axes_constants_and_bad_grids():
     f = np.stack([GRID, GRID**2])  # (2, G) -> along axis 1; transposed (G, 2) along axis 0
     assert np.allclose(as_score(f.T, GRID, axis=0), as_score(f, GRID))

@@ -20,9 +20,10 @@ measures are computed; lower similarity means a more diverse pair:
 
 The *average percentage improvement* of PN over RR pairs for a measure ``m`` with pair means
 ``m_PN``, ``m_RR`` is ``100 (m_RR - m_PN) / |m_RR|`` for a similarity (SSIM) and ``100 (m_PN - m_RR) /
-|m_RR|`` for a distance, so positive numbers mean PN pairs are more diverse. Its CI is a percentile
-bootstrap that resamples the PN and the RR pairs independently. The difference ``m_PN - m_RR`` is
-reported with its CI as well: it stays interpretable when ``m_RR`` is near 0 and the percentage is not.
+|m_RR|`` for a distance, so positive numbers mean PN pairs are more diverse. Its CI is a BCa
+bootstrap interval (:mod:`antithetic.bootstrap`) that resamples the PN and the RR pairs independently.
+The difference ``m_PN - m_RR`` is reported with its CI (same resamples) as well: it stays
+interpretable when ``m_RR`` is near 0 and the percentage is not.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ import numpy as np
 import pandas as pd
 import torch
 from torch import nn
+
+from .bootstrap import bootstrap_ci
 
 __all__ = [
     "MEASURES",
@@ -157,20 +160,22 @@ def improvement(
     def pct(p_mean, r_mean):
         return 100.0 * sign * (p_mean - r_mean) / np.abs(r_mean)
 
-    rng = np.random.default_rng(seed)
-    p_boot = pn[rng.integers(0, len(pn), (num_bootstrap, len(pn)))].mean(1)
-    r_boot = rr[rng.integers(0, len(rr), (num_bootstrap, len(rr)))].mean(1)
-    boot = pct(p_boot, r_boot)
-    alpha = (1.0 - level) / 2.0
-    diff = p_boot - r_boot
+    def pct_and_difference(p, r, axis=-1):
+        p_mean, r_mean = p.mean(axis), r.mean(axis)
+        return np.stack([pct(p_mean, r_mean), p_mean - r_mean])
+
+    # PN and RR pairs are independent samples: resampled independently (not paired), one set of resamples
+    # for both statistics
+    low, high = bootstrap_ci((pn, rr), pct_and_difference, paired=False, num_bootstrap=num_bootstrap, level=level,
+                             rng=np.random.default_rng(seed))
     return {
         "pn_mean": float(pn.mean()), "pn_sd": float(pn.std(ddof=1)),
         "rr_mean": float(rr.mean()), "rr_sd": float(rr.std(ddof=1)),
         "improvement_pct": float(pct(pn.mean(), rr.mean())),
-        "ci_low": float(np.quantile(boot, alpha)), "ci_high": float(np.quantile(boot, 1 - alpha)),
+        "ci_low": float(low[0]), "ci_high": float(high[0]),
         # the plain difference stays interpretable when m_RR is near 0 and the percentage is not
         "difference": float(pn.mean() - rr.mean()),
-        "difference_ci_low": float(np.quantile(diff, alpha)), "difference_ci_high": float(np.quantile(diff, 1 - alpha)),
+        "difference_ci_low": float(low[1]), "difference_ci_high": float(high[1]),
         "pn_pairs": int(len(pn)), "rr_pairs": int(len(rr)), "bootstrap": int(num_bootstrap), "level": level,
     }
 

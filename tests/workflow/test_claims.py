@@ -85,6 +85,54 @@ def test_welch_interval_covers_at_the_nominal_rate():
     assert 0.935 <= hits / 2000 <= 0.965
 
 
+def _t_closed_form(v, level):
+    from scipy import stats
+
+    half = stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v))
+    return v.mean(), v.mean() - half, v.mean() + half
+
+
+def _welch_closed_form(a, b, level):
+    from scipy import stats
+
+    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
+    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
+    half = stats.t.ppf(0.5 + level / 2, dof) * np.sqrt(va + vb)
+    diff = a.mean() - b.mean()
+    return diff, diff - half, diff + half
+
+
+def test_t_and_welch_intervals_are_the_closed_forms():
+    from antithetic.workflow.claims import _t_ci, _t_ci_from_summary, _welch_ci
+
+    rng = np.random.default_rng(3)
+    for level in (0.9, 0.95, 0.99):
+        for n, m in ((2, 3), (7, 40), (500, 120)):
+            a, b = rng.normal(0.3, 1.0, n) * 5, rng.standard_t(3, m)
+            np.testing.assert_allclose(_t_ci(a, level), _t_closed_form(a, level), rtol=1e-12, atol=1e-12)
+            np.testing.assert_allclose(_welch_ci(a, b, level), _welch_closed_form(a, b, level), rtol=1e-12, atol=1e-12)
+            # the summary form used for the trajectories is the same interval
+            np.testing.assert_allclose(_t_ci_from_summary(a.mean(), a.std(ddof=1), n, level), _t_ci(a, level)[1:], rtol=1e-12, atol=1e-12)
+
+
+def test_t_and_welch_intervals_drop_nan_and_need_two_values():
+    from antithetic.workflow.claims import _t_ci, _t_ci_from_summary, _welch_ci
+
+    v = np.array([1.0, np.nan, 2.0, np.inf, 4.0])
+    np.testing.assert_allclose(_t_ci(v), _t_closed_form(np.array([1.0, 2.0, 4.0]), 0.95), rtol=1e-12)
+    np.testing.assert_allclose(_welch_ci(v, v[::-1] * 2), _welch_closed_form(np.array([1.0, 2.0, 4.0]), np.array([8.0, 4.0, 2.0]), 0.95),
+                               rtol=1e-12)
+    mean, low, high = _t_ci([1.5, np.nan])
+    assert mean == 1.5 and np.isnan(low) and np.isnan(high)
+    assert all(np.isnan(_t_ci([])))
+    assert _t_ci([2.0, 2.0, 2.0]) == (2.0, 2.0, 2.0)  # no spread: a zero-width interval
+    diff, low, high = _welch_ci([1.0], [1.0, 2.0, 3.0])
+    assert diff == -1.0 and np.isnan(low) and np.isnan(high)
+    diff, low, high = _welch_ci([2.0, 2.0], [1.0, 1.0, 1.0])  # Welch's degrees of freedom 0 / 0
+    assert diff == 1.0 and np.isnan(low) and np.isnan(high)
+    assert all(np.isnan(_t_ci_from_summary(0.5, 0.1, 1)))
+
+
 def test_partial_region_on_an_exactly_linear_generator(tmp_path):
     # x = z (a linear, odd generator): negated pixels give correlation -1, kept ones +1
     from antithetic.artifacts import save_samples

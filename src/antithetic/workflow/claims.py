@@ -26,6 +26,7 @@ while it builds the DAG); numpy, scipy and pandas are imported by the measures t
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 from collections.abc import Callable
@@ -76,31 +77,58 @@ class Row:
 
 
 # ------------------------------------------------------------------------------------ statistics helpers
+@contextlib.contextmanager
+def _quiet_on_constant_data():
+    """scipy's t-tests warn of precision loss in the t statistic when the values are (nearly) identical, e.g.
+    pair correlations that are all -1; the interval (mean and its standard error) is unaffected."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Precision loss occurred in moment calculation", category=RuntimeWarning)
+        yield
+
+
 def _t_ci(values, level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and t-interval of iid values (NaN dropped)."""
+    """Mean and t-interval of iid values (NaN dropped; NaN bounds for fewer than 2 values)."""
     import numpy as np
     from scipy import stats
 
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
-    mean = float(v.mean())
-    half = float(stats.t.ppf(0.5 + level / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
-    return mean, mean - half, mean + half
+    mean = float(v.mean()) if len(v) else float("nan")
+    if len(v) < 2:
+        return mean, float("nan"), float("nan")
+    with _quiet_on_constant_data():
+        ci = stats.ttest_1samp(v, 0.0).confidence_interval(confidence_level=level)
+    return mean, float(ci.low), float(ci.high)
+
+
+def _t_ci_from_summary(mean, sd, n, level: float = 0.95):
+    """The t-interval of :func:`_t_ci` from a mean, SD (ddof 1) and count already reduced (arrays broadcast):
+    ``mean -+ t_{n-1} sd / sqrt(n)``. scipy has no one-sample t-test from summary statistics."""
+    import numpy as np
+    from scipy import stats
+
+    half = stats.t.ppf(0.5 + level / 2, np.asarray(n) - 1) * np.asarray(sd) / np.sqrt(n)
+    return mean - half, mean + half
 
 
 def _welch_ci(a, b, level: float = 0.95) -> tuple[float, float, float]:
-    """Difference of means ``mean(a) - mean(b)`` of two independent samples with Welch's interval."""
+    """Difference of means ``mean(a) - mean(b)`` of two independent samples with Welch's interval (NaN dropped;
+    NaN bounds when a sample has fewer than 2 values or both have zero variance, where Welch's degrees of
+    freedom are 0 / 0)."""
     import numpy as np
     from scipy import stats
 
     a = np.asarray(a, np.float64)
     b = np.asarray(b, np.float64)
     a, b = a[np.isfinite(a)], b[np.isfinite(b)]
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    dof = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1))
-    diff = float(a.mean() - b.mean())
-    half = float(stats.t.ppf(0.5 + level / 2, dof) * math.sqrt(va + vb))
-    return diff, diff - half, diff + half
+    diff = float(a.mean() - b.mean()) if len(a) and len(b) else float("nan")
+    if min(len(a), len(b)) < 2 or a.var(ddof=1) + b.var(ddof=1) == 0:
+        return diff, float("nan"), float("nan")
+    with _quiet_on_constant_data():
+        ci = stats.ttest_ind(a, b, equal_var=False).confidence_interval(confidence_level=level)
+    return diff, float(ci.low), float(ci.high)
 
 
 # ------------------------------------------------------------------------------------ measures
@@ -168,25 +196,22 @@ def _trajectory_rows(spec, target):
 
 def _trajectory_start(spec, target):
     """PN correlation of the trajectories at the first step (``x_T``: the pair (z, -z))."""
-    from scipy import stats
-
     row = _trajectory_rows(spec, target).iloc[0]
-    half = stats.t.ppf(0.975, row["pairs"] - 1) * row["sd"] / math.sqrt(row["pairs"])
-    return {"value": float(row["mean"]), "low": float(row["mean"] - half), "high": float(row["mean"] + half), "file": target["files"]["trajectory"]}
+    low, high = _t_ci_from_summary(row["mean"], row["sd"], row["pairs"])
+    return {"value": float(row["mean"]), "low": float(low), "high": float(high), "file": target["files"]["trajectory"]}
 
 
 def _trajectory_max(spec, target):
     """Largest PN correlation along the trajectory; CI: the largest per-step upper and lower t-bounds."""
     import numpy as np
-    from scipy import stats
 
     rows = _trajectory_rows(spec, target)
-    half = stats.t.ppf(0.975, rows["pairs"] - 1) * rows["sd"] / np.sqrt(rows["pairs"])
+    low, high = _t_ci_from_summary(rows["mean"].to_numpy(), rows["sd"].to_numpy(), rows["pairs"].to_numpy())
     worst = int(np.argmax(rows["mean"].to_numpy()))
     return {
         "value": float(rows["mean"].max()),
-        "low": float((rows["mean"] - half).max()),
-        "high": float((rows["mean"] + half).max()),
+        "low": float(low.max()),
+        "high": float(high.max()),
         "file": target["files"]["trajectory"],
         "detail": {"worst_step": int(rows["step"].iloc[worst]), "steps": int(len(rows))},
     }
