@@ -334,7 +334,7 @@ def test_centered_pn_correlation_is_minus_one_for_the_affine_model_with_few_pair
 
 # ------------------------------------------------------------------------------------ pretrained models
 def test_probe_of_a_model_without_data_uses_its_own_samples(tiny_unet_dir, tmp_path):
-    from antithetic.workflow.jobs import run_symmetry_probe
+    from antithetic.workflow.jobs import run_slices_figure, run_symmetry_probe
 
     spec = {"kind": "unet", "pretrained": str(tiny_unet_dir)}
     net = build_model("hub", spec)
@@ -345,11 +345,15 @@ def test_probe_of_a_model_without_data_uses_its_own_samples(tiny_unet_dir, tmp_p
     out = {k: tmp_path / f"{k}.{ext}" for k, ext in (("scores", "csv"), ("summary", "csv"), ("slices", "npz"), ("figure", "png"))}
     summary = run_symmetry_probe(
         model="hub", spec=spec, probe=probe, seed=0, data_sampler={"kind": "ddim", "num_steps": 2},
-        out_scores=out["scores"], out_summary=out["summary"], out_slices=out["slices"], out_figure=out["figure"], progress=False,
+        out_scores=out["scores"], out_summary=out["summary"], out_slices=out["slices"], progress=False,
     )
+    run_slices_figure(slices=out["slices"], title="hub", out_figure=out["figure"])
     assert list(summary["t"]) == [90, 10] and summary["data"].iloc[0].startswith("the model's own samples")
     assert summary["corr_mean"].between(-1, 1).all() and (summary["samples"] == 6).all()
     assert len(pd.read_csv(out["scores"])) == 2 * 2 * 8 and out["figure"].stat().st_size > 0
+    with np.load(out["slices"]) as slices:  # the figure's sigma_t: sqrt(1 - abar_t) of the probed timesteps
+        abar = net.scheduler.alphas_cumprod[slices["timesteps"]].double().numpy()
+        assert np.allclose(slices["sigmas"], np.sqrt(1 - abar))
 
 
 def test_check_references_covers_the_symmetry_models():

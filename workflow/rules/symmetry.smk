@@ -10,11 +10,6 @@ rule symmetry_probe:
         scores=paths.AS_SCORES,
         summary=paths.SYMMETRY_SUMMARY,
         slices=paths.SYMMETRY_SLICES,
-        figure=report(
-            "figures/symmetry/{model}_slices.png",
-            caption="../report/symmetry_slices.rst",
-            category="Score symmetry",
-        ),
     log:
         "logs/symmetry_probe/{model}.log",
     params:
@@ -60,11 +55,6 @@ rule trajectory_correlations:
         unpack(weights_input),
     output:
         csv=paths.TRAJECTORY,
-        figure=report(
-            "figures/symmetry/{model}_{sampler}_{pairs}_trajectory.png",
-            caption="../report/symmetry_trajectory.rst",
-            category="Score symmetry",
-        ),
     log:
         "logs/trajectory_correlations/{model}/{sampler}/{pairs}.log",
     params:
@@ -87,11 +77,6 @@ rule theorem1_fisher:
     output:
         csv=paths.FISHER,
         json=paths.FISHER_RECORD,
-        figure=report(
-            "figures/symmetry/theorem1_fisher.png",
-            caption="../report/symmetry_fisher.rst",
-            category="Score symmetry",
-        ),
     log:
         "logs/theorem1_fisher.log",
     params:
@@ -105,6 +90,55 @@ rule theorem1_fisher:
         "../../envs/antithetic.yaml"
     script:
         "../scripts/theorem1_fisher.py"
+
+
+# Figures of the three network jobs above, in rules of their own: a plotting edit redraws them and
+# reruns no network job.
+rule symmetry_slices_figure:
+    input:
+        slices=paths.SYMMETRY_SLICES,
+    output:
+        figure=report(paths.SYMMETRY_SLICES_FIGURE, caption="../report/symmetry_slices.rst", category="Score symmetry"),
+    log:
+        "logs/symmetry_slices_figure/{model}.log",
+    params:
+        code=script_code("slices_figure.py"),
+        title=lambda wc: wc.model,
+    conda:
+        "../../envs/antithetic.yaml"
+    script:
+        "../scripts/slices_figure.py"
+
+
+rule trajectory_figure:
+    input:
+        csv=paths.TRAJECTORY,
+    output:
+        figure=report(paths.TRAJECTORY_FIGURE, caption="../report/symmetry_trajectory.rst", category="Score symmetry"),
+    log:
+        "logs/trajectory_figure/{model}/{sampler}/{pairs}.log",
+    params:
+        code=script_code("trajectory_figure.py"),
+        title=lambda wc: f"{wc.model}, {wc.sampler}",
+    conda:
+        "../../envs/antithetic.yaml"
+    script:
+        "../scripts/trajectory_figure.py"
+
+
+rule fisher_figure:
+    input:
+        csv=paths.FISHER,
+    output:
+        figure=report(paths.FISHER_FIGURE, caption="../report/symmetry_fisher.rst", category="Score symmetry"),
+    log:
+        "logs/fisher_figure.log",
+    params:
+        code=script_code("fisher_figure.py"),
+    conda:
+        "../../envs/antithetic.yaml"
+    script:
+        "../scripts/fisher_figure.py"
 
 
 rule partial_map:
@@ -132,12 +166,13 @@ rule partial_map:
 
 TARGETS["symmetry"] = (
     (rules.symmetry_table.output if SYMMETRY_MODELS else [])
+    + expand(paths.SYMMETRY_SLICES_FIGURE, model=SYMMETRY_MODELS)
     + [
         path
         for m, s in TRAJECTORY_RUNS
-        for path in expand(rules.trajectory_correlations.output, model=m, sampler=s, pairs=TRAJECTORY["pairs"])
+        for path in expand([paths.TRAJECTORY, paths.TRAJECTORY_FIGURE], model=m, sampler=s, pairs=TRAJECTORY["pairs"])
     ]
-    + (rules.theorem1_fisher.output if FISHER_MODELS else [])
+    + ([*rules.theorem1_fisher.output, paths.FISHER_FIGURE] if FISHER_MODELS else [])
     + [
         path
         for m, s in PARTIAL_RUNS

@@ -13,7 +13,6 @@ summary = run_symmetry_probe(
     out_scores=snakemake.output.scores,
     out_summary=snakemake.output.summary,
     out_slices=snakemake.output.slices,
-    out_figure=snakemake.output.figure,
     device=device,
     batch_size=batch_size,
 )

@@ -11,7 +11,6 @@ record = run_fisher(
     weights={m: snakemake.input.get(f"weights_{m}") for m in snakemake.params.models},
     out_csv=snakemake.output.csv,
     out_json=snakemake.output.json,
-    out_figure=snakemake.output.figure,
     device=device,
     batch_size=batch_size,
 )

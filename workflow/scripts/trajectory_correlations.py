@@ -13,7 +13,6 @@ frame = run_trajectories(
     seed=int(snakemake.params.seed),
     weights_dir=snakemake.input.get("weights"),
     out_csv=snakemake.output.csv,
-    out_figure=snakemake.output.figure,
     device=device,
     batch_size=batch_size,
 )

@@ -56,6 +56,10 @@ EDITING_SUMMARY = "results/editing/{model}/win_rates.json"
 CLAIM = "results/claims/{id}.json"
 README_RESULTS = "results/README.results.md"
 
+# figures drawn by rules of their own from a network job's outputs
+SYMMETRY_SLICES_FIGURE = "figures/symmetry/{model}_slices.png"
+TRAJECTORY_FIGURE = "figures/symmetry/{model}_{sampler}_{pairs}_trajectory.png"
+FISHER_FIGURE = "figures/symmetry/theorem1_fisher.png"
 # figures the README shows besides the report's
 PAIR_GRID = "figures/pairs/{model}_{sampler}_{pairs}_grid.png"
 CI_VS_N = "figures/uq/ci_vs_n.png"

@@ -16,7 +16,10 @@ import pandas as pd
 
 from ...artifacts import atomic_path, environment_info, load_samples, write_json
 
-__all__ = ["run_fisher", "run_partial_map", "run_symmetry_probe", "run_symmetry_table", "run_trajectories"]
+__all__ = [
+    "run_fisher", "run_fisher_figure", "run_partial_map", "run_slices_figure", "run_symmetry_probe", "run_symmetry_table",
+    "run_trajectories", "run_trajectory_figure",
+]
 
 #: the quantile of the AS scores that the table and the break criterion use
 AS_QUANTILE = 0.1
@@ -41,14 +44,14 @@ def run_symmetry_probe(
     out_scores: str | Path,
     out_summary: str | Path,
     out_slices: str | Path,
-    out_figure: str | Path,
     weights_dir: str | Path | None = None,
     device: str = "auto",
     batch_size: int = 1024,
     progress: bool = True,
 ) -> pd.DataFrame:
     """AS scores of ``eps_t`` slices (Table 10, Figure 4), the on-distribution probe and, for a model with a
-    known data law, Corollary 1 of one model.
+    known data law, Corollary 1 of one model. The slices' figure is drawn by :func:`run_slices_figure` (its
+    own rule: a plotting edit reruns no network job).
 
     Args:
         spec: the resolved ``models.<model>`` entry.
@@ -66,7 +69,6 @@ def run_symmetry_probe(
         summarize_as,
         symmetric_grid,
     )
-    from ..plotting.symmetry import plot_slices
     from .sampling import load_model
 
     net = load_model(model, spec, weights_dir=weights_dir, device=device)
@@ -101,11 +103,23 @@ def run_symmetry_probe(
     with atomic_path(out_summary) as tmp:
         summary.to_csv(tmp, index=False, float_format="%.6g")
     grid = symmetric_grid(int(probe["grid_points"]))
+    sigmas = [math.sqrt(1 - float(net.scheduler.alphas_cumprod[t])) for t in examples]
     with atomic_path(out_slices, suffix=".npz") as tmp:
-        np.savez_compressed(tmp, grid=grid, timesteps=np.array(list(examples)), slices=np.stack(list(examples.values())))
-    sigmas = {t: math.sqrt(1 - float(net.scheduler.alphas_cumprod[t])) for t in examples}
-    plot_slices(grid, examples, sigmas, title=model, path=out_figure)
+        np.savez_compressed(tmp, grid=grid, timesteps=np.array(list(examples)), slices=np.stack(list(examples.values())),
+                            sigmas=np.array(sigmas))
     return summary
+
+
+def run_slices_figure(*, slices: str | Path, title: str, out_figure: str | Path) -> None:
+    """Figure 4: example slices ``f(c) = [eps_t(c x)]_j`` of the probe's ``slices.npz`` at up to four t."""
+    from ..plotting.symmetry import plot_slices
+
+    with np.load(slices) as data:
+        timesteps = [int(t) for t in data["timesteps"]]
+        examples = dict(zip(timesteps, data["slices"]))
+        sigmas = dict(zip(timesteps, (float(s) for s in data["sigmas"])))
+        grid = data["grid"]
+    plot_slices(grid, examples, sigmas, title=title, path=out_figure)
 
 
 def _fmt(v: float, digits: int = 3) -> str:
@@ -184,7 +198,6 @@ def run_trajectories(
     pairs: int,
     seed: int,
     out_csv: str | Path,
-    out_figure: str | Path,
     weights_dir: str | Path | None = None,
     device: str = "auto",
     batch_size: int = 512,
@@ -196,7 +209,6 @@ def run_trajectories(
         designs: ``{"PN": designs.antithetic, "RR": designs.iid}`` (resolved entries).
     """
     from ...trajectories import trajectory_correlations
-    from ..plotting.symmetry import plot_trajectories
     from .sampling import design_from_spec, load_model, sampler_from_spec
 
     net = load_model(model, spec, weights_dir=weights_dir, device=device)
@@ -209,8 +221,14 @@ def run_trajectories(
     frame.insert(0, "model", model)
     with atomic_path(out_csv) as tmp:
         frame.to_csv(tmp, index=False, float_format="%.6g")
-    plot_trajectories(frame, title=f"{model}, {sampler}", path=out_figure)
     return frame
+
+
+def run_trajectory_figure(*, csv: str | Path, title: str, out_figure: str | Path) -> None:
+    """Figure 3: the per-step correlations of :func:`run_trajectories`' table."""
+    from ..plotting.symmetry import plot_trajectories
+
+    plot_trajectories(pd.read_csv(csv), title=title, path=out_figure)
 
 
 # ------------------------------------------------------------------------------------ Theorem 1
@@ -223,7 +241,6 @@ def run_fisher(
     weights: dict[str, str | Path | None],
     out_csv: str | Path,
     out_json: str | Path,
-    out_figure: str | Path,
     device: str = "auto",
     batch_size: int = 1024,
     progress: bool = True,
@@ -236,7 +253,6 @@ def run_fisher(
         weights: model name -> weights folder (None for analytic models).
     """
     from ...symmetry import theorem1_curve
-    from ..plotting.symmetry import plot_fisher
     from .sampling import load_model
 
     frames, record = [], {"models": {}, "env": environment_info()}
@@ -253,8 +269,14 @@ def run_fisher(
         frame.to_csv(tmp, index=False, float_format="%.6g")
     record["time_map"] = "abar_t = exp(-2 tau): tau = -log(abar_t) / 2"
     write_json(out_json, record)
-    plot_fisher(frame, path=out_figure)
     return record
+
+
+def run_fisher_figure(*, csv: str | Path, out_figure: str | Path) -> None:
+    """Theorem 1's figure from :func:`run_fisher`'s table."""
+    from ..plotting.symmetry import plot_fisher
+
+    plot_fisher(pd.read_csv(csv), path=out_figure)
 
 
 # ------------------------------------------------------------------------------------ partial negation
