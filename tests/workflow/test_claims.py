@@ -9,7 +9,7 @@ import pytest
 import yaml
 from snakemake.utils import validate
 
-from antithetic.workflow.claims import claim_targets, compare_verdicts, evaluate, main, verdict
+from antithetic.workflow.claims import claim_targets, compare_verdicts, evaluate, main, resolve_claim, verdict
 from antithetic.workflow.plan import Plan
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -151,20 +151,136 @@ def test_partial_region_on_an_exactly_linear_generator(tmp_path):
     assert neg.verdict == kept.verdict == "reproduced"
 
 
-def test_the_ledger_file_is_valid_and_plans_every_measured_claim_on_the_default_config():
+def _ledger_and_plan(config_file):
+    """The claims file and the plan of a config, each validated against its schema (defaults filled)."""
     claims = yaml.safe_load((ROOT / "config" / "claims.yaml").read_text())
     validate(claims, str(ROOT / "workflow" / "schemas" / "claims.schema.yaml"))
-    config = yaml.safe_load((ROOT / "config.yaml").read_text())
+    config = yaml.safe_load((ROOT / config_file).read_text())
     validate(config, str(ROOT / "workflow" / "schemas" / "config.schema.yaml"))
-    for claim in claims["claims"]:
-        targets = claim_targets(claim, Plan(config))
-        if "needs" in claim:
+    plan = Plan(config)
+    return [resolve_claim(c, plan) for c in claims["claims"]], plan
+
+
+def test_the_ledger_file_is_valid_and_plans_the_committed_verdict_set_on_the_default_config():
+    import csv
+
+    claims, plan = _ledger_and_plan("config.yaml")
+    expected = list(csv.DictReader(open(ROOT / "config" / "expected_verdicts.csv")))
+    not_run = {r["id"] for r in expected if r["verdict"].startswith("not run here")}
+    assert not_run == {"C4", "P1", "P2", "P3"}
+    for claim in claims:
+        targets = claim_targets(claim, plan)
+        assert all(Path(p).parts[0] == "results" for t in targets for p in t["files"].values())
+        if claim["id"] in not_run:  # a guidance sweep and checkpoints are not in the default run: listed with their command
             assert targets == [] and claim["command"]
-        else:
-            assert targets, f"{claim['id']} has no target in config.yaml"
-            assert all(Path(p).parts[0] == "results" for t in targets for p in t["files"].values())
-    table1 = claim_targets(next(c for c in claims["claims"] if c["id"] == "C1"), Plan(config))
+            (row,) = evaluate(claim, targets)
+            assert row.verdict == next(r["verdict"] for r in expected if r["id"] == claim["id"])
+            assert row.detail["command"] == claim["command"]
+            continue
+        assert targets, f"{claim['id']} has no target in config.yaml"
+        if claim["measure"]["kind"] != "table_rows" and not claim.get("volatile"):  # table rows come from the table
+            keys = {(t["model"], t["sampler"]) for t in targets}
+            assert keys == {(r["model"], r["sampler"]) for r in expected if r["id"] == claim["id"]}, claim["id"]
+    table1 = claim_targets(next(c for c in claims if c["id"] == "C1"), plan)
     assert ("digits-vae", "decode") in {(t["model"], t["sampler"]) for t in table1}  # generators are Table 1 rows too
+
+
+def test_the_paper_config_measures_the_paper_rows_the_sampler_gap_and_the_guidance_sweep():
+    claims, plan = _ledger_and_plan("config/paper.yaml")
+    targets = {c["id"]: claim_targets(c, plan) for c in claims}
+    checkpoints = plan.models_where({"pretrained": True})
+    assert checkpoints == set(plan.config["models"]) and len(checkpoints) == 9
+    # P1-P3: the Table 1, Table 2 and Table 10 measures on the checkpoints, the same runs as C1, C13 and C7
+    for pid, cid in (("P1", "C1"), ("P2", "C13"), ("P3", "C7")):
+        assert targets[pid] and targets[pid] == targets[cid], pid
+    assert {t["model"] for t in targets["P3"]} == {"cifar10", "church"}
+    # C3 from the sampler specs: DDPM (1000 steps) against deterministic DDIM (50) on CIFAR-10, Table 5
+    assert [(t["model"], t["sampler"]) for t in targets["C3"]] == [("cifar10", "ddpm-1000 vs ddim-50")]
+    assert [(t["model"], t["sampler"]) for t in targets["C4"]] == [("sd15", "ddim-50"), ("dit-xl-2-256", "ddim-50")]
+    assert targets["C4"][0]["files"]["pairs"] == "results/guidance/sd15/ddim-50/sweep_50_pairs.csv"
+    # the default config's checkpoint-free models are no checkpoints: P1-P3 are not run there
+    _, default = _ledger_and_plan("config.yaml")
+    assert default.models_where({"pretrained": True}) == set()
+    assert default.models_where({"pretrained": False, "kinds": ["unet"]}) == {"digits-ddpm"}
+
+
+def test_the_guidance_config_measures_c4_alone():
+    claims, plan = _ledger_and_plan("config/guidance-digits.yaml")
+    measured = {c["id"] for c in claims if claim_targets(c, plan)}
+    assert measured == {"C4"}
+
+
+def test_sampler_gap_runs_come_from_the_sampler_specs():
+    config = {
+        "samplers": {
+            "det": {"kind": "ddim", "num_steps": 20},  # eta absent: 0, deterministic
+            "half": {"kind": "ddim", "num_steps": 20, "eta": 0.5},
+            "anc": {"kind": "ddpm", "num_steps": 100},
+            "full": {"kind": "ddim", "num_steps": 20, "eta": 1.0},
+            "heun": {"kind": "edm_heun", "num_steps": 18},
+            "churn": {"kind": "edm_stochastic", "num_steps": 18},
+        },
+        "correlation": {"pairs": 10, "runs": {"a": ["anc", "det", "full", "heun", "churn"], "b": ["half", "anc"], "c": ["det", "half"]}},
+    }
+    plan = Plan(config)
+    # by the noise injected (DDIM by eta, then DDPM), then Table 1's order; b has no deterministic DDIM
+    assert plan.sampler_gap_runs == [("c", "det", "half"), ("a", "det", "full"), ("a", "det", "anc")]
+    assert plan.injected_noise("heun") is None and plan.injected_noise("det") == 0.0
+
+
+def _sweep_csv(path, scales, pn_mean, rr_mean, pairs=200, seed=0):
+    rng = np.random.default_rng(seed)
+    base = rng.normal(0, 0.05, (2, pairs))  # pair j keeps its noise across scales
+    rows = []
+    for w in scales:
+        for kind, mean, b in (("PN", pn_mean, base[0]), ("RR", rr_mean, base[1])):
+            values = mean(w) + b + rng.normal(0, 0.02, pairs)
+            rows.append(pd.DataFrame({"guidance_scale": w, "pair": range(pairs), "kind": kind, "standard": values, "centered": values}))
+    pd.concat(rows).to_csv(path, index=False)
+
+
+def test_guidance_sweep_rows_and_their_decision_rule(tmp_path):
+    from antithetic.workflow.claims import _t_ci, _welch_ci
+
+    claims, _ = _ledger_and_plan("config/guidance-digits.yaml")
+    c4 = next(c for c in claims if c["id"] == "C4")
+    path = tmp_path / "sweep_pairs.csv"
+    target = [{"model": "m", "sampler": "ddim", "files": {"pairs": str(path)}}]
+    scales = [0.0, 1.0, 4.0]
+    _sweep_csv(path, scales, pn_mean=lambda w: -0.6 + 0.05 * w, rr_mean=lambda w: 0.05 * w)
+    rows = evaluate(c4, target)
+    assert [r.sampler for r in rows] == ["ddim RR - PN (every scale)", "ddim PN rise (w 0 to 4)", "ddim RR rise (w 0 to 4)"]
+    assert [r.verdict for r in rows] == ["reproduced"] * 3
+    frame = pd.read_csv(path)
+
+    def v(kind, w):
+        return frame[(frame["kind"] == kind) & (frame["guidance_scale"] == w)].sort_values("pair")["centered"].to_numpy()
+
+    gaps = [_welch_ci(v("RR", w), v("PN", w)) for w in scales]
+    assert rows[0].ci_low == pytest.approx(min(g[1] for g in gaps)) and rows[0].ci_high == pytest.approx(min(g[2] for g in gaps))
+    assert (rows[1].value, rows[1].ci_low, rows[1].ci_high) == pytest.approx(_t_ci(v("PN", 4.0) - v("PN", 0.0)))
+    # PN reaches RR at one scale: "below at every scale" fails; RR flat: "RR rises" fails
+    _sweep_csv(path, scales, pn_mean=lambda w: -0.6 + 0.15 * w, rr_mean=lambda w: 0.0)
+    rows = evaluate(c4, target)
+    assert [r.verdict for r in rows] == ["not reproduced", "reproduced", "not reproduced"]
+    assert rows[0].detail["worst_scale"] == 4.0
+
+
+def test_paper_table10_rows_test_each_statistic_against_its_own_threshold(tmp_path):
+    claims, _ = _ledger_and_plan("config/paper.yaml")
+    p3 = next(c for c in claims if c["id"] == "P3")
+    rng = np.random.default_rng(0)
+    frames = []
+    for sigma, t, low in ((0.99, 999, 0.985), (0.1, 10, 0.5)):
+        for d in range(24):
+            frames.append(pd.DataFrame({"t": t, "sigma": sigma, "direction": d, "as_score": rng.uniform(low, 1.0, 16)}))
+    path = tmp_path / "as_scores.csv"
+    pd.concat(frames).to_csv(path, index=False)
+    rows = evaluate(p3, [{"model": "cifar10", "sampler": "", "files": {"scores": str(path)}}])
+    assert [(r.sampler, r.test, r.detail["target"]) for r in rows] == [("as_mean", "CI > target", 0.99), ("as_q10", "CI > target", 0.97)]
+    # scores uniform on [0.985, 1]: mean 0.9925 above 0.99, 10% quantile 0.9865 above 0.97
+    assert [r.verdict for r in rows] == ["reproduced", "reproduced"]
+    assert verdict(p3, 0.985, 0.98, 0.99, {"target": 0.99}) == "not reproduced"
 
 
 def test_ci_guard_fails_on_a_changed_verdict_and_names_the_numbers(tmp_path):

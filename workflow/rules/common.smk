@@ -158,11 +158,12 @@ def guidance_sweep_inputs(wildcards):
 
 
 # ------------------------------------------------------------------ claims ledger
-from antithetic.workflow.claims import claim_targets, input_files
+from antithetic.workflow.claims import claim_targets, input_files, resolve_claim
 
 
 def load_claims():
-    """The claims file (config key `claims`, default the workflow's config/claims.yaml), validated."""
+    """The claims file (config key `claims`, default the workflow's config/claims.yaml), validated, its
+    ${name} placeholders filled from the config (antithetic.workflow.captions.claim_context)."""
     import yaml
 
     path = Path(config.get("claims") or Path(workflow.basedir) / "config" / "claims.yaml")
@@ -174,7 +175,7 @@ def load_claims():
     ids = [c["id"] for c in claims["claims"]]
     if len(set(ids)) != len(ids):
         raise WorkflowError(f"Invalid claims file {str(path)!r}: duplicate ids {sorted({i for i in ids if ids.count(i) > 1})}")
-    return claims["claims"], path
+    return [resolve_claim(c, PLAN) for c in claims["claims"]], path
 
 
 CLAIMS, CLAIMS_FILE = load_claims()
@@ -281,6 +282,14 @@ def diversity_inputs(wildcards):
     if "classifier" in DIVERSITY["perceptual"]:  # the digits classifier's features; LPIPS needs no workflow model
         inputs["classifier"] = CLASSIFIER
     return inputs
+
+
+# ------------------------------------------------------------------ captions
+# Wording of the table captions and of the report captions, from the config (antithetic.workflow.captions);
+# a table rule passes its stage's as the param `labels`.
+from antithetic.workflow.captions import stage_labels
+
+STAGE_LABELS = stage_labels(config)
 
 
 # ------------------------------------------------------------------ inverse

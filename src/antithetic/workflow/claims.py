@@ -11,10 +11,17 @@ Decision rules (``test``) never compare bare point estimates where an uncertaint
 
 * ``{ci_below: x}``: the CI's upper end is below ``x``; ``{ci_above: x}``: its lower end is above ``x``.
 * ``{ci_contains_target: true}``: the CI contains the row's theoretical target (e.g. 1/(1 + rho)).
+* ``{ci_above_target: true}``: the CI's lower end is above the row's own threshold (a measure whose
+  rows test different thresholds, e.g. Table 10's mean > 0.99 and 10% quantile > 0.97).
 * ``{ci_not_above: x}``: for an inequality ``value <= x`` (a bound): it holds unless the CI's lower
   end lies above ``x`` (without a CI: unless the value does).
 * ``{at_most: x}`` / ``{at_least: x}``: for measures that are themselves worst cases or proportions
   without a sampling CI (stated in the measure's docstring).
+
+A claim applies to whatever runs of its measure the config planned (``models:`` narrows them, by name or
+by what a model is: ``{pretrained: true}`` picks the checkpoints). Without a target under the config it
+reads ``not run here (needs <needs>)`` and names ``command``, the run that has one; so the paper-scale
+rows are measured by the run that computes them and listed as not run by every other.
 
 Verdicts: ``reproduced``; ``reproduced, weaker than the paper`` (the test passes, but the measured
 value lies on the weak side of the paper's value or range, ``stronger: lower|higher`` saying which
@@ -37,7 +44,8 @@ from typing import Any
 from . import plan as paths
 from .plan import TABLES, Plan
 
-__all__ = ["MEASURES", "RULES", "VERDICTS", "Row", "evaluate", "input_files", "ledger_tables", "measured_text", "claim_targets", "verdict"]
+__all__ = ["MEASURES", "RULES", "VERDICTS", "Row", "claim_targets", "evaluate", "input_files", "ledger_tables", "measured_text",
+           "resolve_claim", "verdict"]
 
 VERDICTS = ("reproduced", "reproduced, weaker than the paper", "not reproduced", "not run here")
 
@@ -47,6 +55,7 @@ RULES = {
     "ci_above": "CI > {:g}",
     "ci_not_above": "CI not above {:g}",
     "ci_contains_target": "CI contains target",
+    "ci_above_target": "CI > target",
     "at_most": "value <= {:g}",
     "at_least": "value >= {:g}",
 }
@@ -165,14 +174,13 @@ def _pair_difference(spec, target):
 
 
 def _gap_targets(spec, plan: Plan):
-    table = {(m, s): p for m, s, p in plan.table1_runs}
-    out = []
-    for base, other in spec["compare"]:
-        for (m, s), p in table.items():
-            if s == other and (m, base) in table:
-                files = {"base": plan.pairs_csv(m, base, table[(m, base)]), "other": plan.pairs_csv(m, other, p)}
-                out.append({"model": m, "sampler": f"{other} vs {base}", "files": files})
-    return out
+    """Every (model, deterministic DDIM, noise-injecting sampler) of Table 1 (:attr:`Plan.sampler_gap_runs`)."""
+    pairs = {(m, s): p for m, s, p in plan.table1_runs}
+    return [
+        {"model": m, "sampler": f"{other} vs {base}",
+         "files": {"base": plan.pairs_csv(m, base, pairs[(m, base)]), "other": plan.pairs_csv(m, other, pairs[(m, other)])}}
+        for m, base, other in plan.sampler_gap_runs
+    ]
 
 
 def _sampler_gap(spec, target):
@@ -245,10 +253,22 @@ def _as_level(spec, target, at: str) -> dict[str, Any]:
 
 
 def _as_at_noise(spec, target):
-    """AS-score statistic at the highest (``at: high``) or lowest noise level probed, CI over directions."""
-    out = _as_level(spec, target, spec.get("at", "high"))
-    out.pop("boot")
-    return out
+    """AS-score statistic at the highest (``at: high``) or lowest noise level probed, CI over directions.
+
+    ``columns: {as_mean: 0.99, as_q10: 0.97}`` in place of ``column`` measures each statistic in a row of
+    its own (labelled by the statistic) whose ``target`` is its threshold (the rule ``ci_above_target``).
+    """
+    if "columns" not in spec:
+        out = _as_level(spec, target, spec.get("at", "high"))
+        out.pop("boot")
+        return out
+    rows = []
+    for column, threshold in spec["columns"].items():
+        out = _as_level({**spec, "column": column}, target, spec.get("at", "high"))
+        out.pop("boot")
+        out["detail"] = {**out["detail"], "target": float(threshold)}
+        rows.append({**out, "sampler": column})
+    return rows
 
 
 def _as_drop(spec, target):
@@ -324,6 +344,52 @@ def _partial_region(spec, target):
     boot = [region_mean(pairs[rng.integers(0, len(pairs), len(pairs))]) for _ in range(1000)]
     low, high = np.nanpercentile(boot, [2.5, 97.5])
     return {"value": region_mean(pairs), "low": float(low), "high": float(high), "file": target["files"]["samples"]}
+
+
+def _guidance_targets(spec, plan: Plan):
+    return [{"model": m, "sampler": s, "files": {"pairs": plan.guidance_sweep_pairs(m, s)}} for m, s in plan.guidance_runs]
+
+
+def _guidance_sweep(spec, target):
+    """The guidance ablation (``variant``: standard or centered), three rows per sweep, each a quantity whose
+    claim is that it is positive:
+
+    * ``RR - PN (every scale)``: the smallest over the scales of the RR minus PN mean pair correlation. Its
+      CI runs from the smallest per-scale lower Welch bound to the smallest upper one, so "CI > 0" is the
+      intersection-union test of "PN below RR at every scale" (each scale at level 95%, no correction needed).
+    * ``PN rise`` and ``RR rise`` (``w a to b``): the mean pair correlation at the largest scale minus at the
+      smallest. Pair ``j`` has the same noise and the same prompt or class at every scale, so the interval is
+      the t-interval of the per-pair differences.
+    """
+    import numpy as np
+    import pandas as pd
+
+    path = target["files"]["pairs"]
+    frame = pd.read_csv(path)
+    variant = spec["variant"]
+    scales = sorted(frame["guidance_scale"].unique())
+
+    def values(kind, scale):
+        rows = frame[(frame["kind"] == kind) & (frame["guidance_scale"] == scale)].sort_values("pair")
+        return rows.set_index("pair")[variant]
+
+    gaps = [_welch_ci(values("RR", w), values("PN", w)) for w in scales]
+    worst = int(np.argmin([g[0] for g in gaps]))
+    out = [{
+        "sampler": f"{target['sampler']} RR - PN (every scale)", "value": gaps[worst][0],
+        "low": min(g[1] for g in gaps), "high": min(g[2] for g in gaps), "file": path,
+        "detail": {"worst_scale": float(scales[worst]), "scales": [float(w) for w in scales],
+                   "gaps": [round(g[0], 6) for g in gaps]},
+    }]
+    if len(scales) >= 2:
+        lo, hi = scales[0], scales[-1]
+        for kind in ("PN", "RR"):
+            diff = (values(kind, hi) - values(kind, lo)).dropna()  # aligned by pair
+            value, low, high = _t_ci(diff.to_numpy())
+            means = [float(values(kind, w).mean()) for w in scales]
+            out.append({"sampler": f"{target['sampler']} {kind} rise (w {lo:g} to {hi:g})", "value": value, "low": low,
+                        "high": high, "file": path, "detail": {"means": [round(m, 6) for m in means], "pairs": int(len(diff))}})
+    return out
 
 
 def _uq_targets(spec, plan: Plan):
@@ -444,6 +510,7 @@ MEASURES: dict[str, Measure] = {
     "pair_mean": Measure(_pair_targets, _pair_mean),
     "pair_difference": Measure(_pair_targets, _pair_difference),
     "sampler_gap": Measure(_gap_targets, _sampler_gap),
+    "guidance_sweep": Measure(_guidance_targets, _guidance_sweep),
     "trajectory_start": Measure(_trajectory_targets, _trajectory_start),
     "trajectory_max": Measure(_trajectory_targets, _trajectory_max),
     "as_at_noise": Measure(_symmetry_targets, _as_at_noise),
@@ -464,17 +531,42 @@ MEASURES: dict[str, Measure] = {
 def claim_targets(claim: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
     """The targets of ``claim`` under ``plan``: ``{model, sampler, files, ...}`` each (empty if not run here).
 
-    ``claim["models"]``, if given, keeps only the targets of those models.
+    A claim applies to every run of its measure that the plan holds; ``claim["models"]``, if given, keeps
+    the targets of the models it selects (:meth:`Plan.models_where`: names, or what a model is, e.g.
+    ``{pretrained: true}`` for the checkpoints). A claim without a measure has no target.
     """
-    if "needs" in claim:  # a paper row that needs what this machine lacks
+    measure = claim.get("measure")
+    if measure is None:
         return []
-    measure = claim["measure"]
     if measure["kind"] not in MEASURES:
         raise ValueError(f"claim {claim['id']}: measure kind {measure['kind']!r} unknown; known: {sorted(MEASURES)}")
     targets = MEASURES[measure["kind"]].targets(measure, plan)
-    if claim.get("models"):
-        targets = [t for t in targets if t["model"] in claim["models"]]
+    if claim.get("models") is not None:
+        chosen = plan.models_where(claim["models"])
+        targets = [t for t in targets if t["model"] in chosen]
     return targets
+
+
+def resolve_claim(claim: dict[str, Any], plan: Plan) -> dict[str, Any]:
+    """``claim`` with the ``${name}`` placeholders of its text and of its paper note filled from the config
+    (:func:`antithetic.workflow.captions.claim_context`); a copy, the claim itself is left as it is."""
+    from string import Template
+
+    from .captions import claim_context
+
+    context = claim_context(plan.config)
+
+    def fill_text(text: str, key: str) -> str:
+        try:
+            return Template(text).substitute(context)
+        except (KeyError, ValueError) as err:
+            raise ValueError(f"claim {claim['id']}: {key} has a placeholder {err} that is not one of "
+                             f"{sorted('${' + k + '}' for k in context)} (a literal $ is written $$)") from None
+
+    out = {**claim, "claim": fill_text(claim["claim"], "claim")}
+    if (claim.get("paper") or {}).get("note"):
+        out["paper"] = {**claim["paper"], "note": fill_text(claim["paper"]["note"], "paper.note")}
+    return out
 
 
 def _passes(test: dict[str, Any], value: float, low: float, high: float, detail: dict[str, Any]) -> bool:
@@ -485,6 +577,8 @@ def _passes(test: dict[str, Any], value: float, low: float, high: float, detail:
         return math.isfinite(low) and low > threshold
     if rule == "ci_contains_target":
         return math.isfinite(low) and low <= detail["target"] <= high
+    if rule == "ci_above_target":
+        return math.isfinite(low) and low > detail["target"]
     if rule == "ci_not_above":  # an inequality that holds unless the data show it violated
         return not (math.isfinite(low) and low > threshold) and (math.isfinite(low) or value <= threshold)
     if rule == "at_most":
@@ -523,10 +617,11 @@ def _test_text(test: dict[str, Any]) -> str:
 
 
 def evaluate(claim: dict[str, Any], targets: list[dict[str, Any]]) -> list[Row]:
-    """Measure every target of ``claim`` and decide its verdict; a claim that needs more gives one 'not run here' row."""
+    """Measure every target of ``claim`` and decide its verdict; a claim without a target under this config
+    gives one 'not run here' row that names what it needs (``needs``, else a config that runs it) and ``command``."""
     common = {"id": claim["id"], "claim": claim["claim"], "source": claim["source"], "paper": _paper_text(claim.get("paper")),
               "volatile": bool(claim.get("volatile", False))}
-    if "needs" in claim or not targets:
+    if not targets:
         needs = claim.get("needs") or "a config that runs it (no target in this config)"
         return [Row(**common, model=claim.get("model", ""), sampler="", value=None, ci_low=None, ci_high=None,
                     test=_test_text(claim["test"]) if "test" in claim else "", verdict=f"not run here (needs {needs})",

@@ -220,6 +220,68 @@ class Plan:
     def guidance_runs(self) -> list[tuple[str, str]]:
         return runs(self.config, "guidance.runs")
 
+    @property
+    def guidance_scales(self) -> list[float]:
+        return [float(w) for w in section(self.config, "guidance").get("scales") or []]
+
+    def guidance_sweep_pairs(self, model: str, sampler: str) -> str:
+        """The per-pair correlations of a guidance sweep at every scale (``guidance.pairs`` pairs per scale)."""
+        return fill(GUIDANCE_SWEEP_PAIRS, model=model, sampler=sampler, pairs=int(section(self.config, "guidance")["pairs"]))
+
+    # ------------------------------------------------------------------ models and samplers by what they are
+    def models_where(self, selector: list[str] | dict[str, Any] | None) -> set[str]:
+        """The models of the config that ``selector`` picks (a claim's ``models:``).
+
+        ``None`` picks every model; a list picks those names; a mapping picks by what a model is:
+        ``pretrained: true`` the models loaded from a checkpoint (``models.<name>.pretrained``: a hub id
+        or a local ``save_pretrained`` folder; not trained by the workflow, not analytic), ``false`` the
+        others; ``kinds: [...]`` the models of those kinds. The keys of a mapping must all hold.
+        """
+        models = self.config.get("models") or {}
+        if selector is None:
+            return set(models)
+        if isinstance(selector, list):
+            return set(selector)
+        chosen = set(models)
+        if "pretrained" in selector:
+            chosen = {m for m in chosen if ("pretrained" in models[m] and "train" not in models[m]) == bool(selector["pretrained"])}
+        if "kinds" in selector:
+            chosen = {m for m in chosen if models[m].get("kind") in selector["kinds"]}
+        return chosen
+
+    def injected_noise(self, sampler: str) -> float | None:
+        """How much fresh noise a DDIM-family sampler injects per step: DDIM's ``eta`` (0 = deterministic),
+        1 for DDPM (the posterior variance, DDIM at eta = 1); ``None`` for samplers outside that family."""
+        spec = (self.config.get("samplers") or {}).get(sampler) or {}
+        if spec.get("kind") == "ddim":
+            return float(spec.get("eta") or 0.0)
+        if spec.get("kind") == "ddpm":
+            return 1.0
+        return None
+
+    @cached_property
+    def sampler_gap_runs(self) -> list[tuple[str, str, str]]:
+        """``(model, base, other)`` of every Table 1 model run with a deterministic DDIM sampler ``base``
+        (eta 0) and a DDIM-family sampler ``other`` that injects noise (DDIM eta > 0, DDPM): the comparisons
+        of Table 5 and the eta sweep. Ordered by how much noise ``other`` injects (DDIM by eta, then DDPM),
+        then by Table 1's order."""
+        rows = [(m, s) for m, s, _ in self.table1_runs]
+        order = {s: i for i, (_, s) in reversed(list(enumerate(rows)))}
+        out = []
+        for model, other in rows:
+            level = self.injected_noise(other)
+            if not level:
+                continue
+            for m, base in rows:
+                if m == model and self.injected_noise(base) == 0.0:
+                    out.append((model, base, other))
+
+        def key(run):
+            other = run[2]
+            return (self.injected_noise(other), self.config["samplers"][other]["kind"] == "ddpm", order[other])
+
+        return sorted(out, key=key)  # stable: Table 1's order within a sampler
+
     # ------------------------------------------------------------------ tables of the stages this config runs
     def runs_stage(self, key: str) -> bool:
         """Whether the stage that needs config key ``key`` (e.g. ``"inverse.model"``) runs under this config."""
