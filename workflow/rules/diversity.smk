@@ -32,6 +32,7 @@ rule table4:
         "logs/table4.log",
     params:
         code=script_code("table4.py"),
+        labels=STAGE_LABELS["table4"],
     conda:
         "../../envs/antithetic.yaml"
     script:

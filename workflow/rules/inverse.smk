@@ -35,6 +35,7 @@ rule table3:
         "logs/table3.log",
     params:
         code=script_code("table3.py"),
+        labels=STAGE_LABELS["table3"],
     conda:
         "../../envs/antithetic.yaml"
     script:

@@ -76,8 +76,11 @@ def run_diversity(
     return rows
 
 
-def run_diversity_table(*, summaries: list[str | Path], out_csv, out_markdown, out_latex, out_figure) -> pd.DataFrame:
-    """Table 4 and its figure from the per-(model, sampler) summaries."""
+def run_diversity_table(*, summaries: list[str | Path], out_csv, out_markdown, out_latex, out_figure,
+                        labels: dict[str, str]) -> pd.DataFrame:
+    """Table 4 and its figure from the per-(model, sampler) summaries; ``labels``:
+    :func:`antithetic.workflow.captions.diversity_labels`."""
+    from ..captions import table4_caption
     from ..plotting.diversity import plot_diversity
     from ..tables import diversity_table, write_table
 
@@ -85,9 +88,7 @@ def run_diversity_table(*, summaries: list[str | Path], out_csv, out_markdown, o
     numeric, formatted = diversity_table(frame)
     write_table(
         numeric, formatted, csv=out_csv, markdown=out_markdown, latex=out_latex,
-        caption=("Table 4: diversity of PN pairs (z, -z) against RR pairs (independent), mean (SD) over pairs of SSIM "
-                 "(lower = more diverse) and of the distance between L2-normalised digits-classifier features (not LPIPS; "
-                 "higher = more diverse); average percentage improvement of PN over RR with a bootstrap CI."),
+        caption=table4_caption(labels),
         label="tab:diversity",
     )
     plot_diversity(frame, path=out_figure)

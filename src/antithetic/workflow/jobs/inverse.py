@@ -96,8 +96,9 @@ def task_operator(task: str, task_params: dict[str, Any]):
                           "(see workflow/schemas/config.schema.yaml)") from None
 
 
-def run_table3(*, summaries: list[str | Path], out_csv, out_markdown, out_latex, out_figure) -> pd.DataFrame:
-    """Table 3 and its figure from the per-task summaries."""
+def run_table3(*, summaries: list[str | Path], out_csv, out_markdown, out_latex, out_figure, labels: dict[str, str]) -> pd.DataFrame:
+    """Table 3 and its figure from the per-task summaries; ``labels``: :func:`antithetic.workflow.captions.inverse_labels`."""
+    from ..captions import table3_caption
     from ..plotting.inverse import plot_inverse
     from ..tables import inverse_table, write_table
 
@@ -105,10 +106,7 @@ def run_table3(*, summaries: list[str | Path], out_csv, out_markdown, out_latex,
     numeric, formatted = inverse_table(frame)
     write_table(
         numeric, formatted, csv=out_csv, markdown=out_markdown, latex=out_latex,
-        caption=("Table 3: DPS on held-out digits; per task, MC and AMC estimates of E[L1 error] and E[PSNR] of the "
-                 "reconstruction at equal sample count, mean CI length over measurements, pooled efficiency "
-                 "(MC variance / AMC variance) with a bootstrap CI over measurements, mean pair correlation rho, "
-                 "wall time per sample."),
+        caption=table3_caption(labels),
         label="tab:inverse",
     )
     plot_inverse(frame, path=out_figure)
