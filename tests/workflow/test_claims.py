@@ -463,3 +463,34 @@ def test_table_rows_measure_reads_a_stage_table_with_its_own_interval(tmp_path, 
     assert [(r.sampler, r.verdict) for r in rows] == [
         ("inpainting l1", "reproduced"), ("inpainting psnr", "not reproduced"), ("deblurring l1", "not reproduced"),
     ]
+
+
+@pytest.mark.parametrize("extra,valid", [
+    ({"needs": "a GPU"}, False),  # needs names its command
+    ({"measure": {"kind": "pair_mean"}}, False),  # a measure needs its decision rule
+    ({}, False),  # neither measured nor listed
+    ({"measure": {"kind": "pair_mean"}, "test": {"ci_below": 0}, "models": {"pretrained": "yes"}}, False),
+    ({"measure": {"kind": "pair_mean"}, "test": {"ci_below": 0}, "models": {"pretrained": True}, "needs": "a GPU", "command": "c"}, True),
+    ({"needs": "a measure nobody has written", "command": "c"}, True),  # listed only: always 'not run here'
+])
+def test_claims_schema_pairs_needs_with_command_and_measure_with_test(extra, valid):
+    from snakemake.exceptions import WorkflowError
+
+    claims = {"claims": [_claim(**extra)]}
+    if valid:
+        validate(claims, str(ROOT / "workflow" / "schemas" / "claims.schema.yaml"))
+        (row,) = evaluate(claims["claims"][0], claim_targets(claims["claims"][0], Plan({"models": {}})))
+        assert row.verdict.startswith("not run here (needs a")
+    else:
+        with pytest.raises(WorkflowError):
+            validate(claims, str(ROOT / "workflow" / "schemas" / "claims.schema.yaml"))
+
+
+def test_claim_placeholders_are_filled_from_the_config_and_a_typo_is_named():
+    plan = Plan({"diversity": {"runs": {"m": ["s"]}, "perceptual": ["lpips"]}})
+    claim = _claim(claim="cost $$1 for ${perceptual_note}", paper={"value": 1.0, "note": "${editing_source}"})
+    resolved = resolve_claim(claim, plan)
+    assert resolved["claim"] == "cost $1 for the perceptual distance here is LPIPS (AlexNet), as in the paper"
+    assert resolved["paper"]["note"] == "a real image" and claim["claim"].startswith("cost $$1")  # the claim itself is kept
+    with pytest.raises(ValueError, match=r"claim X1: claim has a placeholder 'perceptual' that is not one of"):
+        resolve_claim(_claim(claim="${perceptual}"), plan)
