@@ -64,6 +64,14 @@ def test_sweep_on_the_exact_class_conditional_mixture(tmp_path):
     pairs = pd.read_csv(tmp_path / "pairs.csv")
     assert set(pairs["guidance_scale"]) == {0.0, 1.0, 4.0} and len(pairs) == 3 * 2 * 32
     assert (tmp_path / "sweep.png").stat().st_size > 0 and (tmp_path / "sweep.json").is_file()
+    # the ledger's C4 reads the per-pair file: three rows per sweep, each with its interval
+    from antithetic.workflow.claims import evaluate
+
+    c4 = next(c for c in yaml.safe_load((ROOT / "config" / "claims.yaml").read_text())["claims"] if c["id"] == "C4")
+    rows = evaluate(c4, [{"model": "gmm", "sampler": "ddim", "files": {"pairs": str(tmp_path / "pairs.csv")}}])
+    assert [r.sampler for r in rows] == ["ddim RR - PN (every scale)", "ddim PN rise (w 0 to 4)", "ddim RR rise (w 0 to 4)"]
+    assert all(np.isfinite([r.value, r.ci_low, r.ci_high]).all() and r.ci_low <= r.value <= r.ci_high for r in rows)
+    assert rows[0].verdict == "reproduced"  # PN below RR at every scale, as the table's means above
 
 
 @pytest.mark.parametrize("kind", ["stable_diffusion", "dit"])

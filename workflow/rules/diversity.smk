@@ -1,4 +1,5 @@
-# Diversity (paper, Table 4): SSIM and classifier-feature distance of PN pairs against RR pairs, on the
+# Diversity (paper, Table 4): SSIM and the perceptual distances of diversity.perceptual (the digits
+# classifier's features, LPIPS) of PN pairs against RR pairs, on the
 # correlation stage's samples when diversity.pairs = correlation.pairs.
 
 

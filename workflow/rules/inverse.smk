@@ -1,5 +1,5 @@
 # Inverse problems with diffusion posterior sampling (paper, Table 3): MC against AMC estimates of the
-# reconstruction error, per linear task, on held-out digits.
+# reconstruction error, per linear task, on held-out digits or the images of inverse.images.
 
 
 rule inverse_dps:

@@ -1,4 +1,4 @@
-"""Jobs of the diversity stage (paper, Table 4): SSIM and classifier-feature distance of PN vs RR pairs."""
+"""Jobs of the diversity stage (paper, Table 4): SSIM and perceptual distances (classifier features, LPIPS) of PN vs RR pairs."""
 
 from __future__ import annotations
 
