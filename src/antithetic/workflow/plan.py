@@ -220,10 +220,6 @@ class Plan:
     def guidance_runs(self) -> list[tuple[str, str]]:
         return runs(self.config, "guidance.runs")
 
-    @property
-    def guidance_scales(self) -> list[float]:
-        return [float(w) for w in section(self.config, "guidance").get("scales") or []]
-
     def guidance_sweep_pairs(self, model: str, sampler: str) -> str:
         """The per-pair correlations of a guidance sweep at every scale (``guidance.pairs`` pairs per scale)."""
         return fill(GUIDANCE_SWEEP_PAIRS, model=model, sampler=sampler, pairs=int(section(self.config, "guidance")["pairs"]))
