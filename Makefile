@@ -60,9 +60,13 @@ bench: $(STAMP)
 	mkdir -p docs && cp results/bench/bench.md docs/bench.md
 	$(BIN)/python -m antithetic.workflow.readme write docs/performance.md docs/bench.md bench
 
-# One claim and only what it needs, e.g. `make claim ID=C13`.
+# One claim and only what it needs, e.g. `make claim ID=C13`: reruns what is out of date, then prints the
+# claim's rows (value, CI, decision rule, verdict, source file), also when nothing had to be rerun.
 claim: $(STAMP)
+	@test -n "$(ID)" || { echo "usage: make claim ID=<claim id>, e.g. make claim ID=C13" >&2; exit 2; }
+	$(BIN)/python -m antithetic.workflow.claims show --known $(ID)
 	$(BIN)/snakemake claim_$(ID)
+	@$(BIN)/python -m antithetic.workflow.claims show $(ID)
 
 # The workflow on a local one-node SLURM cluster (installs slurm-wlm, munge and the executor plugin).
 slurm-check: $(STAMP)

@@ -92,7 +92,7 @@ def test_lpips_without_cached_weights_stops_naming_the_key(tmp_path, digits):
     try:
         with pytest.raises(LPIPSWeightsMissingError, match="AlexNet backbone weights"):
             lpips_distance(digits[:2], digits[2:4])
-        with pytest.raises(ConfigError, match="config key 'diversity.perceptual' asks for lpips.*remove lpips"):
+        with pytest.raises(ConfigError, match=r"config key 'diversity.perceptual' asks for lpips.*diversity.perceptual: \[\] \(SSIM only"):
             measure_pairs(pairs, extractor=None, settings=settings)
         with pytest.raises(ConfigError, match="config key 'diversity': kernel_size must be odd"):
             measure_pairs(pairs, extractor=None, settings={**settings, "ssim_kernel_size": 4, "perceptual": []})

@@ -105,9 +105,12 @@ def test_paper_config_plans_a_job_for_every_paper_table_and_figure(tmp_path):
     (tmp_path / "config.yaml").write_text(yaml.safe_dump({"models": {}, "samplers": {}}))  # replaced below
     shutil.copytree(ROOT / "config", tmp_path / "config")  # the prompt file is relative to the working directory
     (tmp_path / "data" / "celebahq-val").mkdir(parents=True)  # inverse.images: the user's CelebA-HQ images
+    (tmp_path / "torch" / "hub" / "checkpoints").mkdir(parents=True)  # diversity.perceptual [lpips]: AlexNet weights cached
+    (tmp_path / "torch" / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth").write_bytes(b"")
     cmd = [sys.executable, "-m", "snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--cores", "1",
            "--configfile", str(ROOT / "config" / "paper.yaml"), "--replace-workflow-config", "--dry-run"]
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TORCH_HOME": str(tmp_path / "torch")}
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     out = result.stdout + result.stderr
     assert result.returncode == 0, out[-4000:]
     planned = dict(re.findall(r"^(\w+)\s+(\d+)$", out[out.index("Job stats:"):], re.MULTILINE))

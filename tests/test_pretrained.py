@@ -281,6 +281,10 @@ def test_fetch_rule_fails_fast_with_the_advice(tmp_path):
     config = yaml.safe_load((ROOT / "config" / "paper.yaml").read_text())
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "ANTITHETIC_FORKSERVER": "0"}  # one job: no servers to start
+    # diversity.perceptual: [lpips] needs the AlexNet weights cached when the DAG is built: a stand-in file
+    (tmp_path / "torch" / "hub" / "checkpoints").mkdir(parents=True)
+    (tmp_path / "torch" / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth").write_bytes(b"")
+    env["TORCH_HOME"] = str(tmp_path / "torch")
     cmd = ["snakemake", "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path), "--cores", "1", "results/models/cifar10"]
     result = subprocess.run([str(Path(os.sys.executable).parent / cmd[0]), *cmd[1:]], capture_output=True, text=True, env=env, cwd=tmp_path, timeout=300)
     assert result.returncode != 0

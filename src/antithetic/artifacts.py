@@ -1,7 +1,13 @@
 """Files of the workflow: written atomically, read back with their provenance.
 
 Every output is first written to a temporary file in the target directory and then renamed, so an
-interrupted job leaves either the old file or nothing, never a half-written one.
+interrupted job leaves either the old file or nothing, never a half-written one. The renamed file (or
+folder) gets the permissions the process's umask gives a new one, like any other file, not the
+owner-only mode of a temporary file.
+
+A file that exists but cannot be read (truncated by a full disk or a killed copy, or overwritten) raises
+:class:`UnreadableFileError`, which names the file, what is wrong and the fix: delete it and rerun what
+writes it. The workflow adds the rule that writes it.
 """
 
 from __future__ import annotations
@@ -9,8 +15,11 @@ from __future__ import annotations
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
+import zipfile
+import zlib
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
@@ -22,7 +31,10 @@ import numpy as np
 from .sample_set import SampleSet
 
 __all__ = [
+    "UnreadableFileError",
+    "atomic_directory",
     "atomic_path",
+    "check_weights",
     "compute_platform",
     "cpu_description",
     "environment_info",
@@ -33,20 +45,121 @@ __all__ = [
 
 _PACKAGES = ("antithetic", "torch", "diffusers", "numpy", "scipy", "snakemake")
 
+#: the fix of an unreadable file that a program wrote
+REWRITE = "delete it and rerun what writes it"
+
+
+class UnreadableFileError(OSError):
+    """A file exists but cannot be read: truncated, corrupt or not the format expected.
+
+    ``path`` is the file, ``problem`` what is wrong with it, ``fix`` what to do (by default: delete it and
+    rerun what writes it; the workflow names the rule). The message holds all three.
+    """
+
+    def __init__(self, path: str | Path, problem: str, *, fix: str = REWRITE):
+        self.path, self.problem, self.fix = str(path), problem, fix
+        super().__init__(f"cannot read {self.path!r}: {problem}; {fix}")
+
+    def __reduce__(self):
+        return (_unreadable, (self.path, self.problem, self.fix))
+
+
+def _unreadable(path: str, problem: str, fix: str) -> UnreadableFileError:
+    return UnreadableFileError(path, problem, fix=fix)
+
+
+def _umask() -> int:
+    """The process's umask (read without changing it where Linux reports it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, like any umask query)
+    os.umask(mask)
+    return mask
+
+
+def _chmod_as_new(path: str | Path, *, directory: bool) -> None:
+    """Give ``path`` the mode a new file (``0o666``) or folder (``0o777``) gets under the umask."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
 
 @contextmanager
 def atomic_path(path: str | Path, suffix: str = ""):
-    """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds."""
+    """Yield a temporary path next to ``path``; rename it onto ``path`` if the block succeeds.
+
+    The file renamed onto ``path`` has the mode that the umask gives a new file.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix or path.suffix, dir=path.parent)
     os.close(fd)
     try:
         yield Path(tmp)
+        if os.path.exists(tmp):
+            _chmod_as_new(tmp, directory=False)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
+
+
+@contextmanager
+def atomic_directory(path: str | Path):
+    """Yield a temporary folder next to ``path``; if the block succeeds, replace ``path`` with it.
+
+    The folder gets the mode that the umask gives a new folder (a temporary folder is owner-only).
+    An interrupted block leaves the old folder or none, never a half-written one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        yield tmp
+        _chmod_as_new(tmp, directory=True)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+
+
+def check_weights(folder: str | Path) -> None:
+    """Raise :class:`UnreadableFileError` for a ``.safetensors`` file under ``folder`` that cannot be read.
+
+    Reads each file's header and checks that the file is as long as the header says (a truncated or
+    overwritten weights file fails here, with its path, instead of deep inside a model's loader).
+    """
+    for weights in sorted(Path(folder).rglob("*.safetensors")):
+        problem = _safetensors_problem(weights)
+        if problem:
+            raise UnreadableFileError(weights, problem)
+
+
+def _safetensors_problem(path: Path) -> str | None:
+    """What is wrong with the safetensors file ``path`` (header: 8-byte length, JSON; then the data), or None."""
+    size = path.stat().st_size
+    try:
+        with open(path, "rb") as f:
+            head = f.read(8)
+            if len(head) < 8:
+                return f"a safetensors file of {size} bytes is truncated (no header)"
+            length = int.from_bytes(head, "little")
+            if length > size - 8:
+                return f"its header claims {length} bytes, the file has {size}: truncated or not a safetensors file"
+            header = json.loads(f.read(length))
+    except (ValueError, UnicodeDecodeError) as err:
+        return f"its safetensors header is not valid JSON ({err}): corrupt"
+    if not isinstance(header, dict):
+        return "its safetensors header is not a mapping: corrupt"
+    ends = [int(t["data_offsets"][1]) for k, t in header.items() if k != "__metadata__" and isinstance(t, dict) and "data_offsets" in t]
+    needed = 8 + length + max(ends, default=0)
+    if size < needed:
+        return f"it has {size} bytes where its header needs {needed}: truncated"
+    return None
 
 
 def write_json(path: str | Path, obj: Any) -> None:
@@ -137,10 +250,23 @@ def save_samples(path: str | Path, samples: SampleSet) -> None:
 
 
 def load_samples(path: str | Path) -> SampleSet:
-    """Load a :class:`SampleSet` written by :func:`save_samples`."""
+    """Load a :class:`SampleSet` written by :func:`save_samples`.
+
+    Raises:
+        FileNotFoundError: there is no file ``path``.
+        UnreadableFileError: the file is truncated, corrupt or no samples file (the message names it).
+    """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"samples file {str(path)!r} not found; run the sampling rule that writes it")
+    try:
+        return _read_samples(path)
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error) as err:
+        what = f"{err.__class__.__name__}: {err}" if str(err) else err.__class__.__name__
+        raise UnreadableFileError(path, f"not a complete samples file ({what})") from err
+
+
+def _read_samples(path: Path) -> SampleSet:
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
         extras = {k[len("extra_"):]: data[k] for k in data.files if k.startswith("extra_")}

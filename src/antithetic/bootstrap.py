@@ -19,7 +19,11 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["bootstrap_ci"]
+__all__ = ["MIN_RESAMPLES", "bootstrap_ci"]
+
+#: resamples a bootstrap interval needs at the least (two distinct end points); the config keys that set
+#: a stage's bootstrap resamples have this minimum
+MIN_RESAMPLES = 2
 
 
 def bootstrap_ci(
@@ -49,6 +53,8 @@ def bootstrap_ci(
     """
     from scipy import stats
 
+    if int(num_bootstrap) < MIN_RESAMPLES:
+        raise ValueError(f"a bootstrap interval needs at least {MIN_RESAMPLES} resamples, got num_bootstrap={num_bootstrap}")
     data = tuple(np.asarray(d, dtype=np.float64) for d in data)
     estimate = np.asarray(statistic(*data, axis=-1), dtype=np.float64)
     if min(len(d) for d in data) < 2:

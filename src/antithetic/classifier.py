@@ -182,10 +182,18 @@ def train_classifier(cfg: ClassifierTrainConfig) -> tuple[DigitsClassifier, dict
 
 
 def load_classifier(path: str | Path) -> DigitsClassifier:
-    """Load a classifier saved by the workflow's ``train_classifier`` rule (eval mode, no gradients)."""
+    """Load a classifier saved by the workflow's ``train_classifier`` rule (eval mode, no gradients).
+
+    Raises:
+        FileNotFoundError: ``path`` holds no classifier.
+        UnreadableFileError: its weights file is truncated or corrupt (the message names it).
+    """
+    from .artifacts import check_weights
+
     path = Path(path)
     if not (path / "config.json").is_file():
         raise FileNotFoundError(f"no classifier in {str(path)!r}; run the workflow rule train_classifier that writes it")
+    check_weights(path)
     model = DigitsClassifier.from_pretrained(path)
     model.eval().requires_grad_(False)
     return model

@@ -31,7 +31,7 @@ import pandas as pd
 from .pearson import pearson
 from .sample_set import SampleSet
 
-__all__ = ["centering_means", "correlation_frame", "pair_correlations", "pn_pairs", "rr_pairs", "shared_noise", "summarize"]
+__all__ = ["MIN_CENTERED_PAIRS", "MIN_PAIRS", "centering_means", "correlation_frame", "pair_correlations", "pn_pairs", "rr_pairs", "shared_noise", "summarize"]
 
 
 def pair_correlations(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -69,13 +69,21 @@ def shared_noise(pn: SampleSet, rr: SampleSet) -> int:
     return int(np.isin(np.asarray(rr.groups), np.asarray(pn.groups)).sum())
 
 
+#: pairs (PN and RR together) that the centering means of :func:`centering_means` need: each member is
+#: centred by the mean of a half of the pairs without its own pair
+MIN_CENTERED_PAIRS = 5
+#: PN pairs, and as many RR pairs, that :func:`correlation_frame` needs (``2 * MIN_PAIRS >= MIN_CENTERED_PAIRS``);
+#: the config keys that set a pair count of Table 1, the eta sweep and the guidance sweep have this minimum
+MIN_PAIRS = -(-MIN_CENTERED_PAIRS // 2)
+
+
 def centering_means(pairs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean images ``(m_a, m_b)``, each ``(P, ...)``, that centre the two members of each of the pairs
     ``(P, 2, ...)``: pairs alternate between two halves; member ``a`` of pair ``p`` gets the mean of one
     half, member ``b`` the mean of the other, both without pair ``p`` (see module docs)."""
     num_pairs = len(pairs)
-    if num_pairs < 5:
-        raise ValueError(f"centered correlation needs at least 5 pairs in all, got {num_pairs}")
+    if num_pairs < MIN_CENTERED_PAIRS:
+        raise ValueError(f"centered correlation needs at least {MIN_CENTERED_PAIRS} pairs in all, got {num_pairs}")
     flat = pairs.reshape(num_pairs, 2, -1).astype(np.float64)
     half = np.arange(num_pairs) % 2
     sums = np.stack([flat[half == h].sum(axis=(0, 1)) for h in (0, 1)])      # (2, D)

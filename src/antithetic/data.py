@@ -52,6 +52,7 @@ def load_image_folder(path: str | Path, shape: Sequence[int], count: int) -> tor
 
     Raises:
         FileNotFoundError: the folder ``path`` does not exist.
+        UnreadableFileError: one of its first ``count`` images cannot be read (the message names it).
         ValueError: it holds fewer than ``count`` images, or ``shape`` is not ``(1 or 3, H, W)``.
     """
     from PIL import Image
@@ -67,7 +68,15 @@ def load_image_folder(path: str | Path, shape: Sequence[int], count: int) -> tor
         raise ValueError(f"path {str(folder)!r} holds {len(files)} images, fewer than count={count}; add images or lower the count")
     images = []
     for file in files[:count]:
-        with Image.open(file) as image:
+        try:
+            image = Image.open(file)
+            image.load()
+        except (OSError, SyntaxError, ValueError) as err:  # PIL's errors of a truncated or unknown image file
+            from .artifacts import UnreadableFileError
+
+            raise UnreadableFileError(file, f"not an image PIL can read ({err.__class__.__name__}: {err})",
+                                      fix="replace it with a readable image or move it out of the folder") from err
+        with image:
             image = image.convert("RGB" if channels == 3 else "L")
             side = min(image.size)
             left, top = (image.width - side) // 2, (image.height - side) // 2

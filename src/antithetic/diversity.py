@@ -40,6 +40,7 @@ from .bootstrap import bootstrap_ci
 
 __all__ = [
     "MEASURES",
+    "MIN_PAIRS",
     "LPIPSWeightsMissingError",
     "feature_distance",
     "improvement",
@@ -55,6 +56,10 @@ MEASURES: dict[str, tuple[str, bool]] = {
     "feature_distance": ("classifier-feature distance", True),
     "lpips": ("LPIPS (AlexNet)", True),
 }
+
+
+#: PN pairs, and as many RR pairs, that :func:`improvement` needs (a mean and an SD of each)
+MIN_PAIRS = 2
 
 
 class LPIPSWeightsMissingError(FileNotFoundError):
@@ -153,8 +158,8 @@ def improvement(
 ) -> dict[str, Any]:
     """Average percentage improvement of PN over RR pairs (see module docs) with a bootstrap CI."""
     pn, rr = np.asarray(pn, dtype=np.float64), np.asarray(rr, dtype=np.float64)
-    if len(pn) < 2 or len(rr) < 2:
-        raise ValueError("the improvement needs at least 2 PN and 2 RR pairs")
+    if len(pn) < MIN_PAIRS or len(rr) < MIN_PAIRS:
+        raise ValueError(f"the improvement needs at least {MIN_PAIRS} PN and {MIN_PAIRS} RR pairs, got {len(pn)} and {len(rr)}")
     sign = 1.0 if higher_is_diverse else -1.0
 
     def pct(p_mean, r_mean):

@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from .noise import NoiseDesign
 
 __all__ = [
+    "MIN_SAMPLES",
     "OPERATORS",
     "DPSGuidance",
     "LinearOperator",
@@ -63,6 +64,9 @@ __all__ = [
     "solve_measurements",
     "tweedie_x0",
 ]
+
+#: reconstructions per measurement and method at the least: AMC's variance needs 2 antithetic pairs
+MIN_SAMPLES = 4
 
 
 @dataclass
@@ -327,8 +331,8 @@ def inverse_experiment(
 
     from .estimators import amc_estimate, efficiency, mc_estimate
 
-    if samples < 4 or samples % 2:
-        raise ValueError(f"samples must be an even number >= 4 (AMC pairs), got {samples}")
+    if samples < MIN_SAMPLES or samples % 2:
+        raise ValueError(f"samples must be an even number >= {MIN_SAMPLES} (AMC pairs), got {samples}")
     if mc_design.group_size != 1:
         raise ValueError(f"mc_design must draw independent samples (group size 1), got {mc_design.name!r} "
                          f"with group size {mc_design.group_size}")

@@ -136,8 +136,10 @@ def bootstrap_quality(
         one row per set: ``set``, ``n``, ``frechet`` (on the full sets), ``ci_low``, ``ci_high``,
         ``diff`` (``FD(set) - FD(reference)``), ``diff_ci_low``, ``diff_ci_high``, ``bootstrap``.
     """
-    if num_bootstrap < 2:
-        raise ValueError(f"quality.bootstrap must be >= 2, got {num_bootstrap}")
+    from .bootstrap import MIN_RESAMPLES
+
+    if num_bootstrap < MIN_RESAMPLES:
+        raise ValueError(f"quality.bootstrap must be >= {MIN_RESAMPLES}, got {num_bootstrap}")
     if reference not in sets:
         raise ValueError(f"reference set {reference!r} is not among {sorted(sets)}")
     lengths = {len(sets[name]) for name in paired if name in sets}

@@ -9,9 +9,6 @@ and a cosine learning-rate schedule. Fully seeded; saved with ``save_pretrained`
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -97,21 +94,15 @@ def train_ddpm(cfg: TrainConfig, *, progress: bool = True) -> tuple[DDPMPipeline
 def save_pipeline_atomically(pipeline, out_dir: str | Path, *, extra_json: dict[str, dict] | None = None) -> None:
     """``save_pretrained`` into a temporary sibling directory, then rename: never half-written.
 
-    ``extra_json`` maps file names to objects written as JSON into the folder before the rename.
+    ``extra_json`` maps file names to objects written as JSON into the folder before the rename. The
+    folder gets the mode the umask gives a new folder (:func:`antithetic.artifacts.atomic_directory`).
     """
-    out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
+    from .artifacts import atomic_directory
+
+    with atomic_directory(out_dir) as tmp:
         pipeline.save_pretrained(tmp)
         for filename, obj in (extra_json or {}).items():
             (tmp / filename).write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
 
 
 def config_dict(cfg: TrainConfig) -> dict:

@@ -23,7 +23,7 @@ from .models.base import DiffusionModel
 from .noise import NoiseDesign
 from .pearson import pearson
 
-__all__ = ["leave_pair_out_mean", "pixel_correlation_map", "record_trajectories", "trajectory_correlations"]
+__all__ = ["MIN_PAIRS", "leave_pair_out_mean", "pixel_correlation_map", "record_trajectories", "trajectory_correlations"]
 
 
 def record_trajectories(
@@ -72,14 +72,18 @@ def record_trajectories(
     }
 
 
+#: pairs per design that the held-out centering of :func:`trajectory_correlations` needs
+MIN_PAIRS = 2
+
+
 def leave_pair_out_mean(values: np.ndarray) -> np.ndarray:
     """For pairs ``(2g, 2g + 1)`` of the rows of ``values`` ``(2P, D)``: the mean of the other ``P - 1``
     pairs' rows, ``(P, D)``. Pair sums are formed first, so for exact antithetic pairs ``(z, -z)`` the
     result is exactly 0 (the antithetic mean estimator is exact on odd functions)."""
     sums = values[0::2] + values[1::2]
     pairs = len(sums)
-    if pairs < 2:
-        raise ValueError(f"a leave-pair-out mean needs at least 2 pairs, got {pairs}")
+    if pairs < MIN_PAIRS:
+        raise ValueError(f"a leave-pair-out mean needs at least {MIN_PAIRS} pairs, got {pairs}")
     return (sums.sum(0, keepdims=True) - sums) / (2 * (pairs - 1))
 
 
@@ -108,8 +112,8 @@ def trajectory_correlations(
         (in data space: decoded for latent models). Samplers without a noise prediction (consistency
         models) give no ``eps`` rows.
     """
-    if pairs < 2:
-        raise ValueError(f"trajectory correlations need at least 2 pairs, got {pairs}")
+    if pairs < MIN_PAIRS:
+        raise ValueError(f"trajectory correlations need at least {MIN_PAIRS} pairs, got {pairs}")
     runs = {}
     for kind, design in (("PN", pn_design), ("RR", rr_design)):
         runs[kind] = record_trajectories(

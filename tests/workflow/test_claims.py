@@ -494,3 +494,38 @@ def test_claim_placeholders_are_filled_from_the_config_and_a_typo_is_named():
     assert resolved["paper"]["note"] == "a real image" and claim["claim"].startswith("cost $$1")  # the claim itself is kept
     with pytest.raises(ValueError, match=r"claim X1: claim has a placeholder 'perceptual' that is not one of"):
         resolve_claim(_claim(claim="${perceptual}"), plan)
+
+
+def _claim_run(tmp_path, rows):
+    (tmp_path / "config").mkdir()
+    (tmp_path / "config" / "claims.yaml").write_text(yaml.safe_dump({"claims": [{"id": "C1"}, {"id": "C13"}]}))
+    (tmp_path / "results" / "claims").mkdir(parents=True)
+    (tmp_path / "results" / "claims" / "C13.json").write_text(json.dumps({"rows": rows}))
+    return tmp_path
+
+
+def test_show_prints_a_claims_rows(tmp_path, capsys):
+    row = {"id": "C13", "claim": "PN pairs are negatively correlated", "source": "Table 1", "model": "digits-ddpm", "sampler": "ddim",
+           "value": -0.71, "ci_low": -0.75, "ci_high": -0.67, "paper": "-0.7", "test": "ci_below 0", "verdict": "reproduced",
+           "file": "results/correlation/digits-ddpm/ddim/summary_500.json", "detail": {}}
+    run = _claim_run(tmp_path, [row])
+    assert main(["show", "C13", "--results", str(run)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("C13: PN pairs are negatively correlated\n")
+    for text in ("digits-ddpm ddim: reproduced", "value -0.71, CI [-0.75, -0.67]; paper -0.7", "rule: ci_below 0",
+                 "source: results/correlation/digits-ddpm/ddim/summary_500.json"):
+        assert text in out
+    assert main(["show", "--known", "C13", "--results", str(run)]) == 0 and capsys.readouterr().out == ""
+
+
+def test_show_of_an_unknown_or_unmeasured_claim_is_a_clear_error(tmp_path, capsys):
+    run = _claim_run(tmp_path, [])
+    for argv in (["show", "C99"], ["show", "--known", "C99"]):
+        assert main([*argv, "--results", str(run)]) == 2
+        assert "claim 'C99' is not in" in (err := capsys.readouterr().err) and "known ids: C1, C13" in err
+    assert main(["show", "C1", "--results", str(run)]) == 1
+    assert "make claim ID=C1" in capsys.readouterr().err
+    assert main(["show", "C13", "--results", str(run)]) == 0
+    assert "no rows" in capsys.readouterr().out
+    # the committed ledger's ids, by default from config/claims.yaml of the working directory
+    assert main(["show", "--known", "C13", "--claims", str(ROOT / "config" / "claims.yaml")]) == 0

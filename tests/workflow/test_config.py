@@ -115,3 +115,48 @@ def test_uq_jobs_name_the_key_of_a_bad_statistic_or_coverage_design():
         check_coverage_designs(designs, num_samples=12)
     with pytest.raises(ValueError, match=r"designs\['half'\]: design kind 'partial' feeds no estimator"):
         check_coverage_designs({"half": make_design("partial", region="top_half")}, num_samples=16)
+
+
+def _with_lpips(perceptual):
+    config = default_config()
+    config["diversity"]["perceptual"] = perceptual
+    validate(config, SCHEMA)
+    return config
+
+
+def test_lpips_without_its_weights_stops_when_the_dag_is_built_with_a_fix_that_validates(tmp_path, monkeypatch):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    for perceptual, fix in (([ "lpips"], "[]"), (["classifier", "lpips"], "[classifier]")):
+        with pytest.raises(ConfigError) as err:
+            check_references(_with_lpips(perceptual))
+        message = str(err.value)
+        assert "'diversity.perceptual'" in message and str(tmp_path / "torch" / "hub" / "checkpoints") in message
+        assert f"diversity.perceptual: {fix}" in message and "[] (SSIM only" in message
+        check_references(_with_lpips(yaml.safe_load(fix)))  # the fix validates and passes the checks
+    check_references(_with_lpips([]))
+    weights = tmp_path / "torch" / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth"
+    weights.parent.mkdir(parents=True)
+    weights.write_bytes(b"")
+    check_references(_with_lpips(["lpips"]))  # cached: accepted
+
+
+def test_the_lpips_weights_path_is_torchvisions(tmp_path, monkeypatch):
+    pytest.importorskip("torchvision")
+    import torch
+
+    from antithetic.diversity import lpips_weights_path
+
+    monkeypatch.setattr(torch.hub, "_hub_dir", None)  # no directory set with torch.hub.set_dir (another test may have)
+    from antithetic.hub_cache import alexnet_weights_path
+
+    assert alexnet_weights_path() == lpips_weights_path()
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path))
+    assert alexnet_weights_path() == lpips_weights_path() == tmp_path / "hub" / "checkpoints" / "alexnet-owt-7be5be79.pth"
+
+
+def test_quality_nearest_k_must_be_below_the_pairs():
+    config = default_config()
+    config["quality"].update(pairs=5, nearest_k=5)
+    validate(config, SCHEMA)
+    with pytest.raises(ConfigError, match="'quality.nearest_k' is 5.*at most 4"):
+        check_references(config)

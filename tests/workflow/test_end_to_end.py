@@ -471,3 +471,36 @@ def test_a_users_own_model_runs_through_the_workflow_by_config_alone(tmp_path):
     assert provenance["model"]["factory"] == "my_models.score_net:build"
     ledger = pd.read_csv(work / "results" / "claims.csv")
     assert set(ledger.loc[ledger["id"] == "C1", "model"]) == {"mine"}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("no_server", [False, True], ids=["fork-server-child", "own-process"])
+def test_a_failing_job_writes_its_traceback_and_the_fix_to_its_log(tmp_path, no_server):
+    """A damaged input of a job (a truncated samples file): the rule's log file holds the traceback, the file,
+    the rule that writes it and the fix, whether the job ran in a fork server's child or in its own process."""
+    from antithetic.artifacts import save_samples
+    from antithetic.sample_set import SampleSet
+
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(_small_config()))
+    samples = {}
+    for design, name in (("antithetic", "antithetic"), ("iid-disjoint", "iid")):
+        npz = f"results/samples/affine-odd/ddim/{design}_n12_seed0.npz"
+        samples[design] = npz
+        (tmp_path / npz).parent.mkdir(parents=True, exist_ok=True)
+        save_samples(tmp_path / npz, SampleSet(samples=np.zeros((12, 1, 2, 2), np.float32), indices=np.arange(12), groups=np.arange(12),
+                                               members=np.zeros(12, int), design={"name": name, "seed": 0}, sampler={"name": "ddim"}))
+        data = (tmp_path / npz).read_bytes()
+        (tmp_path / npz).write_bytes(data[: len(data) // 2])  # the sample rule's output, cut short
+        (tmp_path / npz).with_suffix(".json").write_text("{}")
+    result = run(tmp_path, "results/correlation/affine-odd/ddim/pairs_6.csv", check=False,
+                 env={"ANTITHETIC_FORKSERVER": "0"} if no_server else None)
+    assert result.returncode != 0
+    log = (tmp_path / "logs" / "pair_correlations" / "affine-odd" / "ddim" / "6.log").read_text()
+    assert ("no fork server in this run" if no_server else "running in a child of the fork server") in log
+    assert "Traceback (most recent call last)" in log
+    npz = samples["antithetic"]
+    error = f"antithetic.artifacts.UnreadableFileError: cannot read {npz!r}: not a complete samples file"
+    fix = f"{npz!r} is an output of rule sample: delete it (rm -r {npz}) and run Snakemake again, which reruns rule sample for it"
+    assert error in log and fix in log, log[-3000:]
+    console = result.stdout + result.stderr
+    assert error in console and fix in console  # and on the console, as before

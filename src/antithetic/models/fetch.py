@@ -9,16 +9,14 @@ Without hub access it fails within seconds with a message that says what to do.
 
 from __future__ import annotations
 
-import os
 import shutil
 import socket
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlparse
 
-from ..artifacts import environment_info, write_json
+from ..artifacts import atomic_directory, environment_info, write_json
 from ..kinds import is_hub_id
 from .errors import ModelNotAvailableError
 
@@ -99,9 +97,7 @@ def fetch_model(source: str, out_dir: str | Path, *, revision: str | None = None
             files = select_files(HfApi().list_repo_files(source, revision=revision))
             if not any(f.endswith(_WEIGHT_SUFFIXES) for f in files):
                 raise ModelNotAvailableError(f"{source!r} has no diffusers weights (.safetensors/.bin) to fetch")
-        out_dir.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-        try:
+        with atomic_directory(out_dir) as tmp:
             snapshot_download(source, revision=revision, allow_patterns=files, local_dir=tmp, local_files_only=offline)
             shutil.rmtree(tmp / ".cache", ignore_errors=True)
             record = {
@@ -109,11 +105,6 @@ def fetch_model(source: str, out_dir: str | Path, *, revision: str | None = None
                 "bytes": sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file()), **environment_info(),
             }
             write_json(tmp / "fetch.json", record)
-            if out_dir.exists():
-                shutil.rmtree(out_dir)
-            os.replace(tmp, out_dir)
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
     except ModelNotAvailableError:
         raise
     except Exception as err:  # hub errors: offline cache miss, unknown repo, gated model, network

@@ -130,7 +130,9 @@ def load_generator(kind: str, source: str | Path, *, name: str) -> GeneratorMode
 
     Raises:
         ModelNotAvailableError: ``source`` holds no ``config.json``.
+        UnreadableFileError: its weights file is truncated or corrupt (the message names it).
     """
+    from ..artifacts import check_weights
     from .errors import ModelNotAvailableError
     from .flow import DigitsFlow
     from .vae import DigitsVAE
@@ -144,6 +146,7 @@ def load_generator(kind: str, source: str | Path, *, name: str) -> GeneratorMode
             f"generator directory source={str(source)!r} has no config.json; train the model first "
             "(antithetic.generator_training) or fix the path"
         )
+    check_weights(path)
     module = classes[kind].from_pretrained(str(path)).eval()
     info = {
         "kind": kind,

@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from diffusers import DiffusionPipeline, UNet2DModel
 
+from ..artifacts import check_weights
 from .base import DiffusionModel
 from .errors import ModelNotAvailableError
 
@@ -26,6 +27,7 @@ def load_pipeline(source: str | Path, **kwargs) -> DiffusionPipeline:
 
     Raises:
         ModelNotAvailableError: the local directory does not exist, or the pipeline cannot be loaded.
+        UnreadableFileError: a weights file of the local directory is truncated or corrupt (the message names it).
     """
     source = str(source)
     looks_local = source.startswith((".", "/", "~")) or Path(source).exists()
@@ -33,6 +35,8 @@ def load_pipeline(source: str | Path, **kwargs) -> DiffusionPipeline:
         raise ModelNotAvailableError(
             f"model directory source={source!r} does not exist; train or download the model first, or fix the path"
         )
+    if looks_local:
+        check_weights(Path(source).expanduser())
     try:
         return DiffusionPipeline.from_pretrained(str(Path(source).expanduser()) if looks_local else source, **kwargs)
     except (OSError, ValueError, EnvironmentError) as err:

@@ -28,7 +28,10 @@ from ..pearson import pearson
 from ._common import DATA_STREAM, PROBE_STREAM, batched_eps, schedule_row
 from .scores import break_level
 
-__all__ = ["antisymmetry_probe", "break_level", "noised_data", "reference_data", "sample_mixture"]
+__all__ = ["MIN_PROBE_SAMPLES", "antisymmetry_probe", "break_level", "noised_data", "reference_data", "sample_mixture"]
+
+#: data samples of the on-distribution probe at the least: its shift is cross-fitted on two halves of 2 or more
+MIN_PROBE_SAMPLES = 4
 
 
 def sample_mixture(mixture: GaussianMixtureScore, num: int, *, generator: torch.Generator) -> torch.Tensor:
@@ -134,8 +137,8 @@ def antisymmetry_probe(
     * ``c_norm``: ``||c_t|| / sqrt(D)`` (RMS of the estimated shift).
     """
     n = len(data)
-    if n < 4:
-        raise ValueError(f"the on-distribution probe needs at least 4 data samples, got {n}")
+    if n < MIN_PROBE_SAMPLES:
+        raise ValueError(f"the on-distribution probe needs at least {MIN_PROBE_SAMPLES} data samples, got {n}")
     half = np.arange(n) < n // 2
     rows = []
     for t in tqdm(list(timesteps), desc=f"probe {model.name}", disable=not progress):

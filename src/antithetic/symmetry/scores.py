@@ -7,13 +7,17 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["as_score", "break_level", "symmetric_grid", "trapezoid_weights"]
+__all__ = ["MIN_GRID_POINTS", "as_score", "break_level", "symmetric_grid", "trapezoid_weights"]
+
+
+#: points of an AS grid at the least: ``c = -1, 0, 1``
+MIN_GRID_POINTS = 3
 
 
 def symmetric_grid(points: int) -> np.ndarray:
     """``points`` equally spaced values of ``c`` in ``[-1, 1]``; ``c[i] = -c[-1 - i]`` exactly."""
-    if points < 3:
-        raise ValueError(f"an AS grid needs at least 3 points, got {points}")
+    if points < MIN_GRID_POINTS:
+        raise ValueError(f"an AS grid needs at least {MIN_GRID_POINTS} points, got {points}")
     half = np.linspace(-1.0, 1.0, points)
     return 0.5 * (half - half[::-1])  # exact antisymmetry in floating point
 

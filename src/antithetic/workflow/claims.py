@@ -721,16 +721,93 @@ def compare_verdicts(records: list[dict[str, Any]], expected: list[dict[str, str
     return messages
 
 
+# ------------------------------------------------------------------------------------ one claim's rows
+def claim_ids(claims_file: str | Path) -> list[str]:
+    """The claim ids of a claims file, in its order."""
+    import yaml
+
+    return [c["id"] for c in yaml.safe_load(Path(claims_file).read_text())["claims"]]
+
+
+def default_claims_file(config: str | Path = "config.yaml") -> Path:
+    """The claims file a run of ``config`` evaluates: its ``claims`` key, else ``config/claims.yaml`` beside it."""
+    import yaml
+
+    config = Path(config)
+    named = (yaml.safe_load(config.read_text()) or {}).get("claims") if config.is_file() else None
+    return Path(named) if named else config.parent / "config" / "claims.yaml"
+
+
+def show_rows(claim_id: str, *, claims_file: str | Path, results: str | Path = ".") -> str:
+    """One claim's rows from ``results/claims/<id>.json`` as text: value, CI, decision rule, verdict, source file.
+
+    Raises:
+        KeyError: ``claim_id`` is not a claim of ``claims_file`` (the message lists the known ids).
+        FileNotFoundError: the claim's rows are not written yet (the message names the command that writes them).
+    """
+    known = claim_ids(claims_file)
+    if claim_id not in known:
+        raise KeyError(f"claim {claim_id!r} is not in {str(claims_file)!r}; known ids: {', '.join(known)}")
+    path = Path(results) / paths.fill(paths.CLAIM, id=claim_id)
+    if not path.is_file():
+        raise FileNotFoundError(f"{str(path)!r} does not exist; run `snakemake claim_{claim_id}` (make claim ID={claim_id}) first")
+    rows = json.loads(path.read_text())["rows"]
+    if not rows:
+        return f"{claim_id}: no rows; this config runs nothing the claim measures ({path})"
+    lines = [f"{claim_id}: {rows[0]['claim']}"]
+    for row in rows:
+        where = " ".join(filter(None, (row["model"], row["sampler"]))) or "-"
+        value = _fmt(row["value"]) or "-"
+        ci = f"[{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]" if _fmt(row["ci_low"]) else "-"
+        lines += [
+            f"  {where}: {row['verdict']}",
+            f"    value {value}, CI {ci}; paper {row['paper'] or '-'}",
+            f"    rule: {row['test'] or '-'}",
+            f"    source: {row['file'] or (row.get('detail') or {}).get('command', '-')}",
+        ]
+    return "\n".join(lines)
+
+
+def _show_main(argv: list[str]) -> int:
+    import argparse
+    import sys
+
+    parser = argparse.ArgumentParser(prog="python -m antithetic.workflow.claims show",
+                                     description="Print one claim's rows (value, CI, decision rule, verdict, source file).")
+    parser.add_argument("id", help="the claim's id, e.g. C13")
+    parser.add_argument("--claims", help="the claims file (default: the `claims` key of config.yaml, else config/claims.yaml)")
+    parser.add_argument("--results", default=".", help="the run's directory, holding results/claims/ (default: .)")
+    parser.add_argument("--known", action="store_true", help="only check that the id is known (exit 2 if not)")
+    args = parser.parse_args(argv)
+    claims_file = Path(args.claims) if args.claims else default_claims_file(Path(args.results) / "config.yaml")
+    try:
+        if args.known:
+            if args.id not in claim_ids(claims_file):
+                raise KeyError(f"claim {args.id!r} is not in {str(claims_file)!r}; known ids: {', '.join(claim_ids(claims_file))}")
+            return 0
+        print(show_rows(args.id, claims_file=claims_file, results=args.results))
+    except KeyError as err:
+        print(f"claims: {err.args[0]}", file=sys.stderr)
+        return 2
+    except FileNotFoundError as err:
+        print(f"claims: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """``python -m antithetic.workflow.claims check|expect LEDGER.json EXPECTED.csv``.
+    """``python -m antithetic.workflow.claims check|expect LEDGER.json EXPECTED.csv`` or ``... show ID``.
 
     ``check`` exits 1 and names every row whose verdict changed; ``expect`` rewrites the expectation
-    from the ledger (commit it with the change that moved the verdict).
+    from the ledger (commit it with the change that moved the verdict); ``show`` prints one claim's rows.
     """
     import argparse
     import csv
     import sys
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["show"]:
+        return _show_main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m antithetic.workflow.claims", description=main.__doc__)
     parser.add_argument("action", choices=["check", "expect"])
     parser.add_argument("ledger", help="results/claims.json")

@@ -6,8 +6,8 @@ every name an experiment section uses: each must refer to an entry of ``models``
 ``designs``, and each (model, sampler) pair must fit according to the kind registry
 (:mod:`antithetic.kinds`). Every message names the config key and the fix.
 
-The module imports only the standard library and :mod:`antithetic.kinds`, so the Snakefile runs it
-while it builds the DAG.
+The module imports only the standard library, :mod:`antithetic.kinds` and :mod:`antithetic.hub_cache`,
+so the Snakefile runs it while it builds the DAG.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ __all__ = [
     "ConfigError",
     "check_references",
     "check_sampler_fits",
+    "lpips_fix",
     "naming_key",
     "pair_designs",
     "require",
@@ -205,6 +206,31 @@ def _check_symmetry_models(config: dict[str, Any]) -> None:
             check_sampler_fits(config, model, sampler, used_at="symmetry.data_sampler")
 
 
+def lpips_fix(perceptual: list[str]) -> str:
+    """What to set ``diversity.perceptual`` to when LPIPS cannot run: the list without lpips (valid on any image
+    size when empty: SSIM only; ``classifier`` is for the 8x8 digits models only)."""
+    rest = [m for m in perceptual if m != "lpips"]
+    ssim_only = "[] (SSIM only, which every run measures; valid for any image size)"
+    if not rest:
+        return f"or set diversity.perceptual: {ssim_only}"
+    return f"or set diversity.perceptual: [{', '.join(rest)}] (the other measures it lists), or {ssim_only}"
+
+
+def _check_lpips(config: dict[str, Any]) -> None:
+    """``diversity.perceptual`` lists lpips: its AlexNet weights must be cached (they are never downloaded)."""
+    from ..hub_cache import alexnet_weights_path
+
+    perceptual = list(section(config, "diversity").get("perceptual") or [])
+    weights = alexnet_weights_path()
+    if "lpips" in perceptual and not weights.is_file():
+        raise ConfigError(
+            f"config key 'diversity.perceptual' lists lpips, which needs torchvision's AlexNet weights in {str(weights)!r}; "
+            "they are never downloaded by the workflow. Fetch them once where the network is reachable "
+            "(python -c \"import torchvision; torchvision.models.alexnet(weights='DEFAULT')\"), "
+            + lpips_fix(perceptual)
+        )
+
+
 def _check_inverse(config: dict[str, Any]) -> None:
     """What :mod:`antithetic.inverse` requires of the DPS stage's values (it raises on them only at job time)."""
     inverse = section(config, "inverse")
@@ -306,9 +332,17 @@ def check_references(config: dict[str, Any]) -> None:
     # the quality stage compares the z and -z members of PN pairs with iid samples
     if list(_check_runs(config, "quality.runs")):
         _need_designs(config, ("iid", "antithetic"), used_at="quality (z, -z and iid samples)")
+        quality = section(config, "quality")
+        pairs, nearest_k = quality.get("pairs", 500), quality.get("nearest_k", 5)
+        if nearest_k >= pairs:
+            raise ConfigError(
+                f"config key 'quality.nearest_k' is {nearest_k}; precision, recall, density and coverage need more samples "
+                f"per set than neighbours (quality.pairs = {pairs}); lower it to at most {pairs - 1} or raise quality.pairs"
+            )
     # Table 4 (diversity): PN pairs from `antithetic`, RR pairs from `iid`
     if list(_check_runs(config, "diversity.runs")):
         _need_designs(config, ("iid", "antithetic"), used_at="diversity (RR and PN pairs)")
+        _check_lpips(config)
     # Table 3 (DPS) and SDEdit-style editing: one diffusion model each
     _check_inverse(config)
     for stage in ("inverse", "editing"):

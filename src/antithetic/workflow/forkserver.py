@@ -47,7 +47,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import NamedTuple
 
-__all__ = ["ENV_ADDRESS", "PER_JOB_VARIABLES", "POOLS", "Handoff", "Server", "handoff", "in_child", "main", "serve", "start_server"]
+__all__ = ["ENV_ADDRESS", "PER_JOB_VARIABLES", "POOLS", "Handoff", "Server", "handoff", "in_child", "main", "serve", "server_bootstrap", "start_server"]
 
 #: where jobs find the servers: ``"<hostname>:<directory of one socket per pool>"``; ``0`` (or empty) starts none
 ENV_ADDRESS = "ANTITHETIC_FORKSERVER"
@@ -216,9 +216,7 @@ def start_server(*, pools: dict[str, tuple[str, ...]] = POOLS, python: str | Non
     # a short path: a Unix socket's path is limited to about 100 bytes
     directory = tempfile.mkdtemp(prefix="antithetic-fs-")
     env[ENV_ADDRESS] = f"{socket.gethostname()}:{directory}"
-    # a server imports this package from where this file lies, installed or not
-    src = str(Path(__file__).resolve().parents[2])
-    code = f"import sys; sys.path.insert(0, {src!r}); from antithetic.workflow.forkserver import main; main()"
+    code = server_bootstrap() + "server.main()"
     processes = {
         pool: subprocess.Popen([python or sys.executable, "-c", code, os.path.join(directory, pool), str(os.getpid()), *preload],
                                stdin=subprocess.DEVNULL, env=dict(env))
@@ -230,6 +228,16 @@ def start_server(*, pools: dict[str, tuple[str, ...]] = POOLS, python: str | Non
             break
         time.sleep(0.01)
     return Server(env[ENV_ADDRESS], processes, directory)
+
+
+def server_bootstrap(src: str | os.PathLike | None = None) -> str:
+    """Python code that imports this module as ``server`` from ``src`` (default: the ``src/`` this file lies in).
+
+    A server imports this package from this checkout, installed or not: ``src`` goes first on its
+    ``sys.path``, ahead of ``PYTHONPATH`` and of an editable install of another clone in site-packages.
+    """
+    src = str(Path(__file__).resolve().parents[2] if src is None else Path(src).resolve())
+    return f"import sys; sys.path.insert(0, {src!r}); import antithetic.workflow.forkserver as server; "
 
 
 def serve(path: str, *, parent_pid: int, preload: tuple[str, ...]) -> None:
@@ -374,7 +382,11 @@ def _run_job(conn: socket.socket, request: dict, fds: list[int]) -> None:
             if not isinstance(exit_.code, (int, type(None))):
                 print(exit_.code, file=sys.stderr)
         except BaseException:
-            traceback.print_exc()
+            # as in an own process: the job's excepthook (workflow/scripts/_job.py) logs it to the rule's log file
+            try:
+                sys.excepthook(*sys.exc_info())
+            except BaseException:
+                traceback.print_exc()
             code = 1
         atexit._run_exitfuncs()
         logging.shutdown()

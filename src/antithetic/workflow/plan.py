@@ -10,13 +10,15 @@ This module imports only the standard library and :mod:`.config` (the DAG build 
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 from .config import runs, section
 
-__all__ = ["Plan", "TABLES", "fill", "ledger", "table"]
+__all__ = ["Plan", "TABLES", "WRITERS", "fill", "ledger", "table"]
 
 # ------------------------------------------------------------------ output paths
 MODEL = "results/models/{model}"
@@ -64,6 +66,26 @@ FISHER_FIGURE = "figures/symmetry/theorem1_fisher.png"
 PAIR_GRID = "figures/pairs/{model}_{sampler}_{pairs}_grid.png"
 CI_VS_N = "figures/uq/ci_vs_n.png"
 FOREST = "figures/claims/forest.png"
+
+
+#: output pattern -> the rule that writes it, for the outputs that jobs read back as binary files (named in the
+#: message of a damaged one); a model folder's rule depends on the model (:meth:`Plan.writer`)
+WRITERS = {
+    SAMPLES: "sample",
+    GUIDED: "guided_sample",
+    SYMMETRY_SLICES: "symmetry_probe",
+    PARTIAL_MAP: "partial_map",
+    UQ_PIXEL_MAPS: "uq_estimates",
+    CLASSIFIER: "train_classifier",
+    MODEL: None,
+}
+
+
+def _pattern_regex(pattern: str, *, folder: bool) -> re.Pattern:
+    """A regex of ``pattern``'s paths (each wildcard one path component); with ``folder`` also of files under it."""
+    parts = re.split(r"\{\w+\}", pattern)
+    body = "[^/]+".join(re.escape(part) for part in parts)
+    return re.compile(body + ("(?:/.*)?" if folder else "") + r"\Z")
 
 
 def table(name: str, suffix: str = "csv") -> str:
@@ -286,3 +308,26 @@ class Plan:
     def stage_tables(self) -> dict[str, str]:
         """``{name: csv}`` of the stage tables (:data:`TABLES`) this config writes."""
         return {name: table(t.name) for name, t in TABLES.items() if self.runs_stage(t.requires)}
+
+    # ------------------------------------------------------------------ who writes a file
+    def writer(self, path: str | os.PathLike) -> tuple[str, str] | None:
+        """``(rule, output)``: the rule of :data:`WRITERS` whose output ``path`` is or lies in, or ``None``.
+
+        ``output`` is the file or model folder to delete before that rule runs again (a damaged weights
+        file lies in its model's folder, the rule's output). ``path`` is relative to the working
+        directory or absolute. A model folder is written by ``train_model`` (a ``train:`` entry) or
+        ``fetch_model`` (a hub id or local folder the workflow fetches).
+        """
+        path = os.path.normpath(path)
+        if os.path.isabs(path):
+            path = os.path.relpath(path)
+        for pattern, rule in WRITERS.items():
+            folder = pattern in (MODEL, CLASSIFIER)
+            if not _pattern_regex(pattern, folder=folder).match(path):
+                continue
+            output = "/".join(path.split("/")[: pattern.count("/") + 1]) if folder else path
+            if rule is None:
+                name = output.split("/")[-1]
+                rule = "train_model" if "train" in ((self.config.get("models") or {}).get(name) or {}) else "fetch_model"
+            return rule, output
+        return None

@@ -23,6 +23,7 @@ def measure_pairs(pairs: Any, *, extractor: Any, settings: dict[str, Any]) -> pd
             the section does not fit (the message names the key).
     """
     from ...diversity import LPIPSWeightsMissingError, pair_measures
+    from ..config import lpips_fix
 
     with naming_key("diversity"):
         try:
@@ -32,7 +33,7 @@ def measure_pairs(pairs: Any, *, extractor: Any, settings: dict[str, Any]) -> pd
             )
         except LPIPSWeightsMissingError as err:
             raise ConfigError(
-                f"config key 'diversity.perceptual' asks for lpips: {err}; or remove lpips from diversity.perceptual"
+                f"config key 'diversity.perceptual' asks for lpips: {err}; {lpips_fix(list(settings['perceptual']))}"
             ) from err
 
 
