@@ -284,7 +284,10 @@ def _as_drop(spec, target):
 
 
 def _fisher_targets(spec, plan: Plan):
-    analytic = {name for name, m in (plan.config.get("models") or {}).items() if m.get("kind") in ("affine_odd", "gaussian_mixture")}
+    from ..kinds import MODEL_KINDS
+
+    # exact scores: the analytic kinds of the registry
+    analytic = {name for name, m in (plan.config.get("models") or {}).items() if MODEL_KINDS[m["kind"]].analytic}
     chosen = [m for m in plan.fisher_models if (m in analytic) == (spec.get("scores", "exact") == "exact")]
     return [{"model": m, "sampler": "", "files": {"fisher": paths.FISHER}} for m in chosen]
 
