@@ -112,3 +112,12 @@ def test_make_readme_copies_the_key_figures_and_make_check_checks_them(tmp_path,
     block.write_text(f"{PLATFORM_PREFIX}CPU A.\n")
     assert readme_main(["figures", "check", *args]) == 0
     assert readme_main(["figures", "copy", *args]) == 2  # usage
+
+
+def test_the_docs_state_the_tolerance_the_check_uses():
+    from pathlib import Path
+
+    from antithetic.workflow.readme import FIGURE_TOLERANCE
+
+    text = " ".join((Path(__file__).resolve().parents[2] / "docs" / "results.md").read_text().split())
+    assert f"(0 to 255) of at most {FIGURE_TOLERANCE:g} (`FIGURE_TOLERANCE`" in text
