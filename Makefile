@@ -8,7 +8,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint env report check readme expected-verdicts claim bench slurm-check clean
+.PHONY: run test lint env report check readme expected-verdicts claim bench bench-memory slurm-check clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -55,6 +55,10 @@ expected-verdicts: $(STAMP)
 
 # Speed ratios, job start-up, no-op rerun and per-rule wall times: results/bench/bench.{json,md}, then
 # docs/bench.md and the bench block of docs/performance.md (commit both; a test keeps them equal).
+# Peak memory of the streaming jobs at two sample counts, each in a fresh process: results/bench/memory.json
+bench-memory: $(STAMP)
+	$(BIN)/python -m antithetic.workflow.bench_memory
+
 bench: $(STAMP)
 	$(BIN)/python -m antithetic.workflow.bench
 	mkdir -p docs && cp results/bench/bench.md docs/bench.md

@@ -123,3 +123,31 @@ def test_lpips_runs_from_cached_weights_without_network(tmp_path, digits):
             pair_measures(rgb, perceptual=("classifier",))
     finally:
         torch.hub.set_dir(old)
+
+
+def test_diversity_job_scores_pairs_in_chunks(tmp_path, digits):
+    """Chunks of 3 pairs (not dividing 20) give every pair's measures, numbered as in one call."""
+    from antithetic.artifacts import save_samples
+    from antithetic.sample_set import SampleSet
+    from antithetic.workflow.jobs.diversity import pair_chunk, run_diversity
+
+    x = digits.numpy()
+    n = len(x)
+    pn = SampleSet(samples=x, indices=np.arange(n), groups=np.arange(n) // 2, members=np.arange(n) % 2,
+                   design={"name": "antithetic", "seed": 0, "group_size": 2}, sampler={})
+    rr = SampleSet(samples=x[::-1].copy(), indices=np.arange(n), groups=np.arange(n), members=np.zeros(n, int),
+                   design={"name": "iid", "seed": 0, "group_size": 1}, sampler={})
+    save_samples(tmp_path / "pn.npz", pn)
+    save_samples(tmp_path / "rr.npz", rr)
+    settings = {"ssim_kernel_size": 3, "ssim_sigma": 0.5, "perceptual": [], "lpips_size": 64, "bootstrap": 50, "level": 0.95, "seed": 0}
+    frames = {}
+    for label, pixels in (("whole", 2**22), ("chunks", 3 * 2 * x[0].size)):
+        assert pair_chunk(2 * x[0].size, pixels=pixels) == (3 if label == "chunks" else 2**22 // (2 * x[0].size))
+        run_diversity(pn_path=tmp_path / "pn.npz", rr_path=tmp_path / "rr.npz", classifier_dir=None, settings=settings,
+                      labels={"model": "m", "sampler": "s"}, out_pairs=tmp_path / f"{label}.csv", out_summary=tmp_path / f"{label}.json",
+                      pixels_per_chunk=pixels)
+        frames[label] = pd.read_csv(tmp_path / f"{label}.csv")
+    assert list(frames["chunks"]["pair"]) == list(range(20)) * 2
+    pd.testing.assert_frame_equal(frames["chunks"], frames["whole"], rtol=1e-6)
+    expected = pair_measures(torch.from_numpy(x).reshape(20, 2, *x.shape[1:]), perceptual=())["ssim"]
+    np.testing.assert_allclose(frames["chunks"]["ssim"][:20], expected, rtol=1e-5)  # the CSV keeps 6 digits

@@ -125,3 +125,25 @@ def test_every_design_kind_has_one_implementation_and_its_estimator():
     assert {d.estimator for d in DESIGN_KINDS.values()} - {None} == set(ESTIMATORS)
     with pytest.raises(ValueError, match="not a design kind of antithetic.kinds.DESIGN_KINDS"):
         register_design(type("Sobol", (NoiseDesign,), {"name": "sobol", "couple": lambda self, w: w}))
+
+
+def test_rqmc_replicate_is_drawn_once_per_job_and_stays_bitwise_equal(monkeypatch):
+    from antithetic import rqmc
+
+    calls = []
+    draw = rqmc.sobol_normal
+    monkeypatch.setattr(rqmc, "sobol_normal", lambda dim, m, *, seed: calls.append(seed) or draw(dim, m, seed=seed))
+    design = rqmc.RQMCNoise(m=3, seed=4)
+    # batches of 3 cut the 8-point replicates: 24 samples touch replicates 0, 1, 2 in 8 batches
+    batches = [design.initial_noise(range(lo, min(lo + 3, 24)), SHAPE) for lo in range(0, 24, 3)]
+    assert len(calls) == 3
+    # the same noise as a fresh design that draws everything in one call (3 more draws), bit for bit
+    assert torch.equal(torch.cat(batches), rqmc.RQMCNoise(m=3, seed=4).initial_noise(range(24), SHAPE))
+    # the cache is bounded and keyed by shape: going back past it draws again, a new shape draws anew
+    design.initial_noise([0], SHAPE)
+    design.initial_noise([23], (1, 2, 2))
+    assert len(calls) == 3 + 3 + 2 and len(design._replicates) == rqmc.RQMCNoise.CACHED_REPLICATES
+    # what a caller gets is a copy: writing into it leaves the kept draw intact
+    z = design.initial_noise([16, 17], SHAPE)
+    z.zero_()
+    assert torch.equal(design.initial_noise([16, 17], SHAPE), torch.cat(batches)[16:18])

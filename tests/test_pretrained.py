@@ -76,6 +76,24 @@ def test_stable_diffusion_matches_the_pipeline_given_its_latents(tiny):
     torch.testing.assert_close((ours + 1) / 2, ref, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["sd", "dit"])
+def test_vae_decodes_in_chunks_as_the_whole_batch_does(tiny, kind, monkeypatch):
+    model = _sd(tiny) if kind == "sd" else build_model("dit", {"kind": "dit", "pretrained": str(tiny["dit"])})
+    latents = torch.randn((7, *model.sample_shape), generator=torch.Generator().manual_seed(1))
+    whole = model.decode_latents(latents, chunk_size=7)
+    sizes = []
+    decode = model.vae.decode
+    monkeypatch.setattr(model.vae, "decode", lambda z, *a, **k: sizes.append(len(z)) or decode(z, *a, **k))
+    for chunk in (None, 2, 3):
+        sizes.clear()
+        part = model.decode_latents(latents, chunk_size=chunk)
+        torch.testing.assert_close(part, whole, rtol=0, atol=1e-5)  # float32 rounding of batched convolutions
+        step = chunk or model.DECODE_CHUNK
+        assert sizes == [min(step, 7 - lo) for lo in range(0, 7, step)]
+    with pytest.raises(ValueError, match="chunk_size"):
+        model.decode_latents(latents, chunk_size=-1)
+
+
 def test_dit_matches_the_pipeline_given_its_generator(tiny):
     from diffusers import DiTPipeline
 

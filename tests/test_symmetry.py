@@ -190,6 +190,45 @@ def test_affine_model_trajectories_are_perfectly_anticorrelated(affine, sampler,
     assert np.all(np.abs(rr["mean"]) < 0.5)
 
 
+def _full_tensor_trajectories(model, *, sampler, options, pairs, batch_size):
+    """The per-step correlations from every step's full tensors (the way they were computed before streaming)."""
+    from antithetic.correlation import pair_correlations
+    from antithetic.trajectories import record_trajectories
+
+    runs = {kind: record_trajectories(model, design=DESIGNS[key], num_samples=2 * pairs, sampler=sampler, sampler_options=options,
+                                      batch_size=batch_size, progress=False)
+            for kind, key in (("PN", "pn_design"), ("RR", "rr_design"))}
+    rows = []
+
+    def add(step, t, quantity, kind, v):
+        for variant, shift in (("standard", 0.0), ("centered", leave_pair_out_mean(v))):
+            r = pair_correlations(v[0::2] - shift, v[1::2] - shift)
+            rows.append({"step": step, "t": t, "quantity": quantity, "kind": kind, "variant": variant,
+                         "mean": float(np.nanmean(r)), "sd": float(np.nanstd(r, ddof=1)), "pairs": int(np.isfinite(r).sum())})
+
+    ts = runs["PN"]["t"]
+    for quantity in ("x", "eps"):
+        if runs["PN"][quantity] is None:
+            continue
+        for step in range(len(ts)):
+            for kind in ("PN", "RR"):
+                add(step, int(ts[step]), quantity, kind, runs[kind][quantity][step])
+        if quantity == "x":
+            for kind in ("PN", "RR"):
+                add(len(ts), -1, "x", kind, runs[kind]["output"])
+    return pd.DataFrame(rows)
+
+
+@pytest.mark.parametrize("sampler,options", [("ddim", {"num_steps": 4}), ("ddpm", {"num_steps": 3})])
+def test_streamed_trajectory_correlations_equal_the_full_tensor_ones(mixture_model, sampler, options):
+    """Per-step sums over pairs (batches of 2 and 3 pairs, 7 pairs) give the full-tensor numbers bit for bit."""
+    reference = _full_tensor_trajectories(mixture_model, sampler=sampler, options=options, pairs=7, batch_size=14)
+    for batch_size in (4, 7):  # 7 is rounded down to whole pairs
+        frame = trajectory_correlations(mixture_model, sampler=sampler, sampler_options=options, pairs=7, batch_size=batch_size,
+                                        progress=False, **DESIGNS)
+        pd.testing.assert_frame_equal(frame, reference, check_exact=True)
+
+
 def test_pn_trajectories_start_at_minus_one_for_a_unet(tiny_unet_dir):
     from antithetic.models import load_unet_model
 

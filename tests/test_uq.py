@@ -437,3 +437,106 @@ def test_design_offset_addresses_later_noise():
     assert make_design("antithetic", seed=0, offset=4).describe() == {"name": "antithetic", "seed": 0, "group_size": 2, "offset": 4}
     with pytest.raises(ValueError, match="multiple of the group size 8"):
         make_design("k_antithetic", k=8, offset=4)
+
+
+def test_vector_estimates_from_blocks_of_components_equal_the_whole():
+    """Every estimator on blocks of components (widths that do not divide D), joined, is the estimator on all."""
+    from antithetic.estimators import (
+        efficiency_interval_jackknife,
+        efficiency_interval_of_jackknife,
+        estimate_groups,
+        jackknife_variances,
+        merge_component_blocks,
+    )
+
+    rng = np.random.default_rng(3)
+    shape = (3, 7, 5)
+    for kind, g in (("mc", 1), ("amc", 2), ("k_amc", 4), ("rqmc", 8)):
+        v = rng.normal(size=(30, g, *shape)) * rng.uniform(0.5, 2, size=shape) + 1.0
+        if kind == "amc":
+            v[:, 1] = -0.6 * v[:, 0] + 0.5 * v[:, 1]
+        whole = estimate_groups(kind, v)
+        flat = v.reshape(30, g, -1)
+        parts = [estimate_groups(kind, flat[..., lo:hi]) for lo, hi in ((0, 40), (40, 83), (83, 105))]
+        joined = merge_component_blocks(parts, shape)
+        for key in ("estimate", "std_error", "ci_low", "ci_high"):
+            assert np.array_equal(getattr(joined, key), getattr(whole, key)), (kind, key)
+        for key, value in whole.extras.items():
+            if key != "rho_w_parts":
+                np.testing.assert_array_equal(joined.extras[key], value, err_msg=f"{kind} {key}")
+    # control variates and the jackknife of their efficiency on the MC samples
+    v = rng.normal(size=(40, 1, *shape))
+    phi = rng.normal(size=(40, 1))
+    v += 0.8 * phi[:, :, None, None, None]
+    whole = cv_estimate(v, phi)
+    flat = v.reshape(40, 1, -1)
+    cuts = ((0, 16), (16, 61), (61, 105))
+    joined = merge_component_blocks([cv_estimate(flat[..., lo:hi], phi) for lo, hi in cuts], shape)
+    assert np.array_equal(joined.estimate, whole.estimate) and np.array_equal(joined.std_error, whole.std_error)
+    assert np.array_equal(joined.extras["beta"], whole.extras["beta"])
+    blocks = [jackknife_variances(flat[..., lo:hi], phi) for lo, hi in cuts]
+    merged = {**blocks[0], **{k: np.concatenate([b[k] for b in blocks], axis=1) for k in ("mc", "cv")}}
+    assert efficiency_interval_of_jackknife(merged) == efficiency_interval_jackknife(v, phi)
+
+
+@pytest.mark.parametrize("compressed", [True, False])
+def test_samples_are_read_in_chunks_from_compressed_and_plain_files(tmp_path, compressed):
+    from antithetic.artifacts import iter_samples, load_sample_addresses, load_samples, save_samples
+
+    s = generate(build_model("a", {"kind": "affine_odd"}), design=AntitheticNoise(seed=2), num_samples=22,
+                 sampler="ddim", sampler_options={"num_steps": 3}, progress=False)
+    save_samples(tmp_path / "s.npz", s)
+    path = tmp_path / "s.npz"
+    if not compressed:  # an uncompressed file holds the same members
+        with np.load(path) as data:
+            np.savez(tmp_path / "plain.npz", **{k: data[k] for k in data.files})
+        path = tmp_path / "plain.npz"
+    chunks = list(iter_samples(path, 5))
+    assert [len(c) for c in chunks] == [5, 5, 5, 5, 2]
+    full = load_samples(path)
+    assert np.array_equal(np.concatenate(chunks), full.samples)
+    head = load_sample_addresses(path)
+    assert head.samples.shape == (0, *full.samples.shape[1:]) and np.array_equal(head.indices, full.indices) and head.design == full.design
+    with pytest.raises(ValueError, match="chunk_size"):
+        next(iter_samples(path, 0))
+
+
+def test_uq_estimates_job_streams_samples_and_blocks_and_keeps_every_number(tmp_path):
+    """Tiny chunks and blocks (not dividing N or D) give the numbers of the estimators on all values at once."""
+    import pandas as pd
+
+    from antithetic.artifacts import load_samples, save_samples
+    from antithetic.coverage_study import group_noise_features, grouped_values
+    from antithetic.estimators import efficiency_interval_jackknife, estimate_groups, weighted_group_correlation
+    from antithetic.workflow.jobs.uq import run_uq_estimates
+
+    model, _ = _vae_like()
+    inputs = {}
+    for method, design in (("mc", IIDNoise(seed=0, offset=200)), ("amc", AntitheticNoise(seed=0)), ("k_amc", KAntitheticNoise(k=4, seed=0)),
+                           ("rqmc", RQMCNoise(m=3, seed=0))):
+        save_samples(tmp_path / f"{method}.npz", generate(model, design=design, num_samples=104, sampler="decode", progress=False))
+        inputs[method] = tmp_path / f"{method}.npz"
+    uq = {"level": 0.95, "quantile": "t", "control_variates": ["linear", "quadratic"],
+          "statistics": {"brightness": "antithetic.image_statistics.brightness", "mean_image": "antithetic.image_statistics.mean_image"}}
+    out = {}
+    for label, options in (("whole", {"chunk_size": 1000, "block_mb": 100}), ("streamed", {"chunk_size": 7, "block_mb": 0})):
+        run_uq_estimates(uq, model="m", sampler="s", inputs=inputs, out_estimates=tmp_path / f"{label}.csv",
+                         out_ci_vs_n=tmp_path / f"{label}-n.csv", out_pixels=tmp_path / f"{label}.npz", **options)
+        with np.load(tmp_path / f"{label}.npz") as data:
+            out[label] = (pd.read_csv(tmp_path / f"{label}.csv"), pd.read_csv(tmp_path / f"{label}-n.csv"), {k: data[k] for k in data.files})
+    pd.testing.assert_frame_equal(out["whole"][0], out["streamed"][0], check_exact=True)
+    pd.testing.assert_frame_equal(out["whole"][1], out["streamed"][1], check_exact=True)
+    frame = out["streamed"][0].set_index(["statistic", "method"])
+    # the per-pixel maps and the vector rows are the estimators on the loaded samples (18-column blocks of 36)
+    for method, kind in (("mc", "mc"), ("amc", "amc"), ("k_amc", "k_amc"), ("rqmc", "rqmc")):
+        ss = load_samples(inputs[method])
+        v = grouped_values(ss, mean_image(ss.samples))
+        est = estimate_groups(kind, v)
+        assert np.array_equal(out["streamed"][2][f"mean_image__{method}__estimate"], est.estimate)
+        assert np.array_equal(out["streamed"][2][f"mean_image__{method}__ci_length"], est.ci_length)
+        if kind in ("amc", "k_amc"):
+            assert frame.loc[("mean_image", method), "rho_w"] == pytest.approx(weighted_group_correlation(v), rel=1e-5, abs=0)
+        if kind == "mc":
+            phi = group_noise_features(ss, ["quadratic"])["quadratic"]
+            jk = efficiency_interval_jackknife(v, phi)
+            assert frame.loc[("mean_image", "mc+cv:quadratic"), "efficiency_high"] == pytest.approx(jk["efficiency_high"], rel=1e-5, abs=0)

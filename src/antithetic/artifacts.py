@@ -20,6 +20,7 @@ import sys
 import tempfile
 import zipfile
 import zlib
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from importlib import metadata
@@ -38,6 +39,8 @@ __all__ = [
     "compute_platform",
     "cpu_description",
     "environment_info",
+    "iter_samples",
+    "load_sample_addresses",
     "load_samples",
     "save_samples",
     "write_json",
@@ -281,3 +284,71 @@ def _read_samples(path: Path) -> SampleSet:
             extras=extras,
             noise_shape=tuple(meta["noise_shape"]) if "noise_shape" in meta else None,
         )
+
+
+def load_sample_addresses(path: str | Path) -> SampleSet:
+    """A samples file without its samples: addresses, design, sampler and extras (read in full).
+
+    ``samples`` is an empty array ``(0, *sample_shape)``; read the samples with :func:`iter_samples`.
+    ``num_samples`` is ``len(indices)``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"samples file {str(path)!r} not found; run the sampling rule that writes it")
+    shape, dtype = _samples_header(path)
+    with np.load(path, allow_pickle=False) as data:
+        meta = json.loads(str(data["meta"]))
+        return SampleSet(
+            samples=np.empty((0, *shape[1:]), dtype=dtype),
+            indices=data["indices"],
+            groups=data["groups"],
+            members=data["members"],
+            design=meta["design"],
+            sampler=meta["sampler"],
+            seconds=float(meta.get("seconds", 0.0)),
+            extras={k[len("extra_"):]: data[k] for k in data.files if k.startswith("extra_")},
+            noise_shape=tuple(meta["noise_shape"]) if "noise_shape" in meta else None,
+        )
+
+
+def _read_header(stream) -> tuple[tuple[int, ...], np.dtype]:
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, fortran, dtype = np.lib.format.read_array_header_1_0(stream)
+    else:
+        shape, fortran, dtype = np.lib.format.read_array_header_2_0(stream)
+    if fortran or dtype.hasobject:
+        raise ValueError("samples stored in Fortran order or as objects cannot be read in chunks")
+    return tuple(shape), dtype
+
+
+def _samples_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    with zipfile.ZipFile(path) as archive, archive.open("samples.npy") as stream:
+        return _read_header(stream)
+
+
+def iter_samples(path: str | Path, chunk_size: int = 64) -> Iterator[np.ndarray]:
+    """The samples of a samples file, ``chunk_size`` at a time, in the file's order.
+
+    Reads the ``samples`` member of the ``.npz`` as a stream (compressed or not), so at most one chunk
+    is in memory: the concatenated chunks equal ``load_samples(path).samples`` bit for bit.
+    """
+    if chunk_size < 1:
+        raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"samples file {str(path)!r} not found; run the sampling rule that writes it")
+    with zipfile.ZipFile(path) as archive, archive.open("samples.npy") as stream:
+        shape, dtype = _read_header(stream)
+        row = int(np.prod(shape[1:], dtype=np.int64)) * dtype.itemsize
+        for lo in range(0, shape[0], chunk_size):
+            n = min(chunk_size, shape[0] - lo)
+            buffer = bytearray(n * row)
+            view = memoryview(buffer)
+            got = 0
+            while got < len(buffer):
+                read = stream.readinto(view[got:])
+                if not read:
+                    raise ValueError(f"samples file {str(path)!r} ends before its {shape[0]} samples")
+                got += read
+            yield np.frombuffer(buffer, dtype=dtype).reshape(n, *shape[1:])

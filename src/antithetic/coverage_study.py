@@ -23,6 +23,8 @@ and summarises bias, coverage and calibration against the truth (:func:`truths_o
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -46,6 +48,7 @@ __all__ = [
     "coverage_summary",
     "estimator_of",
     "group_noise_features",
+    "grouped_file_values",
     "grouped_values",
     "truths_of",
 ]
@@ -157,6 +160,40 @@ def grouped_values(samples: SampleSet, values: np.ndarray) -> np.ndarray:
     """Per-sample values ``(N, ...)`` -> ``(G, g, ...)`` in group and member order."""
     size = int(samples.design["group_size"])
     return np.asarray(values)[_order(samples)].reshape(-1, size, *np.shape(values)[1:])
+
+
+def grouped_file_values(
+    path: str | Path,
+    samples: SampleSet,
+    fn: Callable[[np.ndarray], np.ndarray],
+    *,
+    name: str = "statistic",
+    columns: slice | None = None,
+    chunk_size: int = 64,
+) -> np.ndarray:
+    """:func:`grouped_values` of a statistic of the samples in the file ``path``, read ``chunk_size`` at a time.
+
+    ``samples`` holds the file's addresses (:func:`antithetic.artifacts.load_sample_addresses`). With
+    ``columns``, only those components of the flattened per-sample value are kept: ``(G, g, width)``,
+    so a vector statistic can be estimated block by block without holding ``N`` copies of its size.
+    A statistic gives one value per sample, so it is the same whatever the chunks (bit for bit for the
+    built-in ones, which reduce each sample on its own).
+    """
+    from .artifacts import iter_samples
+
+    out: np.ndarray | None = None
+    lo = 0
+    for chunk in iter_samples(path, chunk_size):
+        values = evaluate_statistic(fn, chunk, name=name)
+        if columns is not None:
+            values = values.reshape(len(values), -1)[:, columns]
+        if out is None:
+            out = np.empty((len(samples.indices), *values.shape[1:]), dtype=values.dtype)
+        out[lo : lo + len(values)] = values
+        lo += len(values)
+    if out is None or lo != len(samples.indices):
+        raise ValueError(f"samples file {str(path)!r} holds {lo} samples, its addresses {len(samples.indices)}")
+    return grouped_values(samples, out)
 
 
 def group_noise_features(samples: SampleSet, features: list[str], *, chunk: int = 4096) -> dict[str, np.ndarray]:

@@ -64,15 +64,20 @@ __all__ = [
     "efficiency",
     "efficiency_interval",
     "efficiency_interval_jackknife",
+    "efficiency_interval_of_jackknife",
     "estimate_groups",
     "estimate_summary",
     "group_estimate",
+    "jackknife_variances",
     "kamc_estimate",
     "mc_estimate",
+    "merge_component_blocks",
     "noise_feature",
     "pair_correlation",
     "rqmc_estimate",
+    "weighted_correlation_of_parts",
     "weighted_group_correlation",
+    "weighted_group_correlation_parts",
 ]
 
 QUANTILES = ("t", "normal")
@@ -174,7 +179,8 @@ def amc_estimate(pairs: np.ndarray, *, level: float = 0.95, quantile: str = "t")
         raise ValueError(f"AMC needs pairs of shape (P, 2, ...), got {pairs.shape}")
     est = group_estimate(pairs, level=level, quantile=quantile, method="amc")
     est.extras["rho"] = pair_correlation(pairs)
-    est.extras["rho_w"] = weighted_group_correlation(pairs)
+    est.extras["rho_w_parts"] = weighted_group_correlation_parts(pairs)
+    est.extras["rho_w"] = weighted_correlation_of_parts(*est.extras["rho_w_parts"], 2)
     return est
 
 
@@ -184,7 +190,8 @@ def kamc_estimate(groups: np.ndarray, *, level: float = 0.95, quantile: str = "t
     ``extras["rho_w"]`` is the variance-weighted within-group correlation (:func:`weighted_group_correlation`).
     """
     est = group_estimate(groups, level=level, quantile=quantile, method="k_amc")
-    est.extras["rho_w"] = weighted_group_correlation(groups)
+    est.extras["rho_w_parts"] = weighted_group_correlation_parts(groups)
+    est.extras["rho_w"] = weighted_correlation_of_parts(*est.extras["rho_w_parts"], est.group_size)
     return est
 
 
@@ -198,6 +205,15 @@ def weighted_group_correlation(groups: np.ndarray) -> float:
     is ``1 / (1 + (K - 1) rho_w)``; for AMC (``K = 2``) ``1 / (1 + rho_w)``. Components with zero variance
     (a constant pixel) weigh nothing; NaN only if every component is constant.
     """
+    return weighted_correlation_of_parts(*weighted_group_correlation_parts(groups), np.shape(groups)[1])
+
+
+def weighted_group_correlation_parts(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-component terms of :func:`weighted_group_correlation`: ``(sum_{i != i'} C_j[i, i'], mean_i C_j[i, i])``.
+
+    Both have one entry per component (flattened ``stat_shape``); the parts of disjoint blocks of
+    components, concatenated in component order, give :func:`weighted_correlation_of_parts` of the whole.
+    """
     groups = np.asarray(groups, dtype=np.float64)
     if groups.ndim < 2 or groups.shape[1] < 2:
         raise ValueError(f"groups must have shape (G, K >= 2, ...), got {groups.shape}")
@@ -206,10 +222,16 @@ def weighted_group_correlation(groups: np.ndarray) -> float:
     member_var = (centred**2).sum(axis=0) / (num_groups - 1)                       # (K, D)
     total = centred.sum(axis=1)                                                    # (G, D)
     cross = ((total**2).sum(axis=0) / (num_groups - 1) - member_var.sum(axis=0))    # sum_{i != i'} C[i, i'], (D,)
-    variance = float(member_var.mean(axis=0).sum())
-    if variance <= 0:
+    return cross, member_var.mean(axis=0)
+
+
+def weighted_correlation_of_parts(cross: np.ndarray, variance: np.ndarray, group_size: int) -> float:
+    """``rho_w`` from the per-component parts of :func:`weighted_group_correlation_parts`."""
+    k = int(group_size)
+    total = float(variance.sum())
+    if total <= 0:
         return float("nan")
-    return float(cross.sum() / (k * (k - 1)) / variance)
+    return float(cross.sum() / (k * (k - 1)) / total)
 
 
 def rqmc_estimate(replicates: np.ndarray, *, level: float = 0.95, quantile: str = "t") -> Estimate:
@@ -369,32 +391,88 @@ def efficiency_interval_jackknife(
     of ``log(efficiency)`` over ``blocks`` blocks of consecutive groups (Student t, ``blocks - 1``
     degrees of freedom). Returns the keys of :func:`efficiency_interval`.
     """
+    return efficiency_interval_of_jackknife(
+        jackknife_variances(values, features, level=level, quantile=quantile, blocks=blocks), level=level, quantile=quantile
+    )
+
+
+def jackknife_variances(
+    values: np.ndarray, features: np.ndarray, *, level: float = 0.95, quantile: str = "t", blocks: int = 20
+) -> dict[str, Any]:
+    """Per-component variances behind :func:`efficiency_interval_jackknife`.
+
+    Returns ``mc`` and ``cv``, each ``(blocks + 1, D)``: the variance of the MC and of the control-variate
+    estimator, per component (flattened ``stat_shape``), on all groups (row 0) and without each block of
+    groups (rows 1...), and ``num_samples`` and ``quantile`` of the control-variate estimate on all
+    groups. The arrays of disjoint blocks of components, concatenated in component order, give
+    :func:`efficiency_interval_of_jackknife` of the whole.
+    """
     values = np.asarray(values, dtype=np.float64)
-
-    def log_ratio(v: np.ndarray, f: np.ndarray) -> float:
-        mc = group_estimate(v, level=level, quantile=quantile)
-        cv = cv_estimate(v, f, level=level, quantile=quantile)
-        return math.log(float(np.sum(mc.variance)) / float(np.sum(cv.variance)))
-
     num_groups = len(values)
     blocks = min(blocks, num_groups)
     if blocks < 3:
         raise ValueError(f"a jackknife CI needs at least 3 groups, got {num_groups}")
-    full = log_ratio(values, features)
     edges = np.linspace(0, num_groups, blocks + 1).astype(int)
-    keep = [np.r_[0:lo, hi:num_groups] for lo, hi in zip(edges[:-1], edges[1:])]
-    loo = np.array([log_ratio(values[k], features[k]) for k in keep])
+    keep = [np.arange(num_groups)] + [np.r_[0:lo, hi:num_groups] for lo, hi in zip(edges[:-1], edges[1:])]
+    mc, cv = [], []
+    for k in keep:
+        v = values if len(k) == num_groups else values[k]
+        f = features if len(k) == num_groups else features[k]
+        mc.append(np.reshape(group_estimate(v, level=level, quantile=quantile).variance, -1))
+        full = cv_estimate(v, f, level=level, quantile=quantile)
+        cv.append(np.reshape(full.variance, -1))
+        if len(cv) == 1:
+            num_samples, q = full.num_samples, full.quantile
+    return {"mc": np.stack(mc), "cv": np.stack(cv), "num_samples": num_samples, "quantile": q}
+
+
+def efficiency_interval_of_jackknife(parts: dict[str, Any], *, level: float = 0.95, quantile: str = "t") -> dict[str, float]:
+    """:func:`efficiency_interval_jackknife` from its :func:`jackknife_variances`."""
+    logs = np.array([math.log(float(np.sum(m)) / float(np.sum(c))) for m, c in zip(parts["mc"], parts["cv"])])
+    full, loo = logs[0], logs[1:]
+    blocks = len(loo)
     se = math.sqrt((blocks - 1) / blocks * float(((loo - loo.mean()) ** 2).sum()))
     q = ci_quantile(level, blocks - 1, "t")
     eff = math.exp(full)
-    cv = cv_estimate(values, features, level=level, quantile=quantile)
-    q_mc = ci_quantile(level, cv.num_samples - 1, quantile)
+    q_mc = ci_quantile(level, parts["num_samples"] - 1, quantile)
     return {
         "efficiency": eff,
         "efficiency_low": math.exp(full - q * se),
         "efficiency_high": math.exp(full + q * se),
-        "ci_ratio_squared": eff * (q_mc / cv.quantile) ** 2,
+        "ci_ratio_squared": eff * (q_mc / parts["quantile"]) ** 2,
     }
+
+
+def merge_component_blocks(parts: list[Estimate], shape: tuple[int, ...]) -> Estimate:
+    """One estimate of a vector statistic of ``shape`` from estimates of disjoint blocks of its components.
+
+    ``parts`` are estimates of consecutive blocks of the flattened components, in order (each from the same
+    groups: component-wise estimators see only their own components). Arrays are concatenated and
+    reshaped to ``shape``; ``rho_w`` is recomputed from the blocks' ``rho_w_parts``.
+    """
+    def joined(values: list[Any]) -> np.ndarray:
+        return np.concatenate([np.reshape(v, -1) for v in values]).reshape(shape)
+
+    first = parts[0]
+    extras: dict[str, Any] = {}
+    for key in first.extras:
+        values = [p.extras[key] for p in parts]
+        if key == "rho_w_parts":
+            extras[key] = tuple(np.concatenate([v[i] for v in values]) for i in range(2))
+        elif key == "rho_w":
+            continue
+        elif key == "degenerate":
+            extras[key] = bool(values[0])
+        else:
+            extras[key] = joined(values)
+    if "rho_w_parts" in extras:
+        extras["rho_w"] = weighted_correlation_of_parts(*extras["rho_w_parts"], first.group_size)
+    return Estimate(
+        method=first.method, estimate=joined([p.estimate for p in parts]), std_error=joined([p.std_error for p in parts]),
+        ci_low=joined([p.ci_low for p in parts]), ci_high=joined([p.ci_high for p in parts]), level=first.level,
+        quantile=first.quantile, num_samples=first.num_samples, num_groups=first.num_groups, group_size=first.group_size,
+        extras=extras, dof=first.dof,
+    )
 
 
 def estimate_summary(

@@ -43,6 +43,7 @@ Choices (each pinned by a test):
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
@@ -103,6 +104,9 @@ class RQMCNoise(NoiseDesign):
         self.max_sobol_dim = max_sobol_dim
         self.group_size = self.draws_per_group = 2**m
         self._check_offset()
+        # the last replicates drawn, (replicate, shape) -> noise: a batch that ends inside a replicate and
+        # the next batch that starts there share one draw (a 256^2 replicate costs seconds of CPU)
+        self._replicates: OrderedDict[tuple[int, tuple[int, ...]], torch.Tensor] = OrderedDict()
 
     def couple(self, w: torch.Tensor) -> torch.Tensor:
         # only used for the per-step noise of stochastic samplers: iid per sample
@@ -111,8 +115,27 @@ class RQMCNoise(NoiseDesign):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "m": self.m, "high_dim": self.high_dim, "max_sobol_dim": self.max_sobol_dim}
 
+    #: how many replicates a design keeps drawn (batches walk the indices in order, so one or two are in use)
+    CACHED_REPLICATES = 2
+
     def replicate_noise(self, replicate: int, shape: Sequence[int]) -> torch.Tensor:
-        """All ``2^m`` initial noises of ``replicate``, shape ``(2^m, *shape)``, float32."""
+        """All ``2^m`` initial noises of ``replicate``, shape ``(2^m, *shape)``, float32.
+
+        Drawn once and kept for the next calls (the last :attr:`CACHED_REPLICATES` replicates): the noise
+        depends only on ``(seed, replicate, shape)``, so a kept draw is the same tensor a new one would be.
+        Callers index or copy it; they must not write into it.
+        """
+        key = (int(replicate), tuple(int(s) for s in shape))
+        if key in self._replicates:
+            self._replicates.move_to_end(key)
+            return self._replicates[key]
+        z = self._draw_replicate(*key)
+        self._replicates[key] = z
+        while len(self._replicates) > self.CACHED_REPLICATES:
+            self._replicates.popitem(last=False)
+        return z
+
+    def _draw_replicate(self, replicate: int, shape: tuple[int, ...]) -> torch.Tensor:
         d = math.prod(shape)
         n = self.group_size
         if d <= self.max_sobol_dim:

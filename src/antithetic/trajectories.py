@@ -87,6 +87,37 @@ def leave_pair_out_mean(values: np.ndarray) -> np.ndarray:
     return (sums.sum(0, keepdims=True) - sums) / (2 * (pairs - 1))
 
 
+def _pair_sums(model, *, design, pairs, sampler, sampler_options, batch_size, progress) -> dict[str, Any]:
+    """Pass 1: per step, the sum over pairs of the pair sums ``x_{2g} + x_{2g+1}`` (float32, pair order)."""
+    sums: dict[str, dict[int, np.ndarray]] = {"x": {}, "eps": {}}
+    ts: dict[int, int] = {}
+
+    def add(quantity: str, step: int, v: np.ndarray) -> None:
+        pair_sums = v[0::2] + v[1::2]
+        total = sums[quantity].get(step)
+        for row in pair_sums:  # one pair after the other, as numpy's sum over the pair axis adds them
+            total = row.copy() if total is None else total + row
+        sums[quantity][step] = total
+
+    def keep(batch: Sequence[int], info: dict[str, Any]) -> None:
+        ts[info["step"]] = info["t"]
+        add("x", info["step"], info["x"].float().cpu().numpy().reshape(len(batch), -1))
+        if info.get("eps") is not None:
+            add("eps", info["step"], info["eps"].float().cpu().numpy().reshape(len(batch), -1))
+
+    out = generate(
+        model, design=design, num_samples=2 * pairs, sampler=sampler, sampler_options=sampler_options,
+        batch_size=_even(batch_size), callback=keep, progress=progress,
+    )
+    output = out.samples[np.argsort(out.indices)].reshape(2 * pairs, -1)
+    return {"sums": sums, "t": ts, "output": output}
+
+
+def _even(batch_size: int) -> int:
+    # batches of whole pairs: a pair's two members meet in one callback
+    return max(2, int(batch_size) - int(batch_size) % 2)
+
+
 def trajectory_correlations(
     model: DiffusionModel,
     *,
@@ -103,6 +134,13 @@ def trajectory_correlations(
     PN pairs are samples ``(2g, 2g + 1)`` of ``pn_design`` (antithetic; stochastic samplers negate every
     injected noise of the twin too), RR pairs samples ``(2g, 2g + 1)`` of ``rr_design`` (iid).
 
+    Memory does not grow with ``pairs`` beyond one batch and one state per step: each design is sampled
+    twice, in batches of whole pairs. The first pass sums the pairs' states per step (the held-out
+    means below need the sum over all pairs); the second computes each pair's correlations as its batch
+    passes and keeps only those numbers. Sampling is seed-addressed, so both passes see the same states
+    (on a GPU with non-deterministic kernels they may differ in the last bits; the centring mean then
+    comes from the first pass).
+
     Returns:
         long frame with columns ``step, t, quantity`` (``x`` or ``eps``), ``kind`` (PN / RR),
         ``variant``, ``mean, sd, pairs``. ``standard``: raw correlation; ``centered``: both members
@@ -114,37 +152,55 @@ def trajectory_correlations(
     """
     if pairs < MIN_PAIRS:
         raise ValueError(f"trajectory correlations need at least {MIN_PAIRS} pairs, got {pairs}")
-    runs = {}
-    for kind, design in (("PN", pn_design), ("RR", rr_design)):
-        runs[kind] = record_trajectories(
-            model, design=design, num_samples=2 * pairs, sampler=sampler, sampler_options=sampler_options,
-            batch_size=batch_size, progress=progress,
-        )
-    ts = runs["PN"]["t"]
     rows = []
+    results: dict[tuple[str, str, int, str], dict[int, np.ndarray]] = {}
+    first: dict[str, dict[str, Any]] = {}
+    scale = np.float32(2 * (pairs - 1))
 
-    def add(step: int, t: int, quantity: str, kind: str, v: np.ndarray) -> None:
-        # pair g = samples (2g, 2g + 1): (z, -z) for PN, independent for RR
+    def correlate(kind: str, quantity: str, step: int, v: np.ndarray, start: int, total: np.ndarray) -> None:
+        # pair g = samples (2g, 2g + 1): (z, -z) for PN, independent for RR; held-out mean as leave_pair_out_mean
         a, b = v[0::2], v[1::2]
-        mean = leave_pair_out_mean(v)
-        for variant, shift in (("standard", 0.0), ("centered", mean)):
-            r = pair_correlations(a - shift, b - shift)
-            rows.append(
-                {
-                    "step": step, "t": t, "quantity": quantity, "kind": kind, "variant": variant,
-                    "mean": float(np.nanmean(r)), "sd": float(np.nanstd(r, ddof=1)), "pairs": int(np.isfinite(r).sum()),
-                }
-            )
+        held_out = (total[None] - (a + b)) / scale
+        for variant, shift in (("standard", 0.0), ("centered", held_out)):
+            results.setdefault((quantity, kind, step, variant), {})[start] = pair_correlations(a - shift, b - shift)
 
+    for kind, design in (("PN", pn_design), ("RR", rr_design)):
+        first[kind] = run = _pair_sums(model, design=design, pairs=pairs, sampler=sampler, sampler_options=sampler_options,
+                                       batch_size=batch_size, progress=progress)
+
+        def keep(batch: Sequence[int], info: dict[str, Any], kind=kind, run=run) -> None:
+            for quantity in ("x", "eps"):
+                if info.get(quantity) is not None and info["step"] in run["sums"][quantity]:
+                    v = info[quantity].float().cpu().numpy().reshape(len(batch), -1)
+                    correlate(kind, quantity, info["step"], v, int(batch[0]), run["sums"][quantity][info["step"]])
+
+        generate(
+            model, design=design, num_samples=2 * pairs, sampler=sampler, sampler_options=sampler_options,
+            batch_size=_even(batch_size), callback=keep, progress=progress,
+        )
+        output = run["output"]
+        out_sum = leave_pair_out_mean(output)  # the output row: in data space, from the first pass's samples
+        a, b = output[0::2], output[1::2]
+        for variant, shift in (("standard", 0.0), ("centered", out_sum)):
+            results.setdefault(("x", kind, len(run["t"]), variant), {})[0] = pair_correlations(a - shift, b - shift)
+
+    ts = first["PN"]["t"]
+    num_steps = len(ts)
     for quantity in ("x", "eps"):
-        if runs["PN"][quantity] is None:
+        if not first["PN"]["sums"][quantity] or len(first["PN"]["sums"][quantity]) != num_steps:
             continue
-        for step in range(len(ts)):
+        for step in range(num_steps + (quantity == "x")):
             for kind in ("PN", "RR"):
-                add(step, int(ts[step]), quantity, kind, runs[kind][quantity][step])
-        if quantity == "x":
-            for kind in ("PN", "RR"):
-                add(len(ts), -1, "x", kind, runs[kind]["output"])
+                for variant in ("standard", "centered"):
+                    parts = results[(quantity, kind, step, variant)]
+                    r = np.concatenate([parts[k] for k in sorted(parts)])
+                    rows.append(
+                        {
+                            "step": step, "t": int(ts[step]) if step < num_steps else -1, "quantity": quantity, "kind": kind,
+                            "variant": variant, "mean": float(np.nanmean(r)), "sd": float(np.nanstd(r, ddof=1)),
+                            "pairs": int(np.isfinite(r).sum()),
+                        }
+                    )
     return pd.DataFrame(rows)
 
 

@@ -64,12 +64,28 @@ class LatentDiffusionModel(DiffusionModel):
     def weights_sha256(self) -> str:
         return self._sha256
 
+    #: latents the VAE decodes at once: its float32 activations take about 0.65 GB per 512^2 image, so a
+    #: whole batch (32 images: about 21 GB) would not fit where the UNet's batch does. One at a time also
+    #: makes each image independent of the batch it was sampled in (a convolution's rounding depends on
+    #: its batch size); a 512^2 decode fills a GPU on its own, so little throughput is lost
+    DECODE_CHUNK = 1
+
     @torch.no_grad()
-    def decode_latents(self, latents: torch.Tensor) -> torch.Tensor:
-        """Images in [-1, 1] (float32) from final latents: ``VAE.decode(latents / scaling_factor)``."""
+    def decode_latents(self, latents: torch.Tensor, *, chunk_size: int | None = None) -> torch.Tensor:
+        """Images in [-1, 1] (float32) from final latents: ``VAE.decode(latents / scaling_factor)``.
+
+        Decodes ``chunk_size`` latents at a time (default :attr:`DECODE_CHUNK`), so the VAE's peak memory
+        does not grow with the batch. The decoder treats every latent on its own (no batch statistics), so
+        each image is what a decode of the whole batch gives, up to float32 rounding (about 1e-6: the
+        convolutions' kernels depend on the batch size).
+        """
+        chunk = int(chunk_size or self.DECODE_CHUNK)
+        if chunk < 1:
+            raise ValueError(f"chunk_size must be at least 1, got {chunk_size}")
         scale = self.vae.config.scaling_factor
-        images = self.vae.decode(latents.to(device=self.device, dtype=torch.float32) / scale).sample
-        return images.clamp(-1.0, 1.0)
+        latents = latents.to(device=self.device, dtype=torch.float32)
+        images = [self.vae.decode(part / scale).sample for part in torch.split(latents, chunk)]
+        return torch.cat(images).clamp(-1.0, 1.0)
 
 
 # ------------------------------------------------------------------------------------ Stable Diffusion

@@ -12,7 +12,12 @@ import pandas as pd
 from ...artifacts import atomic_path, environment_info, load_samples, write_json
 from ..config import ConfigError, naming_key
 
-__all__ = ["measure_pairs", "run_diversity", "run_diversity_table"]
+__all__ = ["measure_pairs", "pair_chunk", "run_diversity", "run_diversity_table"]
+
+
+def pair_chunk(pair_values: int, *, pixels: int = 2**22) -> int:
+    """Pairs scored at once: as many as hold about ``pixels`` values (at least one), for pairs of ``pair_values`` values."""
+    return max(1, int(pixels) // max(1, int(pair_values)))
 
 
 def measure_pairs(pairs: Any, *, extractor: Any, settings: dict[str, Any]) -> pd.DataFrame:
@@ -46,8 +51,14 @@ def run_diversity(
     labels: dict[str, Any],
     out_pairs: str | Path,
     out_summary: str | Path,
+    pixels_per_chunk: int = 2**22,
 ) -> list[dict[str, Any]]:
-    """Per-pair measures of PN and RR pairs (CSV) and the improvement per measure (JSON rows of Table 4)."""
+    """Per-pair measures of PN and RR pairs (CSV) and the improvement per measure (JSON rows of Table 4).
+
+    Pairs are scored in chunks of about ``pixels_per_chunk`` pixel values (:func:`pair_chunk`): the whole
+    default run in one chunk, two pairs of a 512^2 model at a time. A pair's measures do not depend on
+    the other pairs of its chunk (up to float32 rounding of batched convolutions, about 1e-7).
+    """
     import torch
 
     from ...classifier import FeatureExtractor, load_classifier
@@ -60,7 +71,15 @@ def run_diversity(
     extractor = FeatureExtractor(load_classifier(classifier_dir)) if "classifier" in perceptual else None
     frames = []
     for kind, pairs in (("PN", pn_pairs(load_samples(pn_path))), ("RR", rr_pairs(load_samples(rr_path)))):
-        frame = measure_pairs(torch.from_numpy(pairs), extractor=extractor, settings=settings)
+        # pairs are scored a chunk at a time: the measures' intermediate maps (SSIM, LPIPS) take many
+        # times an image's size each, so one call on every pair of a 512^2 model took about 18 GB
+        step = pair_chunk(pairs[0].size, pixels=pixels_per_chunk)
+        parts = []
+        for lo in range(0, len(pairs), step):
+            part = measure_pairs(torch.from_numpy(pairs[lo : lo + step]), extractor=extractor, settings=settings)
+            part["pair"] += lo
+            parts.append(part)
+        frame = pd.concat(parts, ignore_index=True)
         frame.insert(1, "kind", kind)
         frames.append(frame)
     pairs_frame = pd.concat(frames, ignore_index=True)

@@ -21,7 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ...artifacts import atomic_path, load_samples, write_json
+from ...artifacts import atomic_path, write_json
 from ..config import naming_key
 
 __all__ = ["run_table2", "run_uq_coverage", "run_uq_estimates", "run_uq_figures"]
@@ -43,6 +43,56 @@ def _size_grid(num_groups: int, points: int = 8) -> list[int]:
 
 
 # ------------------------------------------------------------------------------------ estimates
+#: samples read at once from a samples file
+CHUNK_SIZE = 64
+#: memory (MB) for one block of a vector statistic's values, ``N x width`` float64: a statistic of more
+#: components (a per-pixel map) is estimated block by block, reading its samples file once per block
+BLOCK_MB = 64
+#: fewest components in a block (numpy's reductions take another path on very narrow arrays)
+MIN_BLOCK = 16
+
+
+def _column_blocks(components: int, num_samples: int, block_mb: float) -> list[slice]:
+    width = max(MIN_BLOCK, int(block_mb * 2**20 // (8 * max(num_samples, 1))))
+    count = max(1, -(-components // width))
+    edges = np.linspace(0, components, count + 1).astype(int)
+    return [slice(int(lo), int(hi)) for lo, hi in zip(edges[:-1], edges[1:])]
+
+
+def _estimates_of(kind: str, v: np.ndarray, features: dict[str, np.ndarray], *, baseline: bool, level: float, quantile: str) -> dict[str, Any]:
+    """Every estimate of one method's grouped values ``v`` (all components, or one block of them)."""
+    from ...estimators import cv_estimate, estimate_groups, jackknife_variances
+
+    n = v.shape[0] * v.shape[1]
+    out: dict[str, Any] = {"estimate": estimate_groups(kind, v, level=level, quantile=quantile), "cv": {}, "jackknife": {}}
+    if baseline:
+        out["sigma2"] = v.reshape(n, *v.shape[2:]).var(axis=0, ddof=1)
+    for feature, phi in features.items():
+        cv = cv_estimate(v, phi, level=level, quantile=quantile, method=f"{kind}+cv")
+        out["cv"][feature] = cv
+        if baseline and not cv.extras["degenerate"]:
+            out["jackknife"][feature] = jackknife_variances(v, phi, level=level, quantile=quantile)
+    return out
+
+
+def _merged(blocks: list[dict[str, Any]], shape: tuple[int, ...]) -> dict[str, Any]:
+    """The estimates of a vector statistic of ``shape`` from those of consecutive blocks of its components."""
+    from ...estimators import merge_component_blocks
+
+    if len(blocks) == 1 and shape == blocks[0]["estimate"].estimate.shape:
+        return blocks[0]
+    out: dict[str, Any] = {
+        "estimate": merge_component_blocks([b["estimate"] for b in blocks], shape),
+        "cv": {f: merge_component_blocks([b["cv"][f] for b in blocks], shape) for f in blocks[0]["cv"]},
+        "jackknife": {},
+    }
+    if "sigma2" in blocks[0]:
+        out["sigma2"] = np.concatenate([b["sigma2"].reshape(-1) for b in blocks]).reshape(shape)
+    for f, first in blocks[0]["jackknife"].items():
+        out["jackknife"][f] = {**first, **{k: np.concatenate([b["jackknife"][f][k] for b in blocks], axis=1) for k in ("mc", "cv")}}
+    return out
+
+
 def run_uq_estimates(
     uq: dict[str, Any],
     *,
@@ -52,26 +102,29 @@ def run_uq_estimates(
     out_estimates: str | Path,
     out_ci_vs_n: str | Path,
     out_pixels: str | Path,
+    chunk_size: int = CHUNK_SIZE,
+    block_mb: float = BLOCK_MB,
 ) -> pd.DataFrame:
     """Table-2 rows, CI length vs N and per-pixel maps for one (model, sampler).
+
+    The samples files are read ``chunk_size`` samples at a time; a scalar statistic keeps its ``N``
+    values, a vector statistic (a per-pixel map) is estimated in blocks of its components of about
+    ``block_mb`` MB of values each, so memory does not grow with ``N`` beyond the statistic's own size.
+    Every estimator is component-wise apart from sums over components, which are taken over the joined
+    blocks: the numbers are those of the estimators on all values at once.
 
     Args:
         uq: the resolved ``uq`` config section (``level``, ``quantile``, ``statistics``, ``control_variates``).
         inputs: method name (a key of ``uq.methods``) -> samples file of its design.
     """
-    from ...coverage_study import estimator_of, group_noise_features, grouped_values
-    from ...estimators import (
-        cv_estimate,
-        efficiency_interval_jackknife,
-        estimate_groups,
-        estimate_summary,
-        group_estimate,
-    )
+    from ...artifacts import iter_samples, load_sample_addresses
+    from ...coverage_study import estimator_of, group_noise_features, grouped_file_values
+    from ...estimators import efficiency_interval_of_jackknife, estimate_summary, group_estimate
     from ...image_statistics import evaluate_statistic
 
     level, quantile = float(uq["level"]), uq["quantile"]
     statistics = _statistics(uq)
-    loaded = {method: load_samples(path) for method, path in inputs.items()}
+    loaded = {method: load_sample_addresses(path) for method, path in inputs.items()}
     kinds = {}
     for method, ss in loaded.items():
         with naming_key(f"uq.methods.{method}.design"):
@@ -81,41 +134,59 @@ def run_uq_estimates(
         raise ValueError("uq.methods needs one method with an iid design: it is the MC baseline of the efficiencies")
     baseline = mc_methods[0]
     mc = loaded[baseline]
-    values = {
-        (method, name): grouped_values(ss, evaluate_statistic(fn, ss.samples, name=name))
-        for method, ss in loaded.items()
-        for name, fn in statistics.items()
-    }
-    n_mc = len(mc.samples)
-    sigma2 = {name: values[(baseline, name)].reshape(n_mc, *values[(baseline, name)].shape[2:]).var(axis=0, ddof=1) for name in statistics}
+    n_mc = len(mc.indices)
     mc_sps = mc.seconds / n_mc
+    control_variates = list(uq.get("control_variates", []))
+    features = {m: group_noise_features(ss, control_variates) if kinds[m] in ("mc", "amc") else {} for m, ss in loaded.items()}
+
+    # every estimate of every (method, statistic); the baseline first (its sigma^2 enters every row)
+    results: dict[tuple[str, str], dict[str, Any]] = {}
+    scalars: dict[tuple[str, str], np.ndarray] = {}
+    for name, fn in statistics.items():
+        for method in [baseline] + [m for m in loaded if m != baseline]:
+            ss, path = loaded[method], inputs[method]
+            same = method == baseline
+            opts = dict(baseline=same, level=level, quantile=quantile)
+            shape = evaluate_statistic(fn, next(iter_samples(path, 1)), name=name).shape[1:]
+            if not shape:  # a scalar statistic: its N values, all at once
+                v = grouped_file_values(path, ss, fn, name=name, chunk_size=chunk_size)
+                scalars[(method, name)] = v
+                results[(method, name)] = _estimates_of(kinds[method], v, features[method], **opts)
+                continue
+            blocks = [
+                _estimates_of(kinds[method], grouped_file_values(path, ss, fn, name=name, columns=cols, chunk_size=chunk_size),
+                              features[method], **opts)
+                for cols in _column_blocks(int(np.prod(shape)), len(ss.indices), block_mb)
+            ]
+            results[(method, name)] = _merged(blocks, shape)
+    sigma2 = {name: results[(baseline, name)]["sigma2"] for name in statistics}
 
     rows, curves, pixels = [], [], {}
     labels = {"model": model, "sampler": sampler}
     for method, ss in loaded.items():
         kind = kinds[method]
-        sps = ss.seconds / len(ss.samples)
+        sps = ss.seconds / len(ss.indices)
         timing = {"seconds_per_sample": sps}
-        features = group_noise_features(ss, list(uq.get("control_variates", []))) if kind in ("mc", "amc") else {}
         for name in statistics:
-            v = values[(method, name)]
+            res = results[(method, name)]
             common = dict(sample_variance=sigma2[name], mc_num_samples=n_mc, level=level, quantile=quantile)
             same = method == baseline
             # 1. the design's own estimator
-            est = estimate_groups(kind, v, level=level, quantile=quantile)
+            est = res["estimate"]
             row = estimate_summary(est, same_samples=same, **common)
             rows.append({**labels, "statistic": name, "method": method, "estimator": kind, "design": ss.design["name"], **row, **timing})
-            if v.ndim > 2:
+            if np.ndim(est.estimate) > 0:
                 pixels[f"{name}__{method}__estimate"] = np.asarray(est.estimate)
                 pixels[f"{name}__{method}__ci_length"] = np.asarray(est.ci_length)
             # 2. control variates on the iid and antithetic designs
-            for feature, phi in features.items():
-                cv = cv_estimate(v, phi, level=level, quantile=quantile, method=f"{kind}+cv")
-                ci = efficiency_interval_jackknife(v, phi, level=level, quantile=quantile) if same and not cv.extras["degenerate"] else None
+            for feature, cv in res["cv"].items():
+                jk = res["jackknife"].get(feature)
+                ci = efficiency_interval_of_jackknife(jk, level=level, quantile=quantile) if jk is not None else None
                 row = estimate_summary(cv, same_samples=same, efficiency_ci=ci, **common)
                 rows.append({**labels, "statistic": name, "method": f"{method}+cv:{feature}", "estimator": f"{kind}+cv", "design": ss.design["name"], **row, **timing})
             # 3. CI length vs N on nested subsets (scalar statistics)
-            if v.ndim == 2:
+            if (method, name) in scalars:
+                v = scalars[(method, name)]
                 if kind == "rqmc":
                     subsets = [v[:, : 2**j] for j in range(int(np.log2(v.shape[1])) + 1)]
                 else:
