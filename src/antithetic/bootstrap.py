@@ -21,8 +21,7 @@ import numpy as np
 
 __all__ = ["MIN_RESAMPLES", "bootstrap_ci"]
 
-#: resamples a bootstrap interval needs at the least (two distinct end points); the config keys that set
-#: a stage's bootstrap resamples have this minimum
+#: resamples a bootstrap interval needs at the least (two distinct end points)
 MIN_RESAMPLES = 2
 
 

@@ -72,8 +72,7 @@ def shared_noise(pn: SampleSet, rr: SampleSet) -> int:
 #: pairs (PN and RR together) that the centering means of :func:`centering_means` need: each member is
 #: centred by the mean of a half of the pairs without its own pair
 MIN_CENTERED_PAIRS = 5
-#: PN pairs, and as many RR pairs, that :func:`correlation_frame` needs (``2 * MIN_PAIRS >= MIN_CENTERED_PAIRS``);
-#: the config keys that set a pair count of Table 1, the eta sweep and the guidance sweep have this minimum
+#: PN pairs, and as many RR pairs, that :func:`correlation_frame` needs (``2 * MIN_PAIRS >= MIN_CENTERED_PAIRS``)
 MIN_PAIRS = -(-MIN_CENTERED_PAIRS // 2)
 
 
