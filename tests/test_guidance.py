@@ -128,6 +128,6 @@ def test_paper_config_plans_a_job_for_every_paper_table_and_figure(tmp_path):
     assert "train_model" not in planned and "train_classifier" not in planned and "digits-" not in out
     # without the user's images the DPS jobs stop with the key and the fix named
     (tmp_path / "data" / "celebahq-val").rmdir()
-    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300)
+    result = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=300)
     out = result.stdout + result.stderr
     assert result.returncode != 0 and "config key 'inverse.images': no folder 'data/celebahq-val'" in out, out[-3000:]
