@@ -3,12 +3,13 @@
 #   make test   the test suite
 #   make lint   ruff and snakemake --lint (both must report nothing)
 #   make slurm-check  the workflow on a local one-node SLURM cluster vs locally (root; installs slurm-wlm)
+#   make paper-rehearsal  the paper config's whole DAG on the CPU, random-weight stand-ins (results/rehearsal)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint env report check readme expected-verdicts claim bench bench-memory slurm-check clean
+.PHONY: run test lint env report check readme expected-verdicts claim bench bench-memory slurm-check paper-rehearsal clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,6 +76,12 @@ claim: $(STAMP)
 # The workflow on a local one-node SLURM cluster (installs slurm-wlm, munge and the executor plugin).
 slurm-check: $(STAMP)
 	VENV=$(abspath $(VENV)) tests/cluster/slurm_check.sh
+
+# config/paper.yaml end to end on the CPU: random-weight stand-ins of its nine checkpoints, counts and steps shrunk,
+# in results/rehearsal (its own run directory); lists every table, figure and ledger verdict (docs/paper-scale.md).
+paper-rehearsal: $(STAMP)
+	$(BIN)/python -m antithetic.workflow.rehearsal --dir results/rehearsal --cores $(or $(CORES),2)
+	ANTITHETIC_REHEARSAL_DIR=results/rehearsal $(BIN)/python -m pytest -q -m rehearsal tests/workflow/test_rehearsal.py
 
 # Everything the workflow made; the tracked results/README.md and figures/README.md stay.
 clean:
