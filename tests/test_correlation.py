@@ -122,3 +122,30 @@ def test_centered_pn_correlation_of_an_affine_generator_is_minus_one():
     frame = correlation_frame(_sample_set(pn, "antithetic", 2), _sample_set(rr, "iid", 1, seed=1))
     centered = frame.loc[frame["kind"] == "PN", "centered"].to_numpy()
     np.testing.assert_allclose(centered, -1.0, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("shuffled", [False, True])
+def test_iter_pairs_streams_the_pairs_of_a_file_in_pair_order(tmp_path, shuffled):
+    """Chunks of any size concatenate to pn_pairs / rr_pairs of the whole file, in order or not, odd iid count too."""
+    from antithetic.artifacts import load_samples, save_samples
+    from antithetic.correlation import iter_pairs, pn_pairs
+
+    rng = np.random.default_rng(3)
+    for name, design, n in (("pn", AntitheticNoise(seed=1), 14), ("rr", IIDNoise(seed=2), 13)):
+        x = rng.normal(size=(n, 1, 3, 2)).astype(np.float32)
+        indices = np.arange(n)
+        addresses = design.describe()
+        groups, members = (indices // 2, indices % 2) if name == "pn" else (indices, np.zeros(n, dtype=int))
+        order = rng.permutation(n) if shuffled else np.arange(n)
+        samples = SampleSet(samples=x[order], indices=indices[order], groups=groups[order], members=members[order],
+                            design=addresses, sampler={"kind": "ddim"})
+        save_samples(tmp_path / f"{name}.npz", samples)
+        whole = pn_pairs(load_samples(tmp_path / f"{name}.npz")) if name == "pn" else rr_pairs(load_samples(tmp_path / f"{name}.npz"))
+        assert whole.shape == (n // 2, 2, 1, 3, 2)
+        for per_chunk in (1, 3, 100):
+            chunks = list(iter_pairs(tmp_path / f"{name}.npz", name.upper(), pairs_per_chunk=per_chunk))
+            assert max(len(c) for c in chunks) <= per_chunk
+            np.testing.assert_array_equal(np.concatenate(chunks), whole)
+            np.testing.assert_array_equal(whole[0], x[:2])  # pair 0 is samples 0 and 1 of the design
+    with pytest.raises(ValueError, match="RR pairs need the iid design"):
+        next(iter_pairs(tmp_path / "pn.npz", "RR", pairs_per_chunk=2))

@@ -31,7 +31,10 @@ import pandas as pd
 from .pearson import pearson
 from .sample_set import SampleSet
 
-__all__ = ["MIN_CENTERED_PAIRS", "MIN_PAIRS", "centering_means", "correlation_frame", "pair_correlations", "pn_pairs", "rr_pairs", "shared_noise", "summarize"]
+__all__ = [
+    "MIN_CENTERED_PAIRS", "MIN_PAIRS", "centering_means", "correlation_frame", "iter_pairs", "pair_correlations", "pn_pairs",
+    "rr_pairs", "shared_noise", "summarize",
+]
 
 
 def pair_correlations(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -60,6 +63,45 @@ def rr_pairs(samples: SampleSet) -> np.ndarray:
     if len(x) % 2:
         x = x[:-1]
     return x.reshape(-1, 2, *x.shape[1:])
+
+
+def _pair_order(samples: SampleSet, kind: str) -> np.ndarray:
+    """The file positions of :func:`pn_pairs` (``kind="PN"``) or :func:`rr_pairs` (``"RR"``), pair after pair."""
+    if kind == "PN":
+        if int(samples.design["group_size"]) != 2:
+            raise ValueError(f"PN pairs need a design with groups of 2, got design {samples.design}")
+        return np.lexsort((samples.members, samples.groups))
+    if kind == "RR":
+        if samples.design["name"] != "iid":
+            raise ValueError(f"RR pairs need the iid design, got {samples.design['name']!r}")
+        order = np.argsort(samples.indices)
+        return order[: len(order) - len(order) % 2]
+    raise ValueError(f"kind must be 'PN' or 'RR', got {kind!r}")
+
+
+def iter_pairs(path, kind: str, *, pairs_per_chunk: int):
+    """The PN or RR pairs of a samples file, ``(p, 2, ...)`` at most ``pairs_per_chunk`` at a time, in pair order.
+
+    The concatenated chunks equal :func:`pn_pairs` / :func:`rr_pairs` of the whole file. When the file holds
+    its samples pair after pair (as :func:`antithetic.generate.generate` writes them) only one chunk is in
+    memory at a time (:func:`antithetic.artifacts.iter_samples`); otherwise the file is read whole first.
+    """
+    from .artifacts import iter_samples, load_sample_addresses, load_samples
+
+    if pairs_per_chunk < 1:
+        raise ValueError(f"pairs_per_chunk must be at least 1, got {pairs_per_chunk}")
+    order = _pair_order(load_sample_addresses(path), kind)
+    if np.array_equal(order, np.arange(len(order))):
+        chunks = iter_samples(path, chunk_size=2 * pairs_per_chunk)
+    else:
+        x = load_samples(path).samples[order]
+        chunks = (x[lo : lo + 2 * pairs_per_chunk] for lo in range(0, len(x), 2 * pairs_per_chunk))
+    remaining = len(order)
+    for chunk in chunks:
+        chunk = chunk[:remaining]  # an odd iid sample count: the last sample has no partner
+        remaining -= len(chunk)
+        if len(chunk):
+            yield chunk.reshape(-1, 2, *chunk.shape[1:])
 
 
 def shared_noise(pn: SampleSet, rr: SampleSet) -> int:

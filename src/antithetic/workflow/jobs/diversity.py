@@ -7,9 +7,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
-from ...artifacts import atomic_path, environment_info, load_samples, write_json
+from ...artifacts import atomic_path, environment_info, write_json
 from ..config import ConfigError, naming_key
 
 __all__ = ["measure_pairs", "pair_chunk", "run_diversity", "run_diversity_table"]
@@ -61,8 +62,9 @@ def run_diversity(
     """
     import torch
 
+    from ...artifacts import load_sample_addresses
     from ...classifier import FeatureExtractor, load_classifier
-    from ...correlation import pn_pairs, rr_pairs
+    from ...correlation import iter_pairs
     from ...diversity import diversity_summary
 
     perceptual = tuple(settings["perceptual"])
@@ -70,14 +72,15 @@ def run_diversity(
         raise ValueError("diversity.perceptual lists 'classifier': the digits classifier's directory is required")
     extractor = FeatureExtractor(load_classifier(classifier_dir)) if "classifier" in perceptual else None
     frames = []
-    for kind, pairs in (("PN", pn_pairs(load_samples(pn_path))), ("RR", rr_pairs(load_samples(rr_path)))):
-        # pairs are scored a chunk at a time: the measures' intermediate maps (SSIM, LPIPS) take many
-        # times an image's size each, so one call on every pair of a 512^2 model took about 18 GB
-        step = pair_chunk(pairs[0].size, pixels=pixels_per_chunk)
-        parts = []
-        for lo in range(0, len(pairs), step):
-            part = measure_pairs(torch.from_numpy(pairs[lo : lo + step]), extractor=extractor, settings=settings)
+    for kind, path in (("PN", pn_path), ("RR", rr_path)):
+        # pairs are read and scored a chunk at a time: the measures' intermediate maps (SSIM, LPIPS) take
+        # many times an image's size each, so one call on every pair of a 512^2 model took about 18 GB
+        pair_values = 2 * int(np.prod(load_sample_addresses(path).samples.shape[1:]))
+        parts, lo = [], 0
+        for pairs in iter_pairs(path, kind, pairs_per_chunk=pair_chunk(pair_values, pixels=pixels_per_chunk)):
+            part = measure_pairs(torch.from_numpy(np.ascontiguousarray(pairs)), extractor=extractor, settings=settings)
             part["pair"] += lo
+            lo += len(pairs)
             parts.append(part)
         frame = pd.concat(parts, ignore_index=True)
         frame.insert(1, "kind", kind)
