@@ -24,12 +24,15 @@ Correlations are computed on the sampler output in data space [-1, 1]; the usual
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from .pearson import pearson
 from .sample_set import SampleSet
+
+if TYPE_CHECKING:  # pandas is needed by the DataFrame helpers only (the workflow extra installs it)
+    import pandas as pd
 
 __all__ = [
     "MIN_CENTERED_PAIRS", "MIN_PAIRS", "centering_means", "correlation_frame", "iter_pairs", "pair_correlations", "pn_pairs",
@@ -142,6 +145,8 @@ def correlation_frame(pn: SampleSet, rr: SampleSet) -> pd.DataFrame:
     The centering means of :func:`centering_means` are taken over the PN and RR pairs together (both
     are exact draws of the same law).
     """
+    import pandas as pd
+
     pn_x, rr_x = pn_pairs(pn), rr_pairs(rr)
     overlap = shared_noise(pn, rr)
     if overlap:

@@ -20,6 +20,8 @@ _EXPORTS = {
     "VPSDEModel": "base",
     "state_dict_sha256": "base",
     "ModelNotAvailableError": "errors",
+    "load_dit": "latent",
+    "load_stable_diffusion": "latent",
     "GENERATOR_KINDS": "generator",
     "GeneratorModel": "generator",
     "load_generator": "generator",
