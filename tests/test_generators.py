@@ -16,7 +16,7 @@ from antithetic.models.vae import DigitsVAE
 from antithetic.noise import AntitheticNoise
 from antithetic.samplers import get_sampler, sample_ddim
 from antithetic.workflow.config import ConfigError, check_references
-from antithetic.workflow.jobs.eta_sweep import eta_sweep_frame, run_eta_sweep
+from antithetic.workflow.jobs.eta_sweep import eta_sweep_frame, run_eta_sweep, run_eta_sweep_figure
 from antithetic.workflow.jobs.generators import run_generator_training
 from antithetic.workflow.jobs.sampling import load_model
 
@@ -189,9 +189,10 @@ def test_eta_sweep_collects_summaries_and_plots(tmp_path):
     for i, row in enumerate(rows):
         paths.append(tmp_path / f"s{i}.json")
         paths[-1].write_text(json.dumps(row))
-    frame = run_eta_sweep(summaries=paths, out_csv=tmp_path / "sweep.csv", out_figure=tmp_path / "sweep.png")
+    frame = run_eta_sweep(summaries=paths, out_csv=tmp_path / "sweep.csv")
     assert list(zip(frame["model"], frame["eta"])) == [("m", 0.0), ("m", 1.0), ("n", 0.0)]
     assert pd.read_csv(tmp_path / "sweep.csv")["pn_standard_mean"].tolist() == [-0.9, -0.5, -1.0]
+    run_eta_sweep_figure(csv=tmp_path / "sweep.csv", out_figure=tmp_path / "sweep.png")  # the figure from the CSV alone
     assert (tmp_path / "sweep.png").stat().st_size > 0
     with pytest.raises(ValueError, match="same eta"):
         eta_sweep_frame([rows[1], {**rows[1], "sampler": "other"}])

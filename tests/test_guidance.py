@@ -17,7 +17,7 @@ import yaml
 from tiny_pipelines import tiny_dit, tiny_stable_diffusion
 
 from antithetic.artifacts import load_samples
-from antithetic.workflow.jobs import run_guidance_sweep, run_guided_sampling
+from antithetic.workflow.jobs import run_guidance_sweep, run_guidance_sweep_figure, run_guided_sampling
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -46,9 +46,9 @@ def _sweep(tmp_path, config, model, scales, pairs):
         entries.append(entry)
     table = run_guidance_sweep(
         samples=entries, out_csv=tmp_path / "sweep.csv", out_pairs=tmp_path / "pairs.csv",
-        out_summary=tmp_path / "sweep.json", out_figure=tmp_path / "sweep.png",
-        labels={"model": model, "sampler": "ddim"},
+        out_summary=tmp_path / "sweep.json", labels={"model": model, "sampler": "ddim"},
     )
+    run_guidance_sweep_figure(csv=tmp_path / "sweep.csv", title=f"{model}, ddim", out_figure=tmp_path / "sweep.png")
     return table, entries
 
 
@@ -119,6 +119,10 @@ def test_paper_config_plans_a_job_for_every_paper_table_and_figure(tmp_path):
         "uq_estimates": "Table 2", "inverse_dps": "Table 3", "table3": "Table 3", "diversity": "Table 4", "table4": "Table 4",
         "trajectory_correlations": "Figure 3", "symmetry_probe": "Figure 4 / Table 10", "symmetry_table": "Table 10",
         "partial_map": "partial-negation ablation", "guidance_sweep": "guidance ablation", "theorem1_fisher": "Theorem 1",
+        # the figures, each drawn by a rule of its own from the files of the jobs above
+        "table3_figure": "Table 3", "table4_figure": "Table 4", "trajectory_figure": "Figure 3", "symmetry_slices_figure": "Figure 4",
+        "as_vs_noise_figure": "Table 10", "partial_map_figure": "partial-negation ablation", "guidance_sweep_figure": "guidance ablation",
+        "fisher_figure": "Theorem 1",
     }
     missing = {rule: what for rule, what in paper.items() if int(planned.get(rule, 0)) == 0}
     assert not missing, missing

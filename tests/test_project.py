@@ -61,7 +61,7 @@ def test_table_plot_and_claim_code_imports_neither_torch_nor_diffusers():
     modules = [
         "antithetic.workflow.jobs.correlation", "antithetic.workflow.jobs.uq", "antithetic.workflow.jobs.symmetry",
         "antithetic.workflow.jobs.inverse", "antithetic.workflow.jobs.diversity", "antithetic.workflow.jobs.quality",
-        "antithetic.workflow.jobs.editing", "antithetic.workflow.jobs.eta_sweep", "antithetic.workflow.jobs.claims",
+        "antithetic.workflow.jobs.editing", "antithetic.workflow.jobs.eta_sweep", "antithetic.workflow.jobs.claims", "antithetic.workflow.jobs.guidance",
         "antithetic.workflow.tables", "antithetic.workflow.claims", "antithetic.workflow.readme", "antithetic.symmetry.scores", "antithetic.regions",
         *(f"antithetic.workflow.plotting.{m}" for m in ("correlation", "uq", "symmetry", "inverse", "diversity", "quality", "editing", "claims", "sweeps")),
     ]
@@ -209,7 +209,8 @@ def test_slurm_check_config_plans_its_jobs(tmp_path):
     stats = dry.stdout.split("Job stats:", 1)[1].split("\n\n", 1)[0]
     planned = {m.group(1): int(m.group(2)) for m in re.finditer(r"^(\w+)\s+(\d+)$", stats, re.MULTILINE)}
     assert planned == {"sample": 4, "trajectory_correlations": 1, "trajectory_figure": 1, "pair_correlations": 2, "pair_figures": 2,
-                       "table1": 1, "claim_C1": 1, "claim_C2": 1, "claims": 1, "readme_results": 1, "all": 1, "total": 16}
+                       "table1": 1, "claim_C1": 1, "claim_C2": 1, "claims": 1, "forest_figure": 1, "readme_results": 1, "all": 1,
+                       "total": 17}
 
 
 def test_lazy_packages_list_and_resolve_their_names_without_importing_them():

@@ -47,9 +47,9 @@ def slurm_check_claims():
 
 def slurm_check_config(claims_file):
     """tests/workflow/test_end_to_end.py's tiny config cut to a cheap subset: analytic models only (no training),
-    DDIM with 5 steps, the ledger of ``claims_file``. 15 jobs: 11 on the cluster (4 sampling, 2 correlations,
-    2 pair figures, 1 trajectory correlation (a second network rule), its figure and Table 1) and 4 local rules
-    (2 claims, the ledger and the README block)."""
+    DDIM with 5 steps, the ledger of ``claims_file``. 16 jobs: 11 on the cluster (4 sampling, 2 correlations,
+    2 pair figures, 1 trajectory correlation (a second network rule), its figure and Table 1) and 5 local rules
+    (2 claims, the ledger, its forest plot and the README block)."""
     config = tiny_config()
     config["claims"] = str(Path(claims_file).resolve())
     config["models"] = {name: config["models"][name] for name in MODELS}

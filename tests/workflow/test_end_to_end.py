@@ -96,7 +96,8 @@ def test_default_workflow_produces_tables_and_figures(workdir):
 CHEAP_RULES = {
     "pair_correlations", "table1", "pair_figures", "eta_sweep", "table2", "uq_figures", "symmetry_table", "table3",
     "table4", "quality_table", "editing_table", "claims", "readme_results", "symmetry_slices_figure", "trajectory_figure",
-    "fisher_figure",
+    "fisher_figure", "as_vs_noise_figure", "partial_map_figure", "eta_sweep_figure", "table3_figure", "table4_figure",
+    "quality_figure", "editing_figure", "forest_figure",
 }
 
 
@@ -347,9 +348,10 @@ def test_a_config_edit_reruns_what_it_affects(planned_reruns, key, value, rerun,
     assert not kept & set(planned), f"{key}: {sorted(kept & set(planned))} should not rerun, planned {planned}"
 
 
-#: rules that draw figures from stored results (some write a table beside the figure); none runs a network
+#: rules that draw figures from stored results and write nothing else (no table, no data a claim reads); none runs a network
 FIGURE_RULES = {
-    "pair_figures", "uq_figures", "symmetry_slices_figure", "trajectory_figure", "fisher_figure", "symmetry_table", "partial_map",
+    "pair_figures", "uq_figures", "symmetry_slices_figure", "trajectory_figure", "fisher_figure", "as_vs_noise_figure",
+    "partial_map_figure", "eta_sweep_figure", "table3_figure", "table4_figure", "quality_figure", "editing_figure", "forest_figure",
 }
 NO_RERUN = set()
 
@@ -360,9 +362,13 @@ CODE_EDITS = [
     ("src/antithetic/samplers.py", {"sample", "pair_correlations", "table1"}, {"not": {"train_classifier"}}),
     ("src/antithetic/workflow/plotting/uq.py", {"uq_figures"}, {"only": FIGURE_RULES}),
     ("src/antithetic/workflow/plotting/correlation.py", {"pair_figures"}, {"only": FIGURE_RULES}),
-    # the symmetry stage's network jobs (probe, trajectories, Theorem 1) leave their figures to rules of their own
-    ("src/antithetic/workflow/plotting/symmetry.py", {"symmetry_slices_figure", "trajectory_figure", "fisher_figure"},
-     {"only": FIGURE_RULES}),
+    # every job leaves its figures to rules of their own: a plotting edit reruns no network, table or claim job
+    ("src/antithetic/workflow/plotting/symmetry.py",
+     {"symmetry_slices_figure", "trajectory_figure", "fisher_figure", "as_vs_noise_figure", "partial_map_figure"}, {"only": FIGURE_RULES}),
+    ("src/antithetic/workflow/plotting/inverse.py", {"table3_figure"}, {"only": FIGURE_RULES}),
+    ("src/antithetic/workflow/plotting/claims.py", {"forest_figure"}, {"only": FIGURE_RULES}),
+    ("src/antithetic/workflow/plotting/sweeps.py", {"eta_sweep_figure"}, {"only": FIGURE_RULES}),
+    ("src/antithetic/workflow/plotting/__init__.py", FIGURE_RULES, {"only": FIGURE_RULES}),
     ("src/antithetic/workflow/bench.py", set(), {"only": NO_RERUN}),  # no job imports the benchmark
     ("", set(), {"only": NO_RERUN}),  # the copy unedited
 ]

@@ -27,7 +27,6 @@ rule editing_table:
         csv=table("editing"),
         markdown=report(table("editing", "md"), category="Antithetic editing"),
         latex=table("editing", "tex"),
-        figure=report("figures/editing/win_rates.png", caption="../report/editing.rst", category="Antithetic editing"),
     log:
         "logs/editing_table.log",
     params:
@@ -38,5 +37,20 @@ rule editing_table:
         "../scripts/editing_table.py"
 
 
+rule editing_figure:
+    input:
+        csv=table("editing"),
+    output:
+        figure=report(paths.EDITING_FIGURE, caption="../report/editing.rst", category="Antithetic editing"),
+    log:
+        "logs/editing_figure.log",
+    params:
+        code=script_code("editing_figure.py"),
+    conda:
+        "../../envs/antithetic.yaml"
+    script:
+        "../scripts/editing_figure.py"
+
+
 if EDITING.get("model"):
-    TARGETS["editing"] = rules.editing_table.output
+    TARGETS["editing"] = [*rules.editing_table.output, paths.EDITING_FIGURE]

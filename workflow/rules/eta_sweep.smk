@@ -7,11 +7,6 @@ rule eta_sweep:
         summaries=[PLAN.correlation_summary(m, s) for m, s in ETA_SWEEP_RUNS],
     output:
         csv=paths.ETA_SWEEP,
-        figure=report(
-            "figures/eta_sweep/eta_sweep.png",
-            caption="../report/eta_sweep.rst",
-            category="DDIM eta sweep",
-        ),
     log:
         "logs/eta_sweep.log",
     params:
@@ -22,5 +17,20 @@ rule eta_sweep:
         "../scripts/eta_sweep.py"
 
 
+rule eta_sweep_figure:
+    input:
+        csv=paths.ETA_SWEEP,
+    output:
+        figure=report(paths.ETA_SWEEP_FIGURE, caption="../report/eta_sweep.rst", category="DDIM eta sweep"),
+    log:
+        "logs/eta_sweep_figure.log",
+    params:
+        code=script_code("eta_sweep_figure.py"),
+    conda:
+        "../../envs/antithetic.yaml"
+    script:
+        "../scripts/eta_sweep_figure.py"
+
+
 if ETA_SWEEP_RUNS:
-    TARGETS["eta_sweep"] = rules.eta_sweep.output
+    TARGETS["eta_sweep"] = [*rules.eta_sweep.output, paths.ETA_SWEEP_FIGURE]

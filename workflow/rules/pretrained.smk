@@ -58,11 +58,6 @@ rule guidance_sweep:
         csv=paths.GUIDANCE_SWEEP,
         pairs=paths.GUIDANCE_SWEEP_PAIRS,
         summary=paths.GUIDANCE_SWEEP_SUMMARY,
-        figure=report(
-            "figures/guidance/{model}_{sampler}_{pairs}.png",
-            caption="../report/guidance_sweep.rst",
-            category="Ablation: guidance scale",
-        ),
     log:
         "logs/guidance_sweep/{model}/{sampler}/{pairs}.log",
     params:
@@ -75,9 +70,25 @@ rule guidance_sweep:
         "../scripts/guidance_sweep.py"
 
 
+rule guidance_sweep_figure:
+    input:
+        csv=paths.GUIDANCE_SWEEP,
+    output:
+        figure=report(paths.GUIDANCE_SWEEP_FIGURE, caption="../report/guidance_sweep.rst", category="Ablation: guidance scale"),
+    log:
+        "logs/guidance_sweep_figure/{model}/{sampler}/{pairs}.log",
+    params:
+        code=script_code("guidance_sweep_figure.py"),
+        title=lambda wc: f"{wc.model}, {wc.sampler}",
+    conda:
+        "../../envs/antithetic.yaml"
+    script:
+        "../scripts/guidance_sweep_figure.py"
+
+
 if GUIDANCE_RUNS:
     TARGETS["guidance"] = [
         path
         for m, s in GUIDANCE_RUNS
-        for path in expand(rules.guidance_sweep.output, model=m, sampler=s, pairs=GUIDANCE["pairs"])
+        for path in expand([*rules.guidance_sweep.output, paths.GUIDANCE_SWEEP_FIGURE], model=m, sampler=s, pairs=GUIDANCE["pairs"])
     ]

@@ -27,7 +27,6 @@ rule quality_table:
         csv=table("quality"),
         markdown=report(table("quality", "md"), category="Sample quality"),
         latex=table("quality", "tex"),
-        figure=report("figures/quality/quality.png", caption="../report/quality.rst", category="Sample quality"),
     log:
         "logs/quality_table.log",
     params:
@@ -38,5 +37,20 @@ rule quality_table:
         "../scripts/quality_table.py"
 
 
+rule quality_figure:
+    input:
+        csv=table("quality"),
+    output:
+        figure=report(paths.QUALITY_FIGURE, caption="../report/quality.rst", category="Sample quality"),
+    log:
+        "logs/quality_figure.log",
+    params:
+        code=script_code("quality_figure.py"),
+    conda:
+        "../../envs/antithetic.yaml"
+    script:
+        "../scripts/quality_figure.py"
+
+
 if QUALITY_RUNS:
-    TARGETS["quality"] = rules.quality_table.output
+    TARGETS["quality"] = [*rules.quality_table.output, paths.QUALITY_FIGURE]

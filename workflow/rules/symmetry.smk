@@ -33,11 +33,6 @@ rule symmetry_table:
         markdown=report(table("symmetry_as", "md"), category="Score symmetry"),
         latex=table("symmetry_as", "tex"),
         breaks=paths.SYMMETRY_BREAKS,
-        figure=report(
-            "figures/symmetry/as_vs_noise.png",
-            caption="../report/symmetry_as_vs_noise.rst",
-            category="Score symmetry",
-        ),
     log:
         "logs/symmetry_table.log",
     params:
@@ -92,8 +87,24 @@ rule theorem1_fisher:
         "../scripts/theorem1_fisher.py"
 
 
-# Figures of the three network jobs above, in rules of their own: a plotting edit redraws them and
-# reruns no network job.
+# Figures in rules of their own, drawn from the files the jobs above and below wrote: a plotting edit
+# redraws them and reruns no network, table or claim job.
+rule as_vs_noise_figure:
+    input:
+        csv=table("symmetry_as"),
+        breaks=paths.SYMMETRY_BREAKS,
+    output:
+        figure=report(paths.AS_VS_NOISE_FIGURE, caption="../report/symmetry_as_vs_noise.rst", category="Score symmetry"),
+    log:
+        "logs/as_vs_noise_figure.log",
+    params:
+        code=script_code("as_vs_noise_figure.py"),
+    conda:
+        "../../envs/antithetic.yaml"
+    script:
+        "../scripts/as_vs_noise_figure.py"
+
+
 rule symmetry_slices_figure:
     input:
         slices=paths.SYMMETRY_SLICES,
@@ -147,25 +158,36 @@ rule partial_map:
     output:
         npz=paths.PARTIAL_MAP,
         summary=paths.PARTIAL_SUMMARY,
-        figure=report(
-            "figures/symmetry/{model}_{sampler}_{pairs}_partial_map.png",
-            caption="../report/symmetry_partial.rst",
-            category="Score symmetry",
-        ),
     log:
         "logs/partial_map/{model}/{sampler}/{pairs}.log",
     params:
-        code=script_code("partial_map.py"),
         # the design and pair count reach this job through its input files (their names and contents)
-        title=lambda wc: f"{wc.model}, {wc.sampler}",
+        code=script_code("partial_map.py"),
     conda:
         "../../envs/antithetic.yaml"
     script:
         "../scripts/partial_map.py"
 
 
+rule partial_map_figure:
+    input:
+        npz=paths.PARTIAL_MAP,
+        summary=paths.PARTIAL_SUMMARY,
+    output:
+        figure=report(paths.PARTIAL_MAP_FIGURE, caption="../report/symmetry_partial.rst", category="Score symmetry"),
+    log:
+        "logs/partial_map_figure/{model}/{sampler}/{pairs}.log",
+    params:
+        code=script_code("partial_map_figure.py"),
+        title=lambda wc: f"{wc.model}, {wc.sampler}",
+    conda:
+        "../../envs/antithetic.yaml"
+    script:
+        "../scripts/partial_map_figure.py"
+
+
 TARGETS["symmetry"] = (
-    (rules.symmetry_table.output if SYMMETRY_MODELS else [])
+    ([*rules.symmetry_table.output, paths.AS_VS_NOISE_FIGURE] if SYMMETRY_MODELS else [])
     + expand(paths.SYMMETRY_SLICES_FIGURE, model=SYMMETRY_MODELS)
     + [
         path
@@ -176,6 +198,6 @@ TARGETS["symmetry"] = (
     + [
         path
         for m, s in PARTIAL_RUNS
-        for path in expand(rules.partial_map.output, model=m, sampler=s, pairs=PARTIAL["pairs"])
+        for path in expand([*rules.partial_map.output, paths.PARTIAL_MAP_FIGURE], model=m, sampler=s, pairs=PARTIAL["pairs"])
     ]
 )

@@ -10,7 +10,6 @@ table = run_guidance_sweep(
     out_csv=snakemake.output.csv,
     out_pairs=snakemake.output.pairs,
     out_summary=snakemake.output.summary,
-    out_figure=snakemake.output.figure,
     labels=snakemake.params.labels,
 )
 log.info("guidance sweep:\n%s", table[["guidance_scale", "pn_standard_mean", "rr_standard_mean"]].to_string(index=False))

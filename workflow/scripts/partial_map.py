@@ -8,7 +8,5 @@ summary = run_partial_map(
     antithetic_path=snakemake.input.antithetic,
     out_npz=snakemake.output.npz,
     out_summary=snakemake.output.summary,
-    out_figure=snakemake.output.figure,
-    title=snakemake.params.title,
 )
 log.info("negated region %.3f, kept region %.3f", summary["partial_negated_mean"], summary["partial_kept_mean"])

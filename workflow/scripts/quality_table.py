@@ -8,5 +8,4 @@ run_quality_table(
     out_csv=snakemake.output.csv,
     out_markdown=snakemake.output.markdown,
     out_latex=snakemake.output.latex,
-    out_figure=snakemake.output.figure,
 )

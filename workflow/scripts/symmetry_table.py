@@ -11,7 +11,6 @@ breaks = run_symmetry_table(
     out_markdown=snakemake.output.markdown,
     out_latex=snakemake.output.latex,
     out_breaks=snakemake.output.breaks,
-    out_figure=snakemake.output.figure,
 )
 for model, entry in breaks.items():
     log.info("%s: AS criterion breaks at sigma_t=%s", model, entry["as_q10"]["break_sigma"])

@@ -8,6 +8,5 @@ run_diversity_table(
     out_csv=snakemake.output.csv,
     out_markdown=snakemake.output.markdown,
     out_latex=snakemake.output.latex,
-    out_figure=snakemake.output.figure,
     labels=snakemake.params.labels,
 )

@@ -58,10 +58,19 @@ EDITING_SUMMARY = "results/editing/{model}/win_rates.json"
 CLAIM = "results/claims/{id}.json"
 README_RESULTS = "results/README.results.md"
 
-# figures drawn by rules of their own from a network job's outputs
+# figures, each drawn by a rule of its own from the data or table files another job wrote: a plotting edit
+# reruns the figure rules alone
 SYMMETRY_SLICES_FIGURE = "figures/symmetry/{model}_slices.png"
 TRAJECTORY_FIGURE = "figures/symmetry/{model}_{sampler}_{pairs}_trajectory.png"
 FISHER_FIGURE = "figures/symmetry/theorem1_fisher.png"
+AS_VS_NOISE_FIGURE = "figures/symmetry/as_vs_noise.png"
+PARTIAL_MAP_FIGURE = "figures/symmetry/{model}_{sampler}_{pairs}_partial_map.png"
+ETA_SWEEP_FIGURE = "figures/eta_sweep/eta_sweep.png"
+GUIDANCE_SWEEP_FIGURE = "figures/guidance/{model}_{sampler}_{pairs}.png"
+INVERSE_FIGURE = "figures/inverse/efficiency.png"
+DIVERSITY_FIGURE = "figures/diversity/diversity.png"
+QUALITY_FIGURE = "figures/quality/quality.png"
+EDITING_FIGURE = "figures/editing/win_rates.png"
 # figures the README shows besides the report's
 PAIR_GRID = "figures/pairs/{model}_{sampler}_{pairs}_grid.png"
 CI_VS_N = "figures/uq/ci_vs_n.png"

@@ -1,4 +1,4 @@
-"""Jobs of the claims ledger: one claim's verdicts, then the ledger (tables and the forest plot)."""
+"""Jobs of the claims ledger: one claim's verdicts, the ledger's tables, and the forest plot drawn from them."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 from ..claims import Row, evaluate, read_rows, write_rows
 
-__all__ = ["run_claim", "run_ledger"]
+__all__ = ["run_claim", "run_forest_figure", "run_ledger"]
 
 
 def run_claim(*, claim: dict[str, Any], targets: list[dict[str, Any]], out_json: str | Path) -> list[Row]:
@@ -17,13 +17,11 @@ def run_claim(*, claim: dict[str, Any], targets: list[dict[str, Any]], out_json:
     return rows
 
 
-def run_ledger(*, rows: list[str | Path], out_csv, out_markdown, out_latex, out_json, out_figure) -> list[dict[str, Any]]:
-    """Assemble the per-claim rows into ``claims.{csv,md,json}`` and draw measured vs paper per claim."""
-    import pandas as pd
-
+def run_ledger(*, rows: list[str | Path], out_csv, out_markdown, out_latex, out_json) -> list[dict[str, Any]]:
+    """Assemble the per-claim rows into ``claims.{csv,md,tex,json}`` (the JSON holds every row as it was
+    measured: :func:`run_forest_figure` draws from it)."""
     from ...artifacts import write_json
     from ..claims import ledger_tables
-    from ..plotting.claims import plot_forest
     from ..tables import write_table
 
     records = read_rows(rows)
@@ -34,5 +32,13 @@ def run_ledger(*, rows: list[str | Path], out_csv, out_markdown, out_latex, out_
         label="tab:claims",
     )
     write_json(out_json, {"rows": records})
-    plot_forest(pd.DataFrame(records), path=out_figure)
     return records
+
+
+def run_forest_figure(*, ledger: str | Path, out_figure: str | Path) -> None:
+    """The forest plot (measured vs paper per claim) from the ledger's JSON (:func:`run_ledger`)."""
+    import pandas as pd
+
+    from ..plotting.claims import plot_forest
+
+    plot_forest(pd.DataFrame(read_rows([ledger])), path=out_figure)

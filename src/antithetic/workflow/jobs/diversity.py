@@ -13,7 +13,7 @@ import pandas as pd
 from ...artifacts import atomic_path, environment_info, write_json
 from ..config import ConfigError, naming_key
 
-__all__ = ["measure_pairs", "pair_chunk", "run_diversity", "run_diversity_table"]
+__all__ = ["measure_pairs", "pair_chunk", "run_diversity", "run_diversity_figure", "run_diversity_table"]
 
 
 def pair_chunk(pair_values: int, *, pixels: int = 2**22) -> int:
@@ -99,12 +99,10 @@ def run_diversity(
     return rows
 
 
-def run_diversity_table(*, summaries: list[str | Path], out_csv, out_markdown, out_latex, out_figure,
-                        labels: dict[str, str]) -> pd.DataFrame:
-    """Table 4 and its figure from the per-(model, sampler) summaries; ``labels``:
-    :func:`antithetic.workflow.captions.diversity_labels`."""
+def run_diversity_table(*, summaries: list[str | Path], out_csv, out_markdown, out_latex, labels: dict[str, str]) -> pd.DataFrame:
+    """Table 4 from the per-(model, sampler) summaries; ``labels``: :func:`antithetic.workflow.captions.diversity_labels`.
+    Its CSV holds every column of the summaries' rows (:func:`run_diversity_figure` draws from it)."""
     from ..captions import table4_caption
-    from ..plotting.diversity import plot_diversity
     from ..tables import diversity_table, write_table
 
     frame = pd.DataFrame([row for p in summaries for row in json.loads(Path(p).read_text())["rows"]])
@@ -114,5 +112,11 @@ def run_diversity_table(*, summaries: list[str | Path], out_csv, out_markdown, o
         caption=table4_caption(labels),
         label="tab:diversity",
     )
-    plot_diversity(frame, path=out_figure)
     return frame
+
+
+def run_diversity_figure(*, csv: str | Path, out_figure: str | Path) -> None:
+    """Table 4's figure (improvement of PN over RR pairs per measure) from its CSV."""
+    from ..plotting.diversity import plot_diversity
+
+    plot_diversity(pd.read_csv(csv), path=out_figure)

@@ -11,7 +11,7 @@ import pandas as pd
 from ...artifacts import atomic_path, environment_info, write_json
 from ..config import ConfigError
 
-__all__ = ["run_editing", "run_editing_table"]
+__all__ = ["run_editing", "run_editing_figure", "run_editing_table"]
 
 
 def run_editing(
@@ -70,9 +70,9 @@ def run_editing(
     return rows
 
 
-def run_editing_table(*, summary: str | Path, out_csv, out_markdown, out_latex, out_figure) -> pd.DataFrame:
-    """The win-rate table and figure of the t0 sweep."""
-    from ..plotting.editing import plot_win_rates
+def run_editing_table(*, summary: str | Path, out_csv, out_markdown, out_latex) -> pd.DataFrame:
+    """The win-rate table of the t0 sweep (its CSV holds every column of the summary's rows:
+    :func:`run_editing_figure` draws from it)."""
     from ..tables import editing_table, write_table
 
     frame = pd.DataFrame(json.loads(Path(summary).read_text())["rows"])
@@ -84,5 +84,11 @@ def run_editing_table(*, summary: str | Path, out_csv, out_markdown, out_latex, 
                  "to the source (classifier features: the digits classifier's, not LPIPS)."),
         label="tab:editing",
     )
-    plot_win_rates(frame, path=out_figure)
     return frame
+
+
+def run_editing_figure(*, csv: str | Path, out_figure: str | Path) -> None:
+    """The win rates of PN over RR edit pairs against t0, from the editing table's CSV."""
+    from ..plotting.editing import plot_win_rates
+
+    plot_win_rates(pd.read_csv(csv), path=out_figure)

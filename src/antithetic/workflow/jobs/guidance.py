@@ -4,7 +4,7 @@
 * :func:`run_guided_sampling`: the ``sample`` job of a conditional model with its guidance scale
   overridden (samples keyed by the scale).
 * :func:`run_guidance_sweep`: PN and RR correlations (paper, "Definitions") at every guidance scale,
-  one CSV row per scale, and the figure of the paper's guidance ablation.
+  one CSV row per scale; :func:`run_guidance_sweep_figure` draws the paper's guidance ablation from it.
 """
 
 from __future__ import annotations
@@ -18,9 +18,8 @@ from ...artifacts import atomic_path, load_samples, write_json
 from ...correlation import correlation_frame, summarize
 from ...kinds import kinds_where, model_kind
 from ..config import naming_key
-from .sampling import run_sampling
 
-__all__ = ["format_scale", "run_fetch_model", "run_guidance_sweep", "run_guided_sampling"]
+__all__ = ["format_scale", "run_fetch_model", "run_guidance_sweep", "run_guidance_sweep_figure", "run_guided_sampling"]
 
 
 def format_scale(scale: float) -> str:
@@ -40,6 +39,8 @@ def run_guided_sampling(*, model: str, model_spec: dict[str, Any], guidance_scal
 
     The provenance records the overridden spec, so every samples file names its scale.
     """
+    from .sampling import run_sampling  # here: the sweep and its figure need no network (nor torch)
+
     spec = model_spec
     with naming_key(f"models.{model}.kind"):
         guided = model_kind(spec.get("kind")).guided
@@ -53,7 +54,7 @@ def run_guided_sampling(*, model: str, model_spec: dict[str, Any], guidance_scal
 
 def run_guidance_sweep(
     *, samples: list[dict[str, Any]], out_csv: str | Path, out_pairs: str | Path, out_summary: str | Path,
-    out_figure: str | Path | None, labels: dict[str, Any],
+    labels: dict[str, Any],
 ) -> pd.DataFrame:
     """PN and RR correlation, mean (SD) over pairs, at every guidance scale.
 
@@ -62,7 +63,6 @@ def run_guidance_sweep(
         out_csv: one row per scale (``labels``, ``guidance_scale``, ``pn_standard_mean``, ...).
         out_pairs: every pair's correlations with its scale (for re-plotting).
         out_summary: the rows as JSON.
-        out_figure: PN and RR correlation (mean +- SD) against the scale, standard and centered.
     """
     rows, frames = [], []
     for entry in sorted(samples, key=lambda e: float(e["scale"])):
@@ -76,7 +76,12 @@ def run_guidance_sweep(
     with atomic_path(out_pairs) as tmp:
         pd.concat(frames, ignore_index=True).to_csv(tmp, index=False, float_format="%.6g")
     write_json(out_summary, {"rows": rows})
-    if out_figure is not None:
-        from ..plotting.sweeps import plot_guidance_sweep  # here: the sampling jobs of this module never plot
-        plot_guidance_sweep(table, title=f"{labels.get('model', '')}, {labels.get('sampler', '')}", path=out_figure)
     return table
+
+
+def run_guidance_sweep_figure(*, csv: str | Path, title: str, out_figure: str | Path) -> None:
+    """PN and RR correlation (mean +- SD) against the guidance scale, standard and centered, from
+    :func:`run_guidance_sweep`'s CSV."""
+    from ..plotting.sweeps import plot_guidance_sweep
+
+    plot_guidance_sweep(pd.read_csv(csv), title=title, path=out_figure)

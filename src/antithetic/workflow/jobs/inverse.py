@@ -11,7 +11,7 @@ import pandas as pd
 from ...artifacts import atomic_path, environment_info, write_json
 from ..config import ConfigError, naming_key
 
-__all__ = ["run_inverse", "run_table3", "task_operator"]
+__all__ = ["run_inverse", "run_table3", "run_table3_figure", "task_operator"]
 
 
 def run_inverse(
@@ -96,10 +96,10 @@ def task_operator(task: str, task_params: dict[str, Any]):
                           "(see workflow/schemas/config.schema.yaml)") from None
 
 
-def run_table3(*, summaries: list[str | Path], out_csv, out_markdown, out_latex, out_figure, labels: dict[str, str]) -> pd.DataFrame:
-    """Table 3 and its figure from the per-task summaries; ``labels``: :func:`antithetic.workflow.captions.inverse_labels`."""
+def run_table3(*, summaries: list[str | Path], out_csv, out_markdown, out_latex, labels: dict[str, str]) -> pd.DataFrame:
+    """Table 3 from the per-task summaries; ``labels``: :func:`antithetic.workflow.captions.inverse_labels`.
+    Its CSV holds every column of the summaries' rows (:func:`run_table3_figure` draws from it)."""
     from ..captions import table3_caption
-    from ..plotting.inverse import plot_inverse
     from ..tables import inverse_table, write_table
 
     frame = pd.DataFrame([row for p in summaries for row in json.loads(Path(p).read_text())["rows"]])
@@ -109,5 +109,11 @@ def run_table3(*, summaries: list[str | Path], out_csv, out_markdown, out_latex,
         caption=table3_caption(labels),
         label="tab:inverse",
     )
-    plot_inverse(frame, path=out_figure)
     return frame
+
+
+def run_table3_figure(*, csv: str | Path, out_figure: str | Path) -> None:
+    """Table 3's figure (efficiency of AMC over MC per task) from its CSV."""
+    from ..plotting.inverse import plot_inverse
+
+    plot_inverse(pd.read_csv(csv), path=out_figure)

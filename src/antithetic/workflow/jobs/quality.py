@@ -12,7 +12,7 @@ import pandas as pd
 
 from ...artifacts import atomic_path, environment_info, load_samples, write_json
 
-__all__ = ["held_out_digits", "run_quality", "run_quality_table"]
+__all__ = ["held_out_digits", "run_quality", "run_quality_figure", "run_quality_table"]
 
 
 def held_out_digits(classifier_dir: str | Path) -> dict[str, Any]:
@@ -68,9 +68,9 @@ def run_quality(
     return verdict
 
 
-def run_quality_table(*, rows: list[str | Path], out_csv, out_markdown, out_latex, out_figure) -> pd.DataFrame:
-    """Collect the per-run rows into the quality table and its figure."""
-    from ..plotting.quality import plot_quality
+def run_quality_table(*, rows: list[str | Path], out_csv, out_markdown, out_latex) -> pd.DataFrame:
+    """Collect the per-run rows into the quality table (its CSV holds every column of the rows:
+    :func:`run_quality_figure` draws from it)."""
     from ..tables import quality_table, write_table
 
     frame = pd.concat([pd.read_csv(p) for p in rows], ignore_index=True)
@@ -82,5 +82,11 @@ def run_quality_table(*, rows: list[str | Path], out_csv, out_markdown, out_late
                  "precision, recall, density and coverage with k nearest neighbours in the same space."),
         label="tab:quality",
     )
-    plot_quality(frame, path=out_figure)
     return frame
+
+
+def run_quality_figure(*, csv: str | Path, out_figure: str | Path) -> None:
+    """The quality figure (Fréchet distance of z, -z and iid samples with CIs) from the quality table's CSV."""
+    from ..plotting.quality import plot_quality
+
+    plot_quality(pd.read_csv(csv), path=out_figure)

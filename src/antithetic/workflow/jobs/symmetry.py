@@ -1,12 +1,14 @@
 """Jobs of the symmetry stage: AS scores and slices, trajectory correlations, Theorem 1, partial negation.
 
 Each job loads its inputs, calls :mod:`antithetic.symmetry` / :mod:`antithetic.trajectories` and
-writes tables, JSON and figures. Jobs receive the resolved config values they read (the rules'
+writes tables and JSON; the ``run_*_figure`` jobs draw the figures from those files (rules of their own:
+a plotting edit reruns no table or network job). Jobs receive the resolved config values they read (the rules'
 ``params:``), never the whole config.
 """
 
 from __future__ import annotations
 
+import json
 import math
 from pathlib import Path
 from typing import Any
@@ -17,8 +19,8 @@ import pandas as pd
 from ...artifacts import atomic_path, environment_info, load_samples, write_json
 
 __all__ = [
-    "run_fisher", "run_fisher_figure", "run_partial_map", "run_slices_figure", "run_symmetry_probe", "run_symmetry_table",
-    "run_trajectories", "run_trajectory_figure",
+    "run_as_vs_noise_figure", "run_fisher", "run_fisher_figure", "run_partial_map", "run_partial_map_figure", "run_slices_figure",
+    "run_symmetry_probe", "run_symmetry_table", "run_trajectories", "run_trajectory_figure",
 ]
 
 #: the quantile of the AS scores that the table and the break criterion use
@@ -135,12 +137,10 @@ def run_symmetry_table(
     out_markdown: str | Path,
     out_latex: str | Path,
     out_breaks: str | Path,
-    out_figure: str | Path,
 ) -> dict[str, Any]:
-    """Table 10 (AS mean and 10% quantile with its CI per t, per model), the break levels, and the
-    AS-vs-noise figure."""
+    """Table 10 (AS mean and 10% quantile with its CI per t, per model) and the break levels with their
+    criteria; :func:`run_as_vs_noise_figure` draws them."""
     from ...symmetry.scores import break_level
-    from ..plotting.symmetry import plot_as_vs_noise
     from ..tables import write_table
 
     frame = pd.concat([pd.read_csv(p) for p in summaries], ignore_index=True)
@@ -183,8 +183,18 @@ def run_symmetry_table(
             "corr_mean": break_level(group, column="corr_mean", threshold=corr_threshold, holds_above=False),
         }
     write_json(out_breaks, {"criteria": {"as_threshold": as_threshold, "corr_threshold": corr_threshold}, "models": breaks})
-    plot_as_vs_noise(frame, breaks, as_threshold=as_threshold, corr_threshold=corr_threshold, path=out_figure)
     return breaks
+
+
+def run_as_vs_noise_figure(*, csv: str | Path, breaks: str | Path, out_figure: str | Path) -> None:
+    """The AS-vs-noise figure from Table 10's CSV (:func:`run_symmetry_table`) and its ``breaks.json``
+    (the break levels and the criteria's thresholds)."""
+    from ..plotting.symmetry import plot_as_vs_noise
+
+    record = json.loads(Path(breaks).read_text())
+    criteria = record["criteria"]
+    plot_as_vs_noise(pd.read_csv(csv), record["models"], as_threshold=criteria["as_threshold"],
+                     corr_threshold=criteria["corr_threshold"], path=out_figure)
 
 
 # ------------------------------------------------------------------------------------ trajectories
@@ -286,14 +296,12 @@ def run_partial_map(
     antithetic_path: str | Path,
     out_npz: str | Path,
     out_summary: str | Path,
-    out_figure: str | Path,
-    title: str,
 ) -> dict[str, Any]:
-    """Per-pixel PN correlation across pairs: full negation vs negating only a region of ``z``."""
+    """Per-pixel PN correlation across pairs: full negation vs negating only a region of ``z`` (the maps and
+    the region's mask in ``out_npz``, the summary in ``out_summary``; :func:`run_partial_map_figure` draws them)."""
     from ...correlation import pn_pairs
     from ...regions import region_mask
     from ...trajectories import pixel_correlation_map
-    from ..plotting.symmetry import plot_partial
 
     partial = load_samples(partial_path)
     full = load_samples(antithetic_path)
@@ -315,5 +323,14 @@ def run_partial_map(
     with atomic_path(out_npz, suffix=".npz") as tmp:
         np.savez_compressed(tmp, full=maps["full"], partial=maps["partial"], mask=mask)
     write_json(out_summary, summary)
-    plot_partial(maps, mask, summary, title=title, path=out_figure)
     return summary
+
+
+def run_partial_map_figure(*, npz: str | Path, summary: str | Path, title: str, out_figure: str | Path) -> None:
+    """The partial-negation figure from :func:`run_partial_map`'s maps and summary."""
+    from ..plotting.symmetry import plot_partial
+
+    with np.load(npz) as data:
+        maps = {"full": data["full"], "partial": data["partial"]}
+        mask = data["mask"]
+    plot_partial(maps, mask, json.loads(Path(summary).read_text()), title=title, path=out_figure)
