@@ -58,9 +58,12 @@ expected-verdicts: $(STAMP)
 
 # Speed ratios, job start-up, no-op rerun and per-rule wall times: results/bench/bench.{json,md}, then
 # docs/bench.md and the bench block of docs/performance.md (commit both; a test keeps them equal).
-# Peak memory of the streaming jobs at two sample counts, each in a fresh process: results/bench/memory.json
+# Peak memory of every rule's job at two sample counts and two image sizes, each in a fresh process:
+# results/bench/memory.{json,md}, then docs/memory.md and the memory block of docs/performance.md (commit both)
 bench-memory: $(STAMP)
 	$(BIN)/python -m antithetic.workflow.bench_memory
+	mkdir -p docs && cp results/bench/memory.md docs/memory.md
+	$(BIN)/python -m antithetic.workflow.readme write docs/performance.md docs/memory.md memory
 
 bench: $(STAMP)
 	$(BIN)/python -m antithetic.workflow.bench

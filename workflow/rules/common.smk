@@ -65,6 +65,48 @@ def all_targets():
 NETWORK_THREADS = 1
 
 
+# ------------------------------------------------------------------ resources
+# Host memory (mem_mb) and runtime (minutes) of the jobs that can need more than the profile's default:
+# antithetic.workflow.resources, a model fitted to `make bench-memory`'s measurements (memory) and a
+# projection from the network evaluations (runtime), from each job's model, image size and sample count.
+# A cluster job (SLURM) runs its network on a GPU; a local one where the profile's `device` says, `auto`
+# counting as the CPU unless nvidia-smi is on the PATH. A retried job (--retries) asks for `attempt` times the memory.
+from antithetic.workflow import resources as job_resources
+
+
+def _default_resource(name, fallback):
+    try:
+        value = workflow.resource_settings.default_resources.get(name).raw
+    except Exception:
+        return fallback
+    return value if isinstance(value, (int, str)) and value not in ("", None) else fallback
+
+
+def _resource_device():
+    device = str(_default_resource("device", "auto")).strip("'\"")
+    if device.startswith("cuda"):
+        return "cuda"
+    if device == "cpu":
+        return "cpu"
+    import shutil
+
+    return "cuda" if not workflow.local_exec or shutil.which("nvidia-smi") else "cpu"
+
+
+RESOURCE_DEVICE = _resource_device()
+RESOURCE_BATCH = int(_default_resource("batch_size", 500)) if str(_default_resource("batch_size", 500)).isdigit() else 500
+
+
+def rule_mem_mb(rule):
+    """A rule's `mem_mb`: antithetic.workflow.resources.job_mem_mb of its job, times the attempt."""
+    return lambda wildcards, attempt: attempt * job_resources.job_mem_mb(config, rule, wildcards, batch_size=RESOURCE_BATCH, device=RESOURCE_DEVICE)
+
+
+def rule_runtime(rule):
+    """A rule's `runtime` in minutes: antithetic.workflow.resources.job_runtime of its job (a projection), times the attempt."""
+    return lambda wildcards, attempt: attempt * job_resources.job_runtime(config, rule, wildcards, device=RESOURCE_DEVICE)
+
+
 # Resolved config entries for `params:`. A rule declares every config value it reads as a param, so an
 # edited key reruns exactly the jobs that read it (Snakemake's params rerun trigger).
 def model_spec(wildcards):

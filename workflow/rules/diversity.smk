@@ -15,6 +15,8 @@ rule diversity:
         code=script_code("diversity.py"),
         settings={k: DIVERSITY[k] for k in ("ssim_kernel_size", "ssim_sigma", "perceptual", "lpips_size", "bootstrap", "level", "seed")},
         labels=lambda wc: {"model": wc.model, "sampler": wc.sampler},
+    resources:
+        mem_mb=rule_mem_mb("diversity"),
     conda:
         "../../envs/antithetic.yaml"
     script:

@@ -14,6 +14,9 @@ rule editing:
         model_spec=model_entry,
         settings={k: EDITING[k] for k in ("sources", "t0", "num_steps", "seed", "level", "ssim_kernel_size", "ssim_sigma")},
     threads: NETWORK_THREADS
+    resources:
+        mem_mb=rule_mem_mb("editing"),
+        runtime=rule_runtime("editing"),
     conda:
         "../../envs/antithetic.yaml"
     script:

@@ -17,6 +17,9 @@ rule inverse_dps:
         settings={k: INVERSE[k] for k in ("sigma_y", "measurements", "samples", "num_steps", "eta", "step_size", "seed", "level", "bootstrap")},
         split={k: config["classifier"][k] for k in ("dataset", "test_fraction", "split_seed")},
     threads: NETWORK_THREADS
+    resources:
+        mem_mb=rule_mem_mb("inverse_dps"),
+        runtime=rule_runtime("inverse_dps"),
     conda:
         "../../envs/antithetic.yaml"
     script:

@@ -45,6 +45,9 @@ rule guided_sample:
     wildcard_constraints:
         scale=r"[0-9]+(\.[0-9]+)?",
     threads: NETWORK_THREADS
+    resources:
+        mem_mb=rule_mem_mb("guided_sample"),
+        runtime=rule_runtime("guided_sample"),
     conda:
         "../../envs/antithetic.yaml"
     script:

@@ -14,6 +14,8 @@ rule quality:
         code=script_code("quality.py"),
         settings={k: QUALITY[k] for k in ("bootstrap", "level", "nearest_k", "seed")},
         labels=lambda wc: {"model": wc.model, "sampler": wc.sampler, "pairs": int(wc.pairs)},
+    resources:
+        mem_mb=rule_mem_mb("quality"),
     conda:
         "../../envs/antithetic.yaml"
     script:

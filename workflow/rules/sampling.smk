@@ -18,6 +18,9 @@ rule sample:
         sampler=sampler_spec,
         design=design_spec,
     threads: NETWORK_THREADS
+    resources:
+        mem_mb=rule_mem_mb("sample"),
+        runtime=rule_runtime("sample"),
     conda:
         "../../envs/antithetic.yaml"
     script:

@@ -19,6 +19,9 @@ rule symmetry_probe:
         seed=config["seed"],
         data_sampler=lambda wc: symmetry_data_sampler([wc.model]),
     threads: NETWORK_THREADS
+    resources:
+        mem_mb=rule_mem_mb("symmetry_probe"),
+        runtime=rule_runtime("symmetry_probe"),
     conda:
         "../../envs/antithetic.yaml"
     script:
@@ -60,6 +63,9 @@ rule trajectory_correlations:
         pairs=TRAJECTORY["pairs"],
         seed=config["seed"],
     threads: NETWORK_THREADS
+    resources:
+        mem_mb=rule_mem_mb("trajectory_correlations"),
+        runtime=rule_runtime("trajectory_correlations"),
     conda:
         "../../envs/antithetic.yaml"
     script:
@@ -81,6 +87,9 @@ rule theorem1_fisher:
         seed=config["seed"],
         data_sampler=symmetry_data_sampler(FISHER_MODELS),
     threads: NETWORK_THREADS
+    resources:
+        mem_mb=rule_mem_mb("theorem1_fisher"),
+        runtime=rule_runtime("theorem1_fisher"),
     conda:
         "../../envs/antithetic.yaml"
     script:

@@ -16,6 +16,8 @@ rule uq_estimates:
         code=script_code("uq_estimates.py"),
         uq=uq_params(),
         methods=list(UQ.get("methods") or {}),
+    resources:
+        mem_mb=rule_mem_mb("uq_estimates"),
     conda:
         "../../envs/antithetic.yaml"
     script:
@@ -36,6 +38,9 @@ rule uq_coverage:
         designs={name: config["designs"][name] for name in sorted(set(((UQ.get("coverage") or {}).get("methods") or {}).values()))},
         seed=config["seed"],
     threads: NETWORK_THREADS
+    resources:
+        mem_mb=rule_mem_mb("uq_coverage"),
+        runtime=rule_runtime("uq_coverage"),
     conda:
         "../../envs/antithetic.yaml"
     script:
