@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     est.add_argument("--baseline", choices=("mc",), default=None,
                      help="also sample as many iid samples (disjoint noise) and report the efficiency against them")
     est.add_argument("--batch-size", type=int, default=64, help="samples per forward pass (changes no number)")
-    est.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:1, mps")
+    est.add_argument("--device", default="auto", help="auto (a GPU when one is visible), cpu, cuda or mps; pick a GPU with CUDA_VISIBLE_DEVICES")
     est.add_argument("--output", type=Path, default=None, help="write the result and its provenance as JSON here")
     est.add_argument("--no-progress", action="store_true", help="no progress bar")
     return parser
