@@ -65,7 +65,8 @@ JOBS: dict[str, Job] = {
                         ((3, 64, 256), (3, 64, 1024), (3, 32, 256))),
     "uq_coverage": Job("reference samples (analytic model, 2 methods, 4 repetitions of 32)", ((3, 32, 512), (3, 32, 4096), (3, 16, 512))),
     "quality": Job("pairs (8x8 digits only: the classifier's features)", ((1, 8, 512), (1, 8, 4096))),
-    "diversity": Job("pairs (PN and RR; SSIM)", ((3, 64, 64), (3, 64, 256), (3, 32, 64))),
+    # beyond one scoring chunk (about 170 pairs of 3x64x64): below it the chunk itself grows with n
+    "diversity": Job("pairs (PN and RR; SSIM)", ((3, 64, 256), (3, 64, 1024), (3, 32, 256))),
     "inverse_dps": Job("measurements (inpainting, 4 reconstructions per method, 4 steps)", ((3, 32, 2), (3, 32, 8), (3, 16, 2))),
     "editing": Job("sources (8x8 digits only: 2 noise levels, 10 DDIM steps)", ((1, 8, 16), (1, 8, 128))),
 }
