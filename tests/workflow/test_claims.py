@@ -529,3 +529,11 @@ def test_show_of_an_unknown_or_unmeasured_claim_is_a_clear_error(tmp_path, capsy
     assert "no rows" in capsys.readouterr().out
     # the committed ledger's ids, by default from config/claims.yaml of the working directory
     assert main(["show", "--known", "C13", "--claims", str(ROOT / "config" / "claims.yaml")]) == 0
+
+
+def test_a_claim_the_config_does_not_plan_names_the_command_that_runs_it():
+    claim = _claim(measure={"kind": "fisher_ratio", "scores": "exact"}, test={"ci_not_above": 1})
+    (row,) = evaluate(claim, claim_targets(claim, Plan({"models": {}, "symmetry": {"fisher": {"models": []}}})))
+    assert row.verdict.startswith("not run here (needs a config that runs it") and row.detail["command"] == f"make claim ID={claim['id']}"
+    (row,) = evaluate({**claim, "needs": "a GPU", "command": "snakemake --configfile config/paper.yaml"}, [])
+    assert row.verdict == "not run here (needs a GPU)" and row.detail["command"] == "snakemake --configfile config/paper.yaml"

@@ -625,10 +625,12 @@ def evaluate(claim: dict[str, Any], targets: list[dict[str, Any]]) -> list[Row]:
     common = {"id": claim["id"], "claim": claim["claim"], "source": claim["source"], "paper": _paper_text(claim.get("paper")),
               "volatile": bool(claim.get("volatile", False))}
     if not targets:
-        needs = claim.get("needs") or "a config that runs it (no target in this config)"
+        needs = claim.get("needs") or "a config that runs it (no target in this config; the default config.yaml does)"
+        # a claim without its own command is one the default config plans: `make claim` runs it there
+        command = claim.get("command") or f"make claim ID={claim['id']}"
         return [Row(**common, model=claim.get("model", ""), sampler="", value=None, ci_low=None, ci_high=None,
                     test=_test_text(claim["test"]) if "test" in claim else "", verdict=f"not run here (needs {needs})",
-                    file="", detail={"command": claim.get("command", "")})]
+                    file="", detail={"command": command})]
     rows = []
     for target in targets:
         measured = MEASURES[claim["measure"]["kind"]].measure(claim["measure"], target)
