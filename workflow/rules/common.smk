@@ -26,7 +26,11 @@ def script_code(script):
     params trigger), an edit of any other module does not.
     """
     base = Path(workflow.basedir)
-    return code_digest(base / "workflow" / "scripts" / script, src=base / "src")
+    return code_digest(base / "workflow" / "scripts" / script, src=base / "src", cache=CODE_DIGESTS)
+
+
+# each script's digest with the stamps of its files: a no-op rerun parses no source (antithetic.workflow.code)
+CODE_DIGESTS = Path(".snakemake") / "antithetic-code-digests.json"
 
 # ------------------------------------------------------------------ fork servers
 # A local run imports the heavy packages once per pool instead of once per job: the `network` server

@@ -24,7 +24,10 @@ fork-server child or not), and it is part of every job.
 from __future__ import annotations
 
 import ast
+import atexit
 import hashlib
+import json
+import os
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -193,14 +196,83 @@ def import_closure(script: str | Path, *, src: str | Path) -> list[Path]:
     return sorted(closure.files)
 
 
-def code_digest(script: str | Path, *, src: str | Path) -> str:
+def code_digest(script: str | Path, *, src: str | Path, cache: str | Path | None = None) -> str:
     """SHA-256 (16 hex digits) of the package source ``script`` imports (:func:`import_closure`).
 
     The digest covers each file's path relative to ``src`` and its bytes, so a renamed or edited module
     of the closure changes it; the script's own text is Snakemake's to track.
+
+    Args:
+        cache: a JSON file that keeps each script's digest with the modification time and size of the
+            script and of every file of its closure, and the list of the package's files; a digest is
+            reused only while all of these are unchanged (a no-op rerun parses nothing). Written when
+            the process exits.
     """
     src = Path(src)
+    store = _DigestCache.of(Path(cache), src) if cache is not None else None
+    if store is not None and (hit := store.get(Path(script))) is not None:
+        return hit
     digest = hashlib.sha256()
-    for path in import_closure(script, src=src):
+    files = import_closure(script, src=src)
+    for path in files:
         digest.update(path.relative_to(src).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
+    value = digest.hexdigest()[:16]
+    if store is not None:
+        store.put(Path(script), files, value)
+    return value
+
+
+def _stamp(path: Path) -> list[int]:
+    stat = path.stat()
+    return [stat.st_mtime_ns, stat.st_size]
+
+
+class _DigestCache:
+    """Digests of scripts, valid while the stamps of their files and the package's file list are unchanged."""
+
+    _open: dict[tuple[Path, Path], _DigestCache] = {}
+
+    def __init__(self, path: Path, src: Path):
+        self.path, self.src, self.dirty = path, src, False
+        listing = sorted(p.relative_to(src).as_posix() for p in (src / PACKAGE).rglob("*.py"))
+        self.listing = hashlib.sha256("\n".join(listing).encode()).hexdigest()
+        try:
+            stored = json.loads(path.read_text())
+        except (OSError, ValueError):
+            stored = {}
+        self.scripts = stored.get("scripts", {}) if stored.get("listing") == self.listing else {}
+
+    @classmethod
+    def of(cls, path: Path, src: Path) -> _DigestCache:
+        key = (path.resolve(), src.resolve())
+        if key not in cls._open:
+            cls._open[key] = cache = cls(path, src)
+            atexit.register(cache.save)
+        return cls._open[key]
+
+    def get(self, script: Path) -> str | None:
+        entry = self.scripts.get(str(script.resolve()))
+        if entry is None:
+            return None
+        try:
+            if any(_stamp(Path(name)) != stamp for name, stamp in entry["stamps"].items()):
+                return None
+        except OSError:
+            return None
+        return entry["digest"]
+
+    def put(self, script: Path, files: list[Path], digest: str) -> None:
+        stamps = {str(p.resolve()): _stamp(p) for p in [script, *files]}
+        self.scripts[str(script.resolve())] = {"stamps": stamps, "digest": digest}
+        self.dirty = True
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(self.path.name + ".tmp")
+            tmp.write_text(json.dumps({"listing": self.listing, "scripts": self.scripts}))
+            os.replace(tmp, self.path)
+        except OSError:  # a cache: a read-only working directory only costs the next run a parse
+            pass
