@@ -107,15 +107,18 @@ def _minutes(limit):
 
 def check_jobs(log_path, node, partition):
     """Every job of the run but the local rules (`all`, the claims ledger's) was submitted with sbatch, ran on `node` in
-    `partition` without a GPU request and completed with exit code 0; network rules got profiles/slurm's
-    runtime. Returns {rule: count}."""
+    `partition` without a GPU request and completed with exit code 0, with the time limit Snakemake resolved for it
+    (a rule's computed runtime, antithetic.workflow.resources, or profiles/slurm's). Returns {rule: count}."""
     text = Path(log_path).read_text()
-    rule_of, rule = {}, None
+    rule_of, runtime_of, rule, jobid = {}, {}, None, None
     for line in text.splitlines():
         if m := re.match(r"^(local)?rule (\S+):$", line):
-            rule = (m.group(2), bool(m.group(1)))
+            rule, jobid = (m.group(2), bool(m.group(1))), None
         elif (m := re.match(r"^\s+jobid: (\d+)$", line)) and rule:
-            rule_of[m.group(1)] = rule
+            jobid = m.group(1)
+            rule_of[jobid] = rule
+        elif (m := re.match(r"^\s+resources: .*\bruntime=(\d+)", line)) and jobid:
+            runtime_of[jobid] = int(m.group(1))  # what Snakemake resolved: the rule's own (computed) or the profile's
     submitted = dict(re.findall(r"Job (\d+) has been submitted with SLURM jobid (\d+)", text))
     cluster_jobs = {jobid for jobid, (_, local) in rule_of.items() if not local}
     if not submitted:
@@ -134,9 +137,10 @@ def check_jobs(log_path, node, partition):
                 raise CheckError(f"{where}: {key}={job.get(key)}, expected {value}")
         if "gpu" in job.get("TresPerNode", "") + job.get("TRES", ""):
             raise CheckError(f"{where} requested a GPU: TresPerNode={job.get('TresPerNode')} TRES={job.get('TRES')}")
-        runtime = (profile.get("set-resources", {}).get(name) or {}).get("runtime") or profile["default-resources"]["runtime"]
+        runtime = runtime_of.get(jobid) or (profile.get("set-resources", {}).get(name) or {}).get("runtime") \
+            or profile["default-resources"]["runtime"]
         if _minutes(job["TimeLimit"]) != runtime:
-            raise CheckError(f"{where}: TimeLimit={job['TimeLimit']}, profiles/slurm asks runtime={runtime} min")
+            raise CheckError(f"{where}: TimeLimit={job['TimeLimit']}, the job's resolved runtime is {runtime} min")
         counts[name] = counts.get(name, 0) + 1
     return counts
 
