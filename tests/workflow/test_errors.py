@@ -303,3 +303,13 @@ def test_guidance_pairs_below_the_minimum_fail_the_schema():
     config["guidance"] = {"pairs": 2}
     with pytest.raises(Exception, match="guidance"):
         validate(config, str(SCHEMA))
+
+
+def test_without_a_config_a_trained_model_folder_is_told_from_a_fetched_one_by_its_training_record(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "results" / "models" / "mine").mkdir(parents=True)
+    (tmp_path / "results" / "models" / "mine" / "training.json").write_text("{}")
+    (tmp_path / "results" / "models" / "hub").mkdir(parents=True)
+    plan = Plan({})
+    assert plan.writer("results/models/mine/unet/w.safetensors") == ("train_model", "results/models/mine")
+    assert plan.writer("results/models/hub/unet/w.safetensors") == ("fetch_model", "results/models/hub")

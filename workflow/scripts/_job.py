@@ -108,7 +108,7 @@ def name_writer(snakemake, error):
         if type(error).__name__ == "UnreadableFileError" and getattr(error, "path", None):
             from antithetic.workflow.plan import Plan
 
-            writer = Plan(snakemake.config).writer(error.path)
+            writer = Plan({}).writer(error.path)  # which rule writes a path needs no config (the job's params are its config)
             if writer:
                 rule, output = writer
                 error.add_note(f"{output!r} is an output of rule {rule}: delete it (rm -r {output}) and run Snakemake "

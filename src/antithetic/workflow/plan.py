@@ -14,6 +14,7 @@ import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 from .config import runs, section
@@ -337,6 +338,10 @@ class Plan:
             output = "/".join(path.split("/")[: pattern.count("/") + 1]) if folder else path
             if rule is None:
                 name = output.split("/")[-1]
-                rule = "train_model" if "train" in ((self.config.get("models") or {}).get(name) or {}) else "fetch_model"
+                models = self.config.get("models") or {}
+                if name in models:
+                    rule = "train_model" if "train" in models[name] else "fetch_model"
+                else:  # no config at hand: the workflow's own training writes training.json into the folder
+                    rule = "train_model" if (Path(output) / "training.json").is_file() else "fetch_model"
             return rule, output
         return None
