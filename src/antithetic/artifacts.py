@@ -269,19 +269,20 @@ def load_samples(path: str | Path) -> SampleSet:
         raise UnreadableFileError(path, f"not a complete samples file ({what})") from err
 
 
-def _read_samples(path: Path) -> SampleSet:
+def _read_samples(path: Path, *, with_samples: bool = True) -> SampleSet:
+    """The :class:`SampleSet` of ``path``; without its samples (an empty ``(0, *shape)`` array) unless ``with_samples``."""
+    shape, dtype = (None, None) if with_samples else _samples_header(path)
     with np.load(path, allow_pickle=False) as data:
         meta = json.loads(str(data["meta"]))
-        extras = {k[len("extra_"):]: data[k] for k in data.files if k.startswith("extra_")}
         return SampleSet(
-            samples=data["samples"],
+            samples=data["samples"] if with_samples else np.empty((0, *shape[1:]), dtype=dtype),
             indices=data["indices"],
             groups=data["groups"],
             members=data["members"],
             design=meta["design"],
             sampler=meta["sampler"],
             seconds=float(meta.get("seconds", 0.0)),
-            extras=extras,
+            extras={k[len("extra_"):]: data[k] for k in data.files if k.startswith("extra_")},
             noise_shape=tuple(meta["noise_shape"]) if "noise_shape" in meta else None,
         )
 
@@ -295,20 +296,7 @@ def load_sample_addresses(path: str | Path) -> SampleSet:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"samples file {str(path)!r} not found; run the sampling rule that writes it")
-    shape, dtype = _samples_header(path)
-    with np.load(path, allow_pickle=False) as data:
-        meta = json.loads(str(data["meta"]))
-        return SampleSet(
-            samples=np.empty((0, *shape[1:]), dtype=dtype),
-            indices=data["indices"],
-            groups=data["groups"],
-            members=data["members"],
-            design=meta["design"],
-            sampler=meta["sampler"],
-            seconds=float(meta.get("seconds", 0.0)),
-            extras={k[len("extra_"):]: data[k] for k in data.files if k.startswith("extra_")},
-            noise_shape=tuple(meta["noise_shape"]) if "noise_shape" in meta else None,
-        )
+    return _read_samples(path, with_samples=False)
 
 
 def _read_header(stream) -> tuple[tuple[int, ...], np.dtype]:

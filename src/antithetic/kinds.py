@@ -181,37 +181,37 @@ MODEL_KINDS: dict[str, ModelKind] = {
 }
 
 
+def _lookup(registry: dict, name: str | None, what: str):
+    if name not in registry:
+        raise UnknownKindError(f"unknown {what} {name!r}; known {what}s: {sorted(registry)}")
+    return registry[name]
+
+
 def model_kind(name: str | None) -> ModelKind:
     """The registered :class:`ModelKind` ``name``.
 
     Raises:
-        UnknownKindError: ``name`` is not a key of :data:`MODEL_KINDS`; the message lists the known kinds.
+        UnknownKindError: ``name`` is not a key of :data:`MODEL_KINDS`; the message lists the known ones.
     """
-    if name not in MODEL_KINDS:
-        raise UnknownKindError(f"unknown model kind {name!r}; known model kinds: {sorted(MODEL_KINDS)}")
-    return MODEL_KINDS[name]
+    return _lookup(MODEL_KINDS, name, "model kind")
 
 
 def sampler_kind(name: str | None) -> SamplerKind:
     """The registered :class:`SamplerKind` ``name``.
 
     Raises:
-        UnknownKindError: ``name`` is not a key of :data:`SAMPLER_KINDS`; the message lists the known kinds.
+        UnknownKindError: ``name`` is not a key of :data:`SAMPLER_KINDS`; the message lists the known ones.
     """
-    if name not in SAMPLER_KINDS:
-        raise UnknownKindError(f"unknown sampler kind {name!r}; known sampler kinds: {sorted(SAMPLER_KINDS)}")
-    return SAMPLER_KINDS[name]
+    return _lookup(SAMPLER_KINDS, name, "sampler kind")
 
 
 def design_kind(name: str | None) -> DesignKind:
     """The registered :class:`DesignKind` ``name``.
 
     Raises:
-        UnknownKindError: ``name`` is not a key of :data:`DESIGN_KINDS`; the message lists the known kinds.
+        UnknownKindError: ``name`` is not a key of :data:`DESIGN_KINDS`; the message lists the known ones.
     """
-    if name not in DESIGN_KINDS:
-        raise UnknownKindError(f"unknown noise design kind {name!r}; known design kinds: {sorted(DESIGN_KINDS)}")
-    return DESIGN_KINDS[name]
+    return _lookup(DESIGN_KINDS, name, "noise design kind")
 
 
 def parametrization(name: str | None) -> Parametrization:
@@ -220,9 +220,7 @@ def parametrization(name: str | None) -> Parametrization:
     Raises:
         UnknownKindError: ``name`` is not a key of :data:`PARAMETRIZATIONS`; the message lists the known ones.
     """
-    if name not in PARAMETRIZATIONS:
-        raise UnknownKindError(f"unknown parametrization {name!r}; known parametrizations: {sorted(PARAMETRIZATIONS)}")
-    return PARAMETRIZATIONS[name]
+    return _lookup(PARAMETRIZATIONS, name, "parametrization")
 
 
 def fitting_samplers(kind: ModelKind, declared: str | None = None) -> frozenset[str]:
