@@ -537,3 +537,33 @@ def test_a_claim_the_config_does_not_plan_names_the_command_that_runs_it():
     assert row.verdict.startswith("not run here (needs a config that runs it") and row.detail["command"] == f"make claim ID={claim['id']}"
     (row,) = evaluate({**claim, "needs": "a GPU", "command": "snakemake --configfile config/paper.yaml"}, [])
     assert row.verdict == "not run here (needs a GPU)" and row.detail["command"] == "snakemake --configfile config/paper.yaml"
+
+
+def _ledger_json(path, value, low, high, timing=1.07):
+    row = {"id": "X1", "claim": "a claim", "source": "Table 1", "paper": "-0.9 to -0.4", "stronger": "lower",
+           "model": "m", "sampler": "s", "value": value, "ci_low": low, "ci_high": high, "test": "CI < 0",
+           "file": "f.csv", "detail": "", "verdict": "reproduced"}
+    timed = {**row, "id": "X2", "paper": "", "value": timing, "ci_low": None, "ci_high": None, "test": "value <= 1.1",
+             "volatile": True}
+    path.write_text(json.dumps({"rows": [row, {**row, "sampler": "t", "value": None, "ci_low": None, "ci_high": None},
+                                         timed]}))
+    return path
+
+
+def test_forest_plot_is_a_function_of_the_ledger_text(tmp_path):
+    """Runs whose numbers differ only past the digits the ledger shows (other CPU kernels), or in a volatile
+    claim's timing, draw the same bytes; a change the ledger shows changes the figure."""
+    from antithetic.workflow.claims import displayed
+    from antithetic.workflow.jobs.claims import run_forest_figure
+
+    assert displayed(-0.583217) == -0.583 and displayed(1234.6) == 1235.0 and np.isnan(displayed(None))
+    figures = {}
+    # a and b show as -0.583 [-0.626, -0.533]; c moves the value by one shown digit
+    runs = {"a": (-0.58321, -0.62621, -0.53321, 1.07), "b": (-0.58279, -0.62579, -0.53279, 3.34),
+            "c": (-0.57321, -0.62621, -0.53321, 1.07)}
+    for name, (value, low, high, timing) in runs.items():
+        ledger = _ledger_json(tmp_path / f"{name}.json", value, low, high, timing)
+        run_forest_figure(ledger=ledger, out_figure=tmp_path / f"{name}.png")
+        figures[name] = (tmp_path / f"{name}.png").read_bytes()
+    assert figures["a"] == figures["b"]
+    assert figures["a"] != figures["c"]

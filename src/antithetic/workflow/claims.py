@@ -44,8 +44,8 @@ from typing import Any
 from . import plan as paths
 from .plan import TABLES, Plan
 
-__all__ = ["MEASURES", "RULES", "VERDICTS", "Row", "claim_targets", "evaluate", "input_files", "ledger_tables", "measured_text",
-           "resolve_claim", "verdict"]
+__all__ = ["MEASURES", "RULES", "VERDICTS", "Row", "claim_targets", "displayed", "evaluate", "input_files", "ledger_tables",
+           "measured_text", "resolve_claim", "verdict"]
 
 VERDICTS = ("reproduced", "reproduced, weaker than the paper", "not reproduced", "not run here")
 
@@ -652,6 +652,14 @@ def _fmt(x: float | None) -> str:
     if x is None or not math.isfinite(x):
         return ""
     return f"{x:.3g}" if abs(x) < 1000 else f"{x:.0f}"
+
+
+def displayed(x: float | None) -> float:
+    """``x`` as the ledger shows it (3 significant digits; NaN where it shows nothing). The forest plot draws
+    these, so it is a function of the ledger's text: two runs whose networks differ in the last bits of their
+    weights (other CPU kernels) give the same ledger and the same figure, byte for byte."""
+    text = _fmt(x)
+    return float(text) if text else math.nan
 
 
 def measured_text(row: dict[str, Any]) -> str:

@@ -36,9 +36,16 @@ def run_ledger(*, rows: list[str | Path], out_csv, out_markdown, out_latex, out_
 
 
 def run_forest_figure(*, ledger: str | Path, out_figure: str | Path) -> None:
-    """The forest plot (measured vs paper per claim) from the ledger's JSON (:func:`run_ledger`)."""
+    """The forest plot (measured vs paper per claim) from the ledger's JSON (:func:`run_ledger`), drawn at the
+    precision the ledger shows (:func:`~antithetic.workflow.claims.displayed`). Volatile claims (timings, which
+    move with the machine's load) stay in the ledger's tables only, as in the README: the figure is then the same
+    wherever the ledger's reproducible rows are."""
     import pandas as pd
 
+    from ..claims import displayed
     from ..plotting.claims import plot_forest
 
-    plot_forest(pd.DataFrame(read_rows([ledger])), path=out_figure)
+    rows = pd.DataFrame([row for row in read_rows([ledger]) if not row.get("volatile")])
+    for column in ("value", "ci_low", "ci_high"):
+        rows[column] = [displayed(None if pd.isna(x) else float(x)) for x in rows[column]]
+    plot_forest(rows, path=out_figure)
