@@ -184,7 +184,7 @@ def grouped_file_values(
     out: np.ndarray | None = None
     lo = 0
     for chunk in iter_samples(path, chunk_size):
-        values = evaluate_statistic(fn, chunk, name=name)
+        values = evaluate_statistic(fn, chunk, name=name, indices=samples.indices[lo : lo + len(chunk)])
         if columns is not None:
             values = values.reshape(len(values), -1)[:, columns]
         if out is None:
@@ -257,7 +257,7 @@ def truths_of(
                        sampler_options=options, batch_size=batch_size, progress=progress)
         seconds = ref.seconds
         for name in missing:
-            values = grouped_values(ref, evaluate_statistic(statistics[name], ref.samples, name=name))
+            values = grouped_values(ref, evaluate_statistic(statistics[name], ref.samples, name=name, indices=ref.indices))
             est = group_estimate(values, level=level, quantile=quantile)
             truths[name] = (np.asarray(est.estimate), float(np.sqrt(np.mean(est.variance))), "reference")
     return truths, seconds
@@ -328,7 +328,7 @@ def coverage_study(
         features = group_noise_features(ss, list(control_variates)) if with_cv else {}
         features = {f: v.reshape(repetitions, -1, design.group_size) for f, v in features.items()}
         for name, fn in statistics.items():
-            v = grouped_values(ss, evaluate_statistic(fn, ss.samples, name=name))
+            v = grouped_values(ss, evaluate_statistic(fn, ss.samples, name=name, indices=ss.indices))
             v = v.reshape(repetitions, -1, *v.shape[1:])
             truth, truth_se, truth_kind = truths[name]
             variants = [(method, estimator, None)]

@@ -187,9 +187,18 @@ def load_statistic(path: str) -> Statistic:
     return fn
 
 
-def evaluate_statistic(fn: Statistic, x: np.ndarray, *, name: str = "statistic") -> np.ndarray:
-    """Apply ``fn`` to samples ``x`` and check it returns finite values, one leading entry per sample."""
-    values = np.asarray(fn(x), dtype=np.float64)
+def evaluate_statistic(fn: Statistic, x: np.ndarray, *, name: str = "statistic", indices: Any = None) -> np.ndarray:
+    """Apply ``fn`` to samples ``x`` and check it returns finite values, one leading entry per sample.
+
+    A statistic with ``takes_indices = True`` (:class:`antithetic.semantic_statistics.IndexedStatistic`) is
+    called as ``fn(x, indices=indices)``, ``indices`` being the sample indices of ``x``.
+    """
+    if getattr(fn, "takes_indices", False):
+        if indices is None or len(indices) != len(x):
+            raise ValueError(f"statistic {name!r} needs the sample index of each of the {len(x)} samples")
+        values = np.asarray(fn(x, indices=np.asarray(indices)), dtype=np.float64)
+    else:
+        values = np.asarray(fn(x), dtype=np.float64)
     if values.ndim == 0 or values.shape[0] != len(x):
         raise ValueError(f"statistic {name!r} must return one value (or array) per sample: got shape {values.shape} for {len(x)} samples")
     if not np.isfinite(values).all():

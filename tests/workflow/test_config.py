@@ -160,3 +160,34 @@ def test_quality_nearest_k_must_be_below_the_pairs():
     validate(config, SCHEMA)
     with pytest.raises(ConfigError, match="'quality.nearest_k' is 5.*at most 4"):
         check_references(config)
+
+
+def test_semantic_statistics_need_a_uq_run_and_a_known_name():
+    config = default_config()
+    validate(config, SCHEMA)
+    config["uq"]["semantic"]["models"] = ["digits-vae"]  # a model without a Table-2 run
+    with pytest.raises(ConfigError, match="'uq.semantic.models' names 'digits-vae', which has no run in 'uq.runs'"):
+        check_references(config)
+    config = default_config()
+    config["uq"]["semantic"]["statistics"] = ["accuracy"]
+    with pytest.raises(WorkflowError, match="accuracy"):
+        validate(config, SCHEMA)
+
+
+def test_semantic_statistics_reach_only_their_runs():
+    """Table 2 holds a semantic statistic for the runs of uq.semantic.models only, and the requested class's
+    probability for the class-conditional ones only; the claims read those runs."""
+    from antithetic.workflow.claims import claim_targets
+    from antithetic.workflow.plan import Plan
+
+    config = default_config()
+    validate(config, SCHEMA)
+    config["models"]["cond"] = {"kind": "class_gaussian_mixture", "means": "digits", "std": 0.3}
+    config["uq"]["runs"]["cond"] = ["ddim"]
+    config["uq"]["semantic"] = {"statistics": ["confidence", "requested_class_probability"], "models": ["digits-ddpm", "cond"]}
+    plan = Plan(config)
+    assert plan.uq_runs_with("brightness") == plan.uq_runs and ("affine-odd", "ddim") in plan.uq_runs
+    assert plan.uq_runs_with("confidence") == [("digits-ddpm", "ddim"), ("cond", "ddim")]
+    assert plan.uq_runs_with("requested_class_probability") == [("cond", "ddim")]
+    claim = {"id": "X", "measure": {"kind": "efficiency", "statistic": "requested_class_probability", "method": "amc"}}
+    assert [t["model"] for t in claim_targets(claim, plan)] == ["cond"]

@@ -10,6 +10,8 @@ import pandas as pd
 import pytest
 import yaml
 
+from antithetic.kinds import MODEL_KINDS
+
 ROOT = Path(__file__).resolve().parents[2]
 SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 
@@ -203,6 +205,14 @@ def test_uq_outputs(workdir):
     assert affine.loc["amc", "rho"] < -0.9 and affine.loc["amc", "efficiency"] > 10
     assert table.loc[table["method"] == "amc+cv:linear", "degenerate"].all()  # linear features cancel in pairs
     assert (table["seconds_per_sample"] > 0).all()
+    # the classifier's statistics on the runs of uq.semantic.models only; the requested class's probability
+    # only for class-conditional models
+    semantic = tiny_config()["uq"]["semantic"]
+    assert set(table.loc[table["statistic"] == "confidence", "model"]) == set(semantic["models"])
+    probabilities = table[table["statistic"] == "class_probabilities"]
+    assert probabilities["estimate"].to_numpy() == pytest.approx(0.1)  # ten probabilities summing to 1, averaged
+    requested = set(table.loc[table["statistic"] == "requested_class_probability", "model"])
+    assert requested == {m for m in semantic["models"] if MODEL_KINDS[tiny_config()["models"][m]["kind"]].guided}
     coverage = pd.read_csv(workdir / "results" / "tables" / "coverage.csv")
     assert set(coverage["model"]) == {"affine-odd", "digits-gmm"} and (coverage["repetitions"] == 10).all()
     closed = coverage[(coverage["model"] == "affine-odd") & (coverage["statistic"] == "brightness")]

@@ -294,10 +294,25 @@ def uq_coverage_section():
 
 
 def uq_inputs(wildcards):
-    return {
+    inputs = {
         method: samples_path(wildcards.model, wildcards.sampler, spec["design"], spec["num_samples"])
         for method, spec in UQ["methods"].items()
     }
+    if uq_semantic(wildcards)["statistics"]:
+        inputs["classifier"] = paths.CLASSIFIER
+    return inputs
+
+
+def uq_semantic(wildcards):
+    """The classifier's statistics of this model's Table-2 run (uq.semantic), and its requested classes if it is
+    class-conditional (models.<model>.class_labels, label_seed)."""
+    semantic = UQ.get("semantic") or {}
+    if wildcards.model not in (semantic.get("models") or []):
+        return {"statistics": [], "class_labels": None}
+    spec = config["models"][wildcards.model]
+    guided = MODEL_KINDS[spec["kind"]].guided
+    labels = {"class_labels": spec.get("class_labels", "random"), "label_seed": spec.get("label_seed", 0)} if guided else None
+    return {"statistics": list(semantic.get("statistics") or []), "class_labels": labels}
 
 
 # ------------------------------------------------------------------ quality

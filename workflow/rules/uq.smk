@@ -16,6 +16,7 @@ rule uq_estimates:
         code=script_code("uq_estimates.py"),
         uq=uq_params(),
         methods=list(UQ.get("methods") or {}),
+        semantic=uq_semantic,
     resources:
         mem_mb=rule_mem_mb("uq_estimates"),
     conda:

@@ -396,7 +396,7 @@ def _guidance_sweep(spec, target):
 
 
 def _uq_targets(spec, plan: Plan):
-    return [{"model": m, "sampler": s, "files": {"table": paths.table("table2")}} for m, s in plan.uq_runs]
+    return [{"model": m, "sampler": s, "files": {"table": paths.table("table2")}} for m, s in plan.uq_runs_with(spec.get("statistic"))]
 
 
 def _table2_row(target, statistic: str, method: str):

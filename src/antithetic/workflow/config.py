@@ -313,7 +313,11 @@ def check_references(config: dict[str, Any]) -> None:
         _check_estimator(config, spec["design"], used_at=f"uq.methods.{method}.design")
     for method, design in (section(config, "uq.coverage").get("methods") or {}).items():
         _check_estimator(config, design, used_at=f"uq.coverage.methods.{method}")
-    list(_check_runs(config, "uq.runs"))
+    uq_models = {model for model, _ in _check_runs(config, "uq.runs")}
+    for model in (uq.get("semantic") or {}).get("models") or []:
+        if model not in uq_models:
+            raise ConfigError(f"config key 'uq.semantic.models' names {model!r}, which has no run in 'uq.runs' "
+                              f"({sorted(uq_models)}); add it there or remove it")
     for model, _ in _check_runs(config, "uq.coverage.runs"):
         if not MODEL_KINDS[config["models"][model]["kind"]].analytic:
             raise ConfigError(

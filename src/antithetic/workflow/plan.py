@@ -5,7 +5,7 @@ block (:mod:`.readme`) all read the paths and run lists below; none of them writ
 list of its own. Paths are Snakemake patterns: ``{model}``, ``{sampler}``, ... are wildcards in a
 rule's output and are filled with :meth:`str.format` (or :func:`fill`) where a consumer needs one file.
 
-This module imports only the standard library and :mod:`.config` (the DAG build reads it).
+This module imports only the standard library, :mod:`.config` and :mod:`antithetic.kinds` (the DAG build reads it).
 """
 
 from __future__ import annotations
@@ -229,6 +229,20 @@ class Plan:
     @cached_property
     def uq_runs(self) -> list[tuple[str, str]]:
         return runs(self.config, "uq.runs")
+
+    def uq_runs_with(self, statistic: str | None) -> list[tuple[str, str]]:
+        """The Table-2 runs whose rows hold ``statistic``: every run for a statistic of ``uq.statistics``
+        (or ``None``), the runs of ``uq.semantic.models`` for a semantic one, and of those only the
+        class-conditional (guided) models for ``requested_class_probability``."""
+        semantic = (self.config.get("uq") or {}).get("semantic") or {}
+        if statistic is None or statistic not in (semantic.get("statistics") or []):
+            return self.uq_runs
+        from ..kinds import model_kind
+
+        chosen = set(semantic.get("models") or [])
+        if statistic == "requested_class_probability":
+            chosen = {m for m in chosen if model_kind(self.config["models"][m]["kind"]).guided}
+        return [(m, s) for m, s in self.uq_runs if m in chosen]
 
     @cached_property
     def uq_coverage_runs(self) -> list[tuple[str, str]]:

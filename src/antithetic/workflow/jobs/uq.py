@@ -4,7 +4,8 @@ Each job loads its inputs, calls the tested library (:mod:`antithetic.estimators
 :mod:`antithetic.coverage_study`) and writes its outputs; it receives the resolved ``uq`` section (and,
 for coverage, the model, sampler and design specs it uses), never the whole config.
 
-* :func:`run_uq_estimates`: one (model, sampler): every statistic of ``uq.statistics`` estimated by
+* :func:`run_uq_estimates`: one (model, sampler): every statistic of ``uq.statistics`` (and, for the
+  models of ``uq.semantic.models``, the digits classifier's statistics of ``uq.semantic.statistics``) estimated by
   every method of ``uq.methods`` (MC, AMC, K-AMC, RQMC, picked by the design's kind) and by the
   control variates, from the sample files of the ``sample`` rule, with efficiency CIs; CI length vs N
   from nested subsets; per-pixel estimate and CI-length maps of vector statistics.
@@ -24,7 +25,7 @@ import pandas as pd
 from ...artifacts import atomic_path, write_json
 from ..config import naming_key
 
-__all__ = ["run_table2", "run_uq_coverage", "run_uq_estimates", "run_uq_figures"]
+__all__ = ["run_table2", "run_uq_coverage", "run_uq_estimates", "run_uq_figures", "semantic_statistics"]
 
 
 def _statistics(uq: dict[str, Any]) -> dict[str, Any]:
@@ -35,6 +36,31 @@ def _statistics(uq: dict[str, Any]) -> dict[str, Any]:
         with naming_key(f"uq.statistics.{name}"):
             statistics[name] = load_statistic(path)
     return statistics
+
+
+def semantic_statistics(names: list[str], *, model: str, classifier: str | Path, class_labels: dict[str, Any] | None) -> dict[str, Any]:
+    """The digits classifier's statistics ``names`` (:mod:`antithetic.semantic_statistics`) of one model.
+
+    Args:
+        names: the semantic statistics (``uq.semantic.statistics``); ``requested_class_probability`` is kept
+            only for a class-conditional model.
+        classifier: the folder of the trained digits classifier.
+        class_labels: ``{"class_labels", "label_seed"}`` of a class-conditional model (its requested
+            classes, recomputed from the sample indices as the model draws them); ``None`` otherwise.
+    """
+    from ...classifier import load_classifier
+    from ...models.conditional import ClassLabels
+    from ...semantic_statistics import ClassifierStatistics
+
+    net = load_classifier(classifier)
+    labels = None
+    if class_labels is not None:
+        with naming_key(f"models.{model}.class_labels"):
+            labels = ClassLabels(class_labels.get("class_labels", "random"), num_classes=int(net.config.num_classes),
+                                 seed=int(class_labels.get("label_seed", 0)))
+    kept = [n for n in names if labels is not None or n != "requested_class_probability"]
+    with naming_key("uq.semantic.statistics"):
+        return ClassifierStatistics(net, labels=labels).statistics(kept)
 
 
 def _size_grid(num_groups: int, points: int = 8) -> list[int]:
@@ -104,6 +130,7 @@ def run_uq_estimates(
     out_pixels: str | Path,
     chunk_size: int = CHUNK_SIZE,
     block_mb: float = BLOCK_MB,
+    extra_statistics: dict[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Table-2 rows, CI length vs N and per-pixel maps for one (model, sampler).
 
@@ -116,6 +143,8 @@ def run_uq_estimates(
     Args:
         uq: the resolved ``uq`` config section (``level``, ``quantile``, ``statistics``, ``control_variates``).
         inputs: method name (a key of ``uq.methods``) -> samples file of its design.
+        extra_statistics: further statistics by name, after those of ``uq.statistics`` (the semantic ones,
+            :func:`semantic_statistics`).
     """
     from ...artifacts import iter_samples, load_sample_addresses
     from ...coverage_study import estimator_of, group_noise_features, grouped_file_values
@@ -123,7 +152,7 @@ def run_uq_estimates(
     from ...image_statistics import evaluate_statistic
 
     level, quantile = float(uq["level"]), uq["quantile"]
-    statistics = _statistics(uq)
+    statistics = {**_statistics(uq), **(extra_statistics or {})}
     loaded = {method: load_sample_addresses(path) for method, path in inputs.items()}
     kinds = {}
     for method, ss in loaded.items():
@@ -147,7 +176,7 @@ def run_uq_estimates(
             ss, path = loaded[method], inputs[method]
             same = method == baseline
             opts = dict(baseline=same, level=level, quantile=quantile)
-            shape = evaluate_statistic(fn, next(iter_samples(path, 1)), name=name).shape[1:]
+            shape = evaluate_statistic(fn, next(iter_samples(path, 1)), name=name, indices=ss.indices[:1]).shape[1:]
             if not shape:  # a scalar statistic: its N values, all at once
                 v = grouped_file_values(path, ss, fn, name=name, chunk_size=chunk_size)
                 scalars[(method, name)] = v
