@@ -140,6 +140,18 @@ def test_an_edit_on_the_exact_class_mixture_moves_the_digit_to_the_target_class(
     assert bool((distance(edits, b) < distance(edits, a)).all())  # and closer to it than to the source's mean
 
 
+def test_an_edit_into_its_own_condition_leaves_the_source_as_it_is(means):
+    # Z_tar = z_FE + Z_src - x_src is Z_src while z_FE = x_src, so V_delta = 0 at every step
+    sources = _digits(means, [4, 7])
+    labels = torch.tensor([4, 7])
+    same = flowedit(_mixture(means), sources, source_cond=labels, target_cond=labels, design=AntitheticNoise(seed=0),
+                    num_steps=10, n_max=8, n_avg=2)
+    torch.testing.assert_close(same, sources, rtol=0, atol=1e-6)
+    unconditional = flowedit(gaussian_model(), sources, source_cond=None, target_cond=None, design=IIDNoise(seed=0),
+                             num_steps=10, n_max=8, n_avg=1)
+    torch.testing.assert_close(unconditional, sources, rtol=0, atol=1e-6)
+
+
 def test_edits_at_unit_guidance_of_the_exact_mixture_do_not_depend_on_the_noise(means):
     # the class-conditional velocity is affine with one slope for every class, so the noise cancels from
     # V_delta; only the (nonlinear) unconditional part that unequal guidance scales keep brings it back
@@ -187,6 +199,22 @@ def test_edits_do_not_depend_on_the_batch_size_or_on_the_other_sources(means):
     # source k is source start_index + k: a job that edits sources 2.. alone gives their edits of the whole run
     tail = flowedit(model, sources[2:], source_cond=labels[2:], target_cond=targets[2:], start_index=2, **kwargs)
     assert torch.equal(tail, whole[2:])
+
+
+def test_a_guided_class_conditional_network_edits_through_the_same_interface(tmp_path):
+    # a (tiny, random) DiT: a network with classifier-free guidance against its null class
+    from tiny_pipelines import tiny_dit
+
+    from antithetic.models.latent import load_dit
+
+    model = load_dit(tiny_dit(tmp_path), name="dit", guidance_scale=1.0)
+    latents = torch.randn(3, *model.sample_shape, generator=torch.Generator().manual_seed(0))
+    kwargs = dict(source_cond=torch.tensor([0, 1, 2]), target_cond=torch.tensor([5, 6, 7]), design=AntitheticNoise(seed=0),
+                  num_steps=5, n_max=3, n_avg=2, source_guidance_scale=1.5, target_guidance_scale=4.0)
+    edits = flowedit(model, latents, **kwargs)
+    assert edits.shape == latents.shape and bool(torch.isfinite(edits).all()) and (edits - latents).abs().max() > 0
+    assert model.guidance_scale == 1.0
+    torch.testing.assert_close(flowedit(model, latents, batch_size=1, **kwargs), edits, rtol=1e-5, atol=1e-5)
 
 
 def test_settings_that_do_not_fit_are_named_with_the_fix(means):
