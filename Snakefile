@@ -30,6 +30,7 @@ include: "workflow/rules/quality.smk"
 include: "workflow/rules/diversity.smk"
 include: "workflow/rules/inverse.smk"
 include: "workflow/rules/editing.smk"
+include: "workflow/rules/flowedit.smk"
 include: "workflow/rules/claims.smk"
 
 

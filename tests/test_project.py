@@ -61,9 +61,10 @@ def test_table_plot_and_claim_code_imports_neither_torch_nor_diffusers():
     modules = [
         "antithetic.workflow.jobs.correlation", "antithetic.workflow.jobs.uq", "antithetic.workflow.jobs.symmetry",
         "antithetic.workflow.jobs.inverse", "antithetic.workflow.jobs.diversity", "antithetic.workflow.jobs.quality",
-        "antithetic.workflow.jobs.editing", "antithetic.workflow.jobs.eta_sweep", "antithetic.workflow.jobs.claims", "antithetic.workflow.jobs.guidance",
+        "antithetic.workflow.jobs.editing", "antithetic.workflow.jobs.flowedit", "antithetic.workflow.jobs.eta_sweep", "antithetic.workflow.jobs.claims", "antithetic.workflow.jobs.guidance",
         "antithetic.workflow.tables", "antithetic.workflow.claims", "antithetic.workflow.readme", "antithetic.symmetry.scores", "antithetic.regions",
-        *(f"antithetic.workflow.plotting.{m}" for m in ("correlation", "uq", "symmetry", "inverse", "diversity", "quality", "editing", "claims", "sweeps")),
+        *(f"antithetic.workflow.plotting.{m}" for m in ("correlation", "uq", "symmetry", "inverse", "diversity", "quality", "editing", "flowedit", "claims",
+                                                          "sweeps")),
     ]
     code = "import importlib, sys\n" + "".join(f"importlib.import_module({m!r})\n" for m in modules) + (
         "heavy = sorted(m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules)\n"

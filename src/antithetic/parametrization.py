@@ -16,6 +16,14 @@ They are the same process up to a scaling: with ``abar = 1 / (1 + sigma^2)``, i.
 
     x_vp = x_ve / sqrt(1 + sigma^2),   eps = (x_ve - D(x_ve; sigma)) / sigma   (the same eps in both).
 
+* **Rectified flow** (Liu et al. 2023; the flow models FlowEdit edits with, e.g. SD3): ``z_s = (1 - s) x_0 + s n``
+  for ``s`` in ``[0, 1]``, and the network predicts the velocity ``v = n - x_0``. A VP state is a rescaled
+  rectified-flow state: with ``alpha = sqrt(abar)``, ``sigma = sqrt(1 - abar)``,
+
+      z_s = x_vp / (alpha + sigma)   at   s = sigma / (alpha + sigma),
+
+  so an eps-model read at ``x_vp = (alpha + sigma) z`` gives ``v = eps - x0`` (:func:`rectified_flow_velocity`).
+
 Noise scales (continuous time):
 
 * :class:`VPSDE`: the VP-SDE of Song et al. (2021) with ``beta(t) = beta_min + (t / T) (beta_max - beta_min)``
@@ -31,6 +39,7 @@ All arithmetic is float64; the model wrappers in :mod:`antithetic.models.base` c
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -40,6 +49,8 @@ __all__ = [
     "PREDICTIONS",
     "VPSDE",
     "abar_from_sigma",
+    "rectified_flow_time",
+    "rectified_flow_velocity",
     "eps_from_prediction",
     "eps_from_denoiser",
     "denoiser_from_eps",
@@ -119,6 +130,41 @@ def eps_from_prediction(predicts: str, output: torch.Tensor, x_vp: torch.Tensor,
     if predicts == "x0":
         return eps_from_x0(x_vp, output, abar)
     raise ValueError(f"a VP network predicts one of {PREDICTIONS}, got {predicts!r}")
+
+
+def rectified_flow_time(abar):
+    """``s = sigma / (alpha + sigma)`` with ``alpha = sqrt(abar)``, ``sigma = sqrt(1 - abar)``: the rectified-flow
+    time of the VP alpha-bar ``abar`` (``abar = 1`` is ``s = 0``, the data; ``abar -> 0`` is ``s -> 1``, the noise)."""
+    abar = _f64(abar)
+    alpha, sigma = abar.sqrt(), (1.0 - abar).sqrt()
+    return sigma / (alpha + sigma)
+
+
+def rectified_flow_velocity(eps_of: Callable[[torch.Tensor], torch.Tensor], z: torch.Tensor, abar) -> torch.Tensor:
+    """The rectified-flow velocity ``v = n - x_0`` that a VP noise predictor implies at the flow state ``z``.
+
+    The flow state ``z_s = (1 - s) x_0 + s n`` at ``s = rectified_flow_time(abar)`` is the VP state
+    ``x_t = sqrt(abar) x_0 + sqrt(1 - abar) n`` divided by ``alpha + sigma``, with the same ``x_0`` and
+    the same noise ``n``. So, with ``alpha = sqrt(abar)`` and ``sigma = sqrt(1 - abar)``::
+
+        x_t = (alpha + sigma) z,   eps = eps_of(x_t),   x0 = (x_t - sigma eps) / alpha,   v = eps - x0.
+
+    The prediction is exact where the noise predictor is: ``E[eps | x_t] - E[x_0 | x_t] = E[n - x_0 | z_s]``.
+
+    Args:
+        eps_of: the noise predictor at the VP alpha-bar ``abar``, ``x_t -> eps`` (e.g.
+            ``lambda x: model.eps(x, t, cond)`` at the integer timestep ``t`` whose alpha-bar is ``abar``).
+        z: the flow states ``(B, ...)``.
+        abar: the alpha-bar, a number or a tensor that broadcasts against ``z``.
+
+    Returns:
+        ``v`` with the shape and dtype of ``z`` (computed in float64).
+    """
+    abar = _f64(abar).to(z.device)
+    alpha, sigma = abar.sqrt(), (1.0 - abar).sqrt()
+    x_t = (alpha + sigma) * z.double()
+    eps = eps_of(x_t.to(z.dtype)).double()
+    return (eps - x0_from_eps(x_t, eps, abar)).to(z.dtype)
 
 
 @dataclass(frozen=True)

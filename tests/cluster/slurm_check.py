@@ -26,7 +26,7 @@ SLURM_PROFILE = ROOT / "profiles" / "slurm" / "config.yaml"
 MODELS = ("affine-odd", "digits-gmm")
 # the rules that run a network on the device; profiles/slurm must request a GPU for each
 NETWORK_RULES = ("sample", "guided_sample", "train_model", "symmetry_probe", "trajectory_correlations", "theorem1_fisher", "uq_coverage",
-                 "inverse_dps", "editing")
+                 "inverse_dps", "editing", "flowedit")
 # sample provenance (results/samples/**/*.json): keys that record the run, not the result
 PROVENANCE_RUN_KEYS = {"created", "seconds", "threads", "batch_size"}
 
@@ -59,7 +59,7 @@ def slurm_check_config(claims_file):
     config["designs"] = {name: spec for name, spec in config["designs"].items() if name in kept}
     config["correlation"]["runs"] = {name: ["ddim"] for name in MODELS}
     config["symmetry"] = {"trajectories": {"pairs": 3, "runs": {"affine-odd": ["ddim"]}}}
-    for section in ("eta_sweep", "uq", "guidance", "quality", "diversity", "inverse", "editing"):
+    for section in ("eta_sweep", "uq", "guidance", "quality", "diversity", "inverse", "editing", "flowedit"):
         config.pop(section, None)
     return config
 

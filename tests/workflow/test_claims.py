@@ -465,6 +465,37 @@ def test_table_rows_measure_reads_a_stage_table_with_its_own_interval(tmp_path, 
     ]
 
 
+def test_flowedit_claims_read_one_row_per_n_max_of_the_stage_table(tmp_path, monkeypatch):
+    """C25 and C26 on the default config: the FlowEdit table's win rates with their binomial CIs, one row per n_max,
+    worded for the class condition and the digits classifier's measures."""
+    from antithetic.flowedit import win_rates
+    from antithetic.workflow.tables import flowedit_table
+
+    claims, plan = _ledger_and_plan("config.yaml")
+    c25, c26 = (next(c for c in claims if c["id"] == cid) for cid in ("C25", "C26"))
+    assert "target class (the condition is a digit class" in c25["claim"] and "digits classifier's probability" in c25["claim"]
+    assert "digits classifier's features to the source (the paper: LPIPS)" in c26["claim"]
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(0)
+    rows = []
+    for n_max, shift in ((20, 0.0), (40, 0.3)):  # at n_max 40 the antithetic edits are better in most sources
+        iid = pd.DataFrame({"source": range(100), "hit": 1, "target_probability": rng.uniform(0, 1, 100),
+                            "faithfulness_feature": rng.uniform(0, 1, 100)})
+        anti = iid.assign(target_probability=iid["target_probability"] + rng.normal(shift, 0.2, 100),
+                          faithfulness_feature=iid["faithfulness_feature"] - rng.normal(shift, 0.2, 100))
+        rows += [{"model": "digits-gmm-cond", "n_max": n_max, "num_steps": 50, "start_s": 0.5, **r} for r in win_rates(anti, iid)]
+    assert [t["files"]["table"] for t in claim_targets(c25, plan)] == ["results/tables/flowedit.csv"]
+    Path("results/tables").mkdir(parents=True)
+    flowedit_table(pd.DataFrame(rows))[0].to_csv("results/tables/flowedit.csv", index=False)
+    for claim, measure in ((c25, "target_probability"), (c26, "faithfulness_feature")):
+        measured = evaluate(claim, claim_targets(claim, plan))
+        assert [(r.model, r.sampler) for r in measured] == [("digits-gmm-cond", f"{n} {measure}") for n in (20, 40)]
+        expected = [r for r in rows if r["measure"] == measure]
+        np.testing.assert_allclose([(r.value, r.ci_low, r.ci_high) for r in measured],
+                                   [(e["win_rate"], e["ci_low"], e["ci_high"]) for e in expected], rtol=1e-12)
+        assert [r.verdict for r in measured] == ["not reproduced", "reproduced"]  # CI > 0.5 at n_max 40 only
+
+
 @pytest.mark.parametrize("extra,valid", [
     ({"needs": "a GPU"}, False),  # needs names its command
     ({"measure": {"kind": "pair_mean"}}, False),  # a measure needs its decision rule

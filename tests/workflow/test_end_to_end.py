@@ -42,6 +42,7 @@ def tiny_config():
     config["diversity"].update(pairs=6, bootstrap=20)
     config["inverse"].update(measurements=3, samples=4, num_steps=3, bootstrap=20)
     config["editing"].update(sources=4, t0=[300, 600], num_steps=5)
+    config["flowedit"].update(sources=4, num_steps=6, n_max=[3, 5], n_avg=2)
     return config
 
 
@@ -97,9 +98,9 @@ def test_default_workflow_produces_tables_and_figures(workdir):
 #: jobs that only read results and write tables, figures or the ledger: they import neither torch nor diffusers
 CHEAP_RULES = {
     "pair_correlations", "table1", "pair_figures", "eta_sweep", "table2", "uq_figures", "symmetry_table", "table3",
-    "table4", "quality_table", "editing_table", "claims", "readme_results", "symmetry_slices_figure", "trajectory_figure",
-    "fisher_figure", "as_vs_noise_figure", "partial_map_figure", "eta_sweep_figure", "table3_figure", "table4_figure",
-    "quality_figure", "editing_figure", "forest_figure",
+    "table4", "quality_table", "editing_table", "flowedit_table", "claims", "readme_results", "symmetry_slices_figure",
+    "trajectory_figure", "fisher_figure", "as_vs_noise_figure", "partial_map_figure", "eta_sweep_figure", "table3_figure",
+    "table4_figure", "quality_figure", "editing_figure", "flowedit_figure", "forest_figure",
 }
 
 
@@ -127,7 +128,7 @@ def test_table_plot_and_claim_jobs_import_neither_torch_nor_diffusers(workdir):
 #: jobs that run a network: each hands itself to the run's "network" fork server (antithetic.workflow.forkserver)
 NETWORK_RULES = {
     "train_model", "train_classifier", "sample", "symmetry_probe", "trajectory_correlations", "theorem1_fisher",
-    "partial_map", "uq_estimates", "uq_coverage", "quality", "diversity", "inverse_dps", "editing",
+    "partial_map", "uq_estimates", "uq_coverage", "quality", "diversity", "inverse_dps", "editing", "flowedit",
 }
 
 
@@ -245,9 +246,43 @@ def _small_config():
     config = tiny_config()
     config["models"] = {"affine-odd": config["models"]["affine-odd"]}
     config["correlation"]["runs"] = {"affine-odd": ["ddim"]}
-    for section in ("eta_sweep", "symmetry", "uq", "quality", "diversity", "inverse", "editing"):
+    for section in ("eta_sweep", "symmetry", "uq", "quality", "diversity", "inverse", "editing", "flowedit"):
         config.pop(section, None)
     return config
+
+
+def _flowedit_config():
+    """The small config with the FlowEdit stage: the exact class mixture, 4 held-out digits, n_max 3 and 5 of 6 steps."""
+    config, tiny = _small_config(), tiny_config()
+    config["models"]["digits-gmm-cond"] = tiny["models"]["digits-gmm-cond"]
+    config["flowedit"] = tiny["flowedit"]
+    return config
+
+
+@pytest.mark.slow
+def test_flowedit_stage_writes_its_table_figures_and_claim_rows(tmp_path):
+    import json
+
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(_flowedit_config()))
+    targets = ["results/tables/flowedit.csv", "figures/flowedit/win_rates.png", "figures/flowedit/edits.png",
+               "results/claims/C25.json", "results/claims/C26.json"]
+    planned = _job_stats(run(tmp_path, "--dry-run", *targets).stdout)
+    assert planned == {"train_classifier": 1, "flowedit": 1, "flowedit_table": 1, "flowedit_figure": 1, "claim_C25": 1, "claim_C26": 1}
+    run(tmp_path, *targets)
+    table = pd.read_csv(tmp_path / "results" / "tables" / "flowedit.csv")
+    assert sorted(set(table["n_max"])) == [3, 5] and set(table["measure"]) == {"target_probability", "faithfulness_feature"}
+    assert (table["n"] + table["ties"] == 4).all() and table["win_rate"].dropna().between(0, 1).all()
+    assert (table["ci_low"] <= table["ci_high"]).all() and (table["model"] == "digits-gmm-cond").all()
+    with np.load(tmp_path / "results" / "flowedit" / "digits-gmm-cond" / "edits.npz") as edits:
+        assert edits["antithetic"].shape == edits["iid"].shape == (2, 4, 1, 8, 8)
+        assert (edits["target_labels"] != edits["source_labels"]).all()
+    summary = json.loads((tmp_path / "results" / "flowedit" / "digits-gmm-cond" / "win_rates.json").read_text())
+    assert summary["settings"]["n_avg"] == 2 and summary["seconds"] > 0
+    for cid, measure in (("C25", "target_probability"), ("C26", "faithfulness_feature")):
+        rows = json.loads((tmp_path / "results" / "claims" / f"{cid}.json").read_text())["rows"]
+        assert [r["sampler"] for r in rows] == [f"3 {measure}", f"5 {measure}"] and {r["model"] for r in rows} == {"digits-gmm-cond"}
+        assert all(r["test"] == "CI > 0.5" and r["file"] == "results/tables/flowedit.csv" for r in rows)
+    assert "Nothing to be done" in run(tmp_path, "--dry-run", *targets).stdout
 
 
 @pytest.mark.slow
@@ -319,6 +354,7 @@ RERUNS = [
     ("samplers.ddim-eta1.eta", 0.9, {"sample", "pair_correlations", "table1", "eta_sweep"}, {"train_model", "symmetry_probe"}),
     ("designs.k-antithetic-8.k", 4, {"sample", "uq_estimates", "uq_coverage", "table2"}, {"train_model", "pair_correlations"}),
     ("models.affine-odd.data", "relabelled", {"pair_correlations", "table1"}, {"sample", "train_model"}),
+    ("flowedit.n_avg", 4, {"flowedit", "flowedit_table", "flowedit_figure"}, {"sample", "train_model", "train_classifier", "editing"}),
     ("models.digits-ddpm.train.steps", 21, {"train_model", "sample", "pair_correlations", "symmetry_probe", "uq_estimates"}, set()),
 ]
 
@@ -361,7 +397,8 @@ def test_a_config_edit_reruns_what_it_affects(planned_reruns, key, value, rerun,
 #: rules that draw figures from stored results and write nothing else (no table, no data a claim reads); none runs a network
 FIGURE_RULES = {
     "pair_figures", "uq_figures", "symmetry_slices_figure", "trajectory_figure", "fisher_figure", "as_vs_noise_figure",
-    "partial_map_figure", "eta_sweep_figure", "table3_figure", "table4_figure", "quality_figure", "editing_figure", "forest_figure",
+    "partial_map_figure", "eta_sweep_figure", "table3_figure", "table4_figure", "quality_figure", "editing_figure", "flowedit_figure",
+    "forest_figure",
 }
 NO_RERUN = set()
 
@@ -377,6 +414,7 @@ CODE_EDITS = [
      {"symmetry_slices_figure", "trajectory_figure", "fisher_figure", "as_vs_noise_figure", "partial_map_figure"}, {"only": FIGURE_RULES}),
     ("src/antithetic/workflow/plotting/inverse.py", {"table3_figure"}, {"only": FIGURE_RULES}),
     ("src/antithetic/workflow/plotting/claims.py", {"forest_figure"}, {"only": FIGURE_RULES}),
+    ("src/antithetic/workflow/plotting/flowedit.py", {"flowedit_figure"}, {"only": FIGURE_RULES}),
     ("src/antithetic/workflow/plotting/sweeps.py", {"eta_sweep_figure"}, {"only": FIGURE_RULES}),
     ("src/antithetic/workflow/plotting/__init__.py", FIGURE_RULES, {"only": FIGURE_RULES}),
     ("src/antithetic/workflow/bench.py", set(), {"only": NO_RERUN}),  # no job imports the benchmark
@@ -427,7 +465,7 @@ def test_a_library_edit_reruns_the_jobs_that_import_it(planned_code_reruns, edit
 
 
 @pytest.mark.slow
-def test_classifier_quality_diversity_inverse_and_editing_outputs(workdir):
+def test_classifier_quality_diversity_inverse_editing_and_flowedit_outputs(workdir):
     import json
 
     record = json.loads((workdir / "results" / "models" / "digits-classifier" / "training.json").read_text())
@@ -458,7 +496,11 @@ def test_classifier_quality_diversity_inverse_and_editing_outputs(workdir):
     assert sorted(set(editing["t0"])) == [300, 600] and (editing["n"] + editing["ties"] == 4).all()
     assert editing["win_rate"].dropna().between(0, 1).all()
 
-    for name in ("quality/quality.png", "diversity/diversity.png", "inverse/efficiency.png", "editing/win_rates.png"):
+    flowedit = pd.read_csv(workdir / "results" / "tables" / "flowedit.csv")
+    assert sorted(set(flowedit["n_max"])) == [3, 5] and (flowedit["n"] + flowedit["ties"] == 4).all()
+
+    for name in ("quality/quality.png", "diversity/diversity.png", "inverse/efficiency.png", "editing/win_rates.png",
+                 "flowedit/win_rates.png", "flowedit/edits.png"):
         assert (workdir / "figures" / name).stat().st_size > 0
 
 

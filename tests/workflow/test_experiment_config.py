@@ -1,5 +1,6 @@
-"""Config of the classifier, quality, diversity, inverse-problem and editing stages: schema and references."""
+"""Config of the classifier, quality, diversity, inverse-problem, editing and FlowEdit stages: schema and references."""
 
+import re
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ def default_config():
 
 def test_defaults_of_the_new_sections_are_filled():
     config = default_config()
-    for key in ("classifier", "quality", "diversity", "inverse", "editing"):
+    for key in ("classifier", "quality", "diversity", "inverse", "editing", "flowedit"):
         del config[key]
     validate(config, SCHEMA)
     check_references(config)
@@ -28,6 +29,8 @@ def test_defaults_of_the_new_sections_are_filled():
     assert config["diversity"]["perceptual"] == ["classifier"] and config["diversity"]["ssim_kernel_size"] == 3
     assert "model" not in config["inverse"] and config["inverse"]["samples"] == 8
     assert config["editing"]["t0"] == [200, 400, 600]
+    assert "model" not in config["flowedit"] and config["flowedit"]["n_max"] == [20, 30, 40] and config["flowedit"]["n_avg"] == 4
+    assert (config["flowedit"]["source_guidance_scale"], config["flowedit"]["target_guidance_scale"]) == (1.5, 5.5)
 
 
 @pytest.mark.parametrize(
@@ -38,6 +41,8 @@ def test_defaults_of_the_new_sections_are_filled():
         (lambda c: c["inverse"]["tasks"].update(colorization={}), "'colorization' was unexpected"),
         (lambda c: c["inverse"].update(samples=7), "On instance['inverse']['samples']"),
         (lambda c: c["quality"].update(pairs=1), "On instance['quality']['pairs']"),
+        (lambda c: c["flowedit"].update(n_avg=3), "On instance['flowedit']['n_avg']"),  # antithetic pairs need an even n_avg
+        (lambda c: c["flowedit"].update(n_max=[]), "On instance['flowedit']['n_max']"),
     ],
 )
 def test_bad_values_are_rejected_with_the_key_named(mutate, fragment):
@@ -55,11 +60,14 @@ def test_bad_values_are_rejected_with_the_key_named(mutate, fragment):
         (lambda c: c["diversity"]["runs"].update({"digits-vae": ["ddim"]}), "diversity.runs.digits-vae"),
         (lambda c: c["inverse"].update(model="digits-vae"), "inverse.model"),
         (lambda c: c["editing"].update(model="nope"), "editing.model"),
+        (lambda c: c["flowedit"].update(model="nope"), "flowedit.model"),
+        (lambda c: c["flowedit"].update(model="digits-ddpm"), "flowedit.model' names 'digits-ddpm' of kind 'unet'; FlowEdit edits a source class into a target class"),
+        (lambda c: c["flowedit"].update(n_max=[20, 60]), "flowedit.n_max' lists [60], outside [1, flowedit.num_steps = 50]"),
         (lambda c: c["designs"].pop("iid"), "iid"),
     ],
 )
 def test_dangling_or_ill_fitting_names_are_reported_with_their_key(mutate, fragment):
     config = default_config()
     mutate(config)
-    with pytest.raises(ConfigError, match=fragment.replace(".", r"\.")):
+    with pytest.raises(ConfigError, match=re.escape(fragment)):
         check_references(config)

@@ -377,5 +377,14 @@ def editing_inputs(wildcards):
     return {**weights_input(wildcards), "classifier": CLASSIFIER}
 
 
+# ------------------------------------------------------------------ FlowEdit
+FLOWEDIT = config["flowedit"]
+FLOWEDIT_SETTINGS = ("sources", "num_steps", "n_max", "n_avg", "source_guidance_scale", "target_guidance_scale", "seed", "level")
+
+
+def flowedit_inputs(wildcards):
+    return {**weights_input(wildcards), "classifier": CLASSIFIER}
+
+
 # ------------------------------------------------------------------ classifier
 CLASSIFIER = paths.CLASSIFIER

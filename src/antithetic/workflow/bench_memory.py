@@ -2,10 +2,10 @@
 
 Each measurement runs one job's function in a fresh Python process on small stand-in inputs (random
 samples of 3 x S x S images; a randomly initialised UNet2DModel saved as a DDPMPipeline, 8 and 16
-channels, for the network jobs; the analytic Gaussian model for the coverage study; the digits
-classifier for quality and editing, which only accept 8x8 digits) and reports that process's peak
-resident set size (``ru_maxrss``). Three points per job: (large image, small n), (large image, large n),
-(small image, small n). From them a fit per job::
+channels, for the network jobs; the analytic Gaussian model for the coverage study and the exact class
+mixture for FlowEdit; the digits classifier for quality, editing and FlowEdit, which only accept 8x8
+digits) and reports that process's peak resident set size (``ru_maxrss``). Three points per job:
+(large image, small n), (large image, large n), (small image, small n). From them a fit per job::
 
     peak_mb = base + per_sample_pixel * n * P + per_pixel * P          (P = C x H x W, the sample's numel)
 
@@ -69,6 +69,7 @@ JOBS: dict[str, Job] = {
     "diversity": Job("pairs (PN and RR; SSIM)", ((3, 64, 256), (3, 64, 1024), (3, 32, 256))),
     "inverse_dps": Job("measurements (inpainting, 4 reconstructions per method, 4 steps)", ((3, 32, 2), (3, 32, 8), (3, 16, 2))),
     "editing": Job("sources (8x8 digits only: 2 noise levels, 10 DDIM steps)", ((1, 8, 16), (1, 8, 128))),
+    "flowedit": Job("sources (8x8 digits only: exact class mixture, 2 n_max values of 10 steps, 4 draws)", ((1, 8, 16), (1, 8, 128))),
 }
 
 #: rules without a measurement, and why
@@ -134,6 +135,8 @@ def _prepare(job: str, channels: int, side: int, n: int, work: Path, shared: Pat
         _classifier(shared / "classifier")
     elif job == "editing":
         _unet(work / "unet", channels, side)
+        _classifier(shared / "classifier")
+    elif job == "flowedit":
         _classifier(shared / "classifier")
     elif job in ("sample", "symmetry_probe", "trajectory_correlations", "theorem1_fisher", "inverse_dps"):
         _unet(work / "unet", channels, side)
@@ -221,6 +224,14 @@ def _child(job: str, channels: int, side: int, n: int, work: Path, shared: Path)
         settings = {"sources": n, "t0": [200, 400], "num_steps": 10, "seed": 0, "level": 0.95, "ssim_kernel_size": 3, "ssim_sigma": 0.5}
         run_editing(model="m", model_spec=unet, classifier_dir=shared / "classifier", settings=settings, out_csv=work / "e.csv",
                     out_summary=work / "e.json", device="cpu")
+    elif job == "flowedit":
+        from antithetic.workflow.jobs.flowedit import run_flowedit
+
+        settings = {"sources": n, "num_steps": 10, "n_max": [4, 8], "n_avg": 4, "source_guidance_scale": 1.5,
+                    "target_guidance_scale": 5.5, "seed": 0, "level": 0.95}
+        run_flowedit(model="m", model_spec={"kind": "class_gaussian_mixture", "means": "digits", "std": 0.3},
+                     classifier_dir=shared / "classifier", settings=settings, out_csv=work / "f.csv", out_summary=work / "f.json",
+                     out_edits=work / "f.npz", device="cpu")
     else:
         raise ValueError(f"unknown job {job!r}; known: {sorted(JOBS)}")
     print(json.dumps({"peak_mb": _peak_mb(), "imports_mb": before, "seconds": time.perf_counter() - start}))

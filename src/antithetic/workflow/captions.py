@@ -98,6 +98,9 @@ def claim_context(config: dict[str, Any]) -> dict[str, str]:
     * ``quality_space``, ``quality_data``: the feature space and the real data of the quality stage
       (the digits classifier's features and its held-out digits, the only ones it has).
     * ``editing_source``: what the editing stage edits (a held-out digit).
+    * ``flowedit_target``, ``flowedit_adherence``, ``flowedit_faithfulness``: what the FlowEdit stage's edits are
+      conditioned on (a class here, a text prompt in the paper) and how it scores them (the digits classifier's
+      probability of the target class and feature distance to the source, in place of CLIP and LPIPS).
     """
     diversity = runs(config, "diversity.runs")
     perceptual = [PERCEPTUAL_NOTE.get(p, p) for p in section(config, "diversity").get("perceptual") or []]
@@ -106,9 +109,17 @@ def claim_context(config: dict[str, Any]) -> dict[str, str]:
     quality = bool(runs(config, "quality.runs"))
     dataset = section(config, "classifier").get("dataset", "digits")
     editing = bool(section(config, "editing").get("model"))
+    flowedit = bool(section(config, "flowedit").get("model"))
+    classifier = f"the {dataset} classifier's"
     return {
         "perceptual_note": perceptual_note,
         "quality_space": "classifier features" if quality else "network features",
         "quality_data": f"real {dataset}" if quality else "held-out real data",
         "editing_source": f"a real {dataset.removesuffix('s')}" if editing else "a real image",
+        "flowedit_target": (f"class (the condition is a {dataset.removesuffix('s')} class; the paper's is a text prompt)" if flowedit
+                            else "prompt"),
+        "flowedit_adherence": (f"{classifier} probability of the target class (the paper: CLIP score)" if flowedit
+                               else "the adherence to the target prompt (the paper: CLIP score)"),
+        "flowedit_faithfulness": (f"the distance of {classifier} features to the source (the paper: LPIPS)" if flowedit
+                                  else "the perceptual distance to the source (the paper: LPIPS)"),
     }

@@ -358,3 +358,28 @@ def check_references(config: dict[str, Any]) -> None:
                     f"config key '{stage}.model' names {name!r} of kind {spec.get('kind')!r}; it needs a diffusion "
                     f"model (kinds {kinds_where(family='diffusion')})"
                 )
+    _check_flowedit(config)
+
+
+def _check_flowedit(config: dict[str, Any]) -> None:
+    """FlowEdit edits between the classes of a class-conditional diffusion model with classifier-free guidance,
+    on its DDIM grid of ``num_steps`` steps."""
+    flowedit = section(config, "flowedit")
+    name = flowedit.get("model")
+    if not name:
+        return
+    spec = require(config, "models", name, used_at="flowedit.model")
+    kind = _model_kind(config, name)
+    if kind.family != "diffusion" or not kind.guided:
+        raise ConfigError(
+            f"config key 'flowedit.model' names {name!r} of kind {spec.get('kind')!r}; FlowEdit edits a source class into a "
+            f"target class, so it needs a class-conditional diffusion model with classifier-free guidance (kinds "
+            f"{kinds_where(family='diffusion', guided=True)})"
+        )
+    num_steps = int(flowedit.get("num_steps", 50))
+    outside = [n for n in flowedit.get("n_max") or [] if not 1 <= int(n) <= num_steps]
+    if outside:
+        raise ConfigError(
+            f"config key 'flowedit.n_max' lists {outside}, outside [1, flowedit.num_steps = {num_steps}]; FlowEdit takes the "
+            "n_max least noisy steps of its grid: lower them or raise flowedit.num_steps"
+        )

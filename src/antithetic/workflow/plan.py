@@ -56,6 +56,9 @@ INVERSE = "results/inverse/{model}/{task}/measurements.csv"
 INVERSE_SUMMARY = "results/inverse/{model}/{task}/summary.json"
 EDITING = "results/editing/{model}/measures.csv"
 EDITING_SUMMARY = "results/editing/{model}/win_rates.json"
+FLOWEDIT = "results/flowedit/{model}/measures.csv"
+FLOWEDIT_SUMMARY = "results/flowedit/{model}/win_rates.json"
+FLOWEDIT_EDITS = "results/flowedit/{model}/edits.npz"
 CLAIM = "results/claims/{id}.json"
 README_RESULTS = "results/README.results.md"
 
@@ -72,6 +75,8 @@ INVERSE_FIGURE = "figures/inverse/efficiency.png"
 DIVERSITY_FIGURE = "figures/diversity/diversity.png"
 QUALITY_FIGURE = "figures/quality/quality.png"
 EDITING_FIGURE = "figures/editing/win_rates.png"
+FLOWEDIT_FIGURE = "figures/flowedit/win_rates.png"
+FLOWEDIT_GRID = "figures/flowedit/edits.png"
 # figures the README shows besides the report's
 PAIR_GRID = "figures/pairs/{model}_{sampler}_{pairs}_grid.png"
 CI_VS_N = "figures/uq/ci_vs_n.png"
@@ -133,6 +138,7 @@ TABLES = {
     "table4": StageTable("table4", "diversity.runs"),
     "quality": StageTable("quality", "quality.runs"),
     "editing": StageTable("editing", "editing.model"),
+    "flowedit": StageTable("flowedit", "flowedit.model"),
 }
 
 

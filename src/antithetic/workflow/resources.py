@@ -55,6 +55,7 @@ FITS: dict[str, tuple[float, float, float]] = {
     "diversity": (1180.4, 1.997e-06, 0.04073),
     "inverse_dps": (1066.8, 0.003392, 0),
     "editing": (1083.6, 0.001402, 0),
+    "flowedit": (829.2, 0.001266, 0),
 }
 
 #: rules that work a chunk of bounded size at a time -> the image numel at which the benchmark's chunk was full
@@ -69,10 +70,11 @@ CUDA_HOST_MB = 3000
 COUNTS = {
     "sample": "samples", "guided_sample": "samples", "symmetry_probe": "probe samples", "trajectory_correlations": "pairs",
     "theorem1_fisher": "samples", "uq_estimates": "samples per method", "uq_coverage": "reference samples", "quality": "pairs",
-    "diversity": "pairs", "inverse_dps": "measurements", "editing": "sources",
+    "diversity": "pairs", "inverse_dps": "measurements", "editing": "sources", "flowedit": "sources",
 }
 #: rules whose job runs a network (their activations follow the batch size and the device)
-NETWORK_RULES = ("sample", "guided_sample", "symmetry_probe", "trajectory_correlations", "theorem1_fisher", "uq_coverage", "inverse_dps", "editing")
+NETWORK_RULES = ("sample", "guided_sample", "symmetry_probe", "trajectory_correlations", "theorem1_fisher", "uq_coverage", "inverse_dps", "editing",
+                 "flowedit")
 #: guided_sample is the sample job on a guided model
 _FIT_OF = {"guided_sample": "sample"}
 
@@ -239,8 +241,8 @@ def job_size(config: dict[str, Any], rule: str, wildcards: Any) -> dict[str, Any
     if rule == "theorem1_fisher":  # one job over all Theorem 1 models: the largest
         names = list((symmetry.get("fisher") or {}).get("models") or [])
         name = max(names, key=lambda m: math.prod(image_shapes(models[m])[1])) if names else None
-    elif rule in ("inverse_dps", "editing"):
-        name = wc("model") or (config.get("inverse" if rule == "inverse_dps" else "editing") or {}).get("model")
+    elif rule in ("inverse_dps", "editing", "flowedit"):
+        name = wc("model") or (config.get({"inverse_dps": "inverse"}.get(rule, rule)) or {}).get("model")
     else:
         name = wc("model")
     spec = models[name] if name else {"kind": "affine_odd"}
@@ -278,6 +280,11 @@ def job_size(config: dict[str, Any], rule: str, wildcards: Any) -> dict[str, Any
         editing = config.get("editing") or {}
         n = int(editing.get("sources", 100))
         evals = 4 * n * len(editing.get("t0") or [1]) * int(editing.get("num_steps", 50))
+    elif rule == "flowedit":
+        flowedit = config.get("flowedit") or {}
+        n = int(flowedit.get("sources", 100))
+        # two designs, n_avg draws of the source and of the edit at every step of every n_max
+        evals = 2 * n * sum(int(m) for m in flowedit.get("n_max") or [40]) * int(flowedit.get("n_avg", 4)) * 2 * guided
     else:
         raise ValueError(f"no resource model for rule {rule!r}")
     return {"model": spec, "n": n, "evals": evals}
