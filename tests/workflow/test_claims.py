@@ -466,13 +466,13 @@ def test_table_rows_measure_reads_a_stage_table_with_its_own_interval(tmp_path, 
 
 
 def test_flowedit_claims_read_one_row_per_n_max_of_the_stage_table(tmp_path, monkeypatch):
-    """C25 and C26 on the default config: the FlowEdit table's win rates with their binomial CIs, one row per n_max,
+    """C26 and C27 on the default config: the FlowEdit table's win rates with their binomial CIs, one row per n_max,
     worded for the class condition and the digits classifier's measures."""
     from antithetic.flowedit import win_rates
     from antithetic.workflow.tables import flowedit_table
 
     claims, plan = _ledger_and_plan("config.yaml")
-    c25, c26 = (next(c for c in claims if c["id"] == cid) for cid in ("C25", "C26"))
+    c25, c26 = (next(c for c in claims if c["id"] == cid) for cid in ("C26", "C27"))
     assert "target class (the condition is a digit class" in c25["claim"] and "digits classifier's probability" in c25["claim"]
     assert "digits classifier's features to the source (the paper: LPIPS)" in c26["claim"]
     monkeypatch.chdir(tmp_path)

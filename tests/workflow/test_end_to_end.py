@@ -265,9 +265,9 @@ def test_flowedit_stage_writes_its_table_figures_and_claim_rows(tmp_path):
 
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(_flowedit_config()))
     targets = ["results/tables/flowedit.csv", "figures/flowedit/win_rates.png", "figures/flowedit/edits.png",
-               "results/claims/C25.json", "results/claims/C26.json"]
+               "results/claims/C26.json", "results/claims/C27.json"]
     planned = _job_stats(run(tmp_path, "--dry-run", *targets).stdout)
-    assert planned == {"train_classifier": 1, "flowedit": 1, "flowedit_table": 1, "flowedit_figure": 1, "claim_C25": 1, "claim_C26": 1}
+    assert planned == {"train_classifier": 1, "flowedit": 1, "flowedit_table": 1, "flowedit_figure": 1, "claim_C26": 1, "claim_C27": 1}
     run(tmp_path, *targets)
     table = pd.read_csv(tmp_path / "results" / "tables" / "flowedit.csv")
     assert sorted(set(table["n_max"])) == [3, 5] and set(table["measure"]) == {"target_probability", "faithfulness_feature"}
@@ -278,7 +278,7 @@ def test_flowedit_stage_writes_its_table_figures_and_claim_rows(tmp_path):
         assert (edits["target_labels"] != edits["source_labels"]).all()
     summary = json.loads((tmp_path / "results" / "flowedit" / "digits-gmm-cond" / "win_rates.json").read_text())
     assert summary["settings"]["n_avg"] == 2 and summary["seconds"] > 0
-    for cid, measure in (("C25", "target_probability"), ("C26", "faithfulness_feature")):
+    for cid, measure in (("C26", "target_probability"), ("C27", "faithfulness_feature")):
         rows = json.loads((tmp_path / "results" / "claims" / f"{cid}.json").read_text())["rows"]
         assert [r["sampler"] for r in rows] == [f"3 {measure}", f"5 {measure}"] and {r["model"] for r in rows} == {"digits-gmm-cond"}
         assert all(r["test"] == "CI > 0.5" and r["file"] == "results/tables/flowedit.csv" for r in rows)
