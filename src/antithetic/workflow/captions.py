@@ -98,6 +98,7 @@ def claim_context(config: dict[str, Any]) -> dict[str, str]:
     * ``quality_space``, ``quality_data``: the feature space and the real data of the quality stage
       (the digits classifier's features and its held-out digits, the only ones it has).
     * ``editing_source``: what the editing stage edits (a held-out digit).
+    * ``semantic_classifier``: the classifier whose statistics Table 2 estimates (``uq.semantic``).
     * ``flowedit_target``, ``flowedit_adherence``, ``flowedit_faithfulness``: what the FlowEdit stage's edits are
       conditioned on (a class here, a text prompt in the paper) and how it scores them (the digits classifier's
       probability of the target class and feature distance to the source, in place of CLIP and LPIPS).
@@ -111,7 +112,9 @@ def claim_context(config: dict[str, Any]) -> dict[str, str]:
     editing = bool(section(config, "editing").get("model"))
     flowedit = bool(section(config, "flowedit").get("model"))
     classifier = f"the {dataset} classifier's"
+    semantic = bool((section(config, "uq").get("semantic") or {}).get("models"))
     return {
+        "semantic_classifier": classifier if semantic else "a classifier's",
         "perceptual_note": perceptual_note,
         "quality_space": "classifier features" if quality else "network features",
         "quality_data": f"real {dataset}" if quality else "held-out real data",
