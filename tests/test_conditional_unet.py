@@ -73,7 +73,7 @@ def test_batched_guided_forward_equals_two_separate_forwards(tiny_cond_dir):
 
 def test_default_scale_labels_and_provenance(tiny_cond_dir):
     model = _model(tiny_cond_dir)
-    assert model.guidance_scale == DEFAULT_GUIDANCE_SCALE == 2.0
+    assert model.guidance_scale == DEFAULT_GUIDANCE_SCALE == 4.0
     assert model.info["kind"] == "conditional_unet" and model.info["null_class"] == NULL_CLASS
     assert model.info["num_classes"] == NUM_CLASSES and model.info["class_labels"] == "random"
     listed = _model(tiny_cond_dir, class_labels=[3, 7])

@@ -6,7 +6,7 @@ Kinds:
   or local directory) or from ``weights_dir``, the folder it was trained into (:mod:`antithetic.training`).
 * ``conditional_unet``: the same with a class-conditional UNet2DModel (a class embedding whose last row is
   the null class), under classifier-free guidance: ``class_labels`` (``random``, the default, or a list of
-  class indices used in turn), ``label_seed`` (default 0), ``guidance_scale`` (default 2.0,
+  class indices used in turn), ``label_seed`` (default 0), ``guidance_scale`` (default 4.0, as ``dit``;
   :data:`antithetic.models.pretrained.DEFAULT_GUIDANCE_SCALE`).
 * ``affine_odd``: the exact, affine noise predictor of Gaussian data ``N(mean, std^2 I)``.
 * ``gaussian_mixture``: the exact noise predictor of an isotropic Gaussian mixture; ``means: digits``
