@@ -103,6 +103,7 @@ rule guidance_sweep_figure:
     params:
         code=script_code("guidance_sweep_figure.py"),
         title=lambda wc: f"{wc.model}, {wc.sampler}",
+        accuracy=lambda wc: PLAN.guidance_classified(wc.model),  # the caption names the accuracy panel
     conda:
         "../../envs/antithetic.yaml"
     script:
