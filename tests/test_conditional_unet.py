@@ -131,7 +131,8 @@ def test_labels_are_seed_addressed_and_batch_size_invariant(tiny_cond_dir, monke
     small_labels = torch.cat([s["cond"] for s in seen])
     seen.clear()
     whole = generate(model, design=design, num_samples=10, sampler="ddim", sampler_options=options, batch_size=10, progress=False)
-    np.testing.assert_allclose(small.samples, whole.samples, rtol=0, atol=1e-6)
+    # batched convolutions round differently in the last bits (amplified by guidance); a wrong label moves samples by ~1
+    np.testing.assert_allclose(small.samples, whole.samples, rtol=0, atol=1e-4)
     expected = ClassLabels("random", num_classes=NUM_CLASSES, seed=5)(range(10))
     assert torch.equal(small_labels, expected) and torch.equal(seen[0]["cond"], expected)
     assert len(set(expected.tolist())) > 1 and torch.equal(expected[0::2], expected[1::2])  # slot j: samples 2j, 2j+1
