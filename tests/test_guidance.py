@@ -1,7 +1,9 @@
-"""The classifier-free-guidance sweep: guided sampling jobs and the PN/RR-vs-scale table.
+"""The classifier-free-guidance sweep: guided sampling jobs, the digits classifier's accuracy on the guided samples
+and the PN/RR-vs-scale table.
 
-The default offline run has no guidance sweep (see docs/paper-scale.md); these tests run the sweep's job functions
-on the exact class-conditional digits mixture and on tiny random Stable Diffusion and DiT pipelines.
+The default run sweeps the learned class-conditional digits model and the exact class-conditional mixture
+(tests/workflow/test_end_to_end.py runs it); these tests run the sweep's job functions on the exact mixture and on
+tiny random Stable Diffusion and DiT pipelines.
 """
 
 import json
@@ -17,7 +19,12 @@ import yaml
 from tiny_pipelines import tiny_dit, tiny_stable_diffusion
 
 from antithetic.artifacts import load_samples
-from antithetic.workflow.jobs import run_guidance_sweep, run_guidance_sweep_figure, run_guided_sampling
+from antithetic.workflow.jobs import (
+    run_guidance_accuracy,
+    run_guidance_sweep,
+    run_guidance_sweep_figure,
+    run_guided_sampling,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -50,6 +57,58 @@ def _sweep(tmp_path, config, model, scales, pairs):
     )
     run_guidance_sweep_figure(csv=tmp_path / "sweep.csv", title=f"{model}, ddim", out_figure=tmp_path / "sweep.png")
     return table, entries
+
+
+@pytest.fixture(scope="module")
+def classifier_dir(tmp_path_factory):
+    """A small digits classifier (a few seconds), saved as the workflow's rule train_classifier saves it."""
+    from antithetic.workflow.jobs.classifier import run_classifier_training
+
+    path = tmp_path_factory.mktemp("classifier") / "digits-classifier"
+    run_classifier_training(settings={"epochs": 12, "min_accuracy": 0.9}, out_dir=path)
+    return path
+
+
+def test_the_classifier_reads_the_requested_class_more_often_as_guidance_rises(tmp_path, classifier_dir):
+    from scipy import stats
+
+    from antithetic.models.conditional import ClassLabels
+
+    spec = {"kind": "class_gaussian_mixture", "means": "digits", "std": 0.3, "label_seed": 3}
+    _, entries = _sweep(tmp_path, _config({"gmm": spec}, steps=10), "gmm", [0.0, 4.0], pairs=32)
+    scores = run_guidance_accuracy(samples=entries, classifier_dir=classifier_dir, labels={"label_seed": 3}, pairs=32,
+                                   out_csv=tmp_path / "accuracy.csv")
+    assert len(scores) == 2 * 2 * 64
+    assert scores["label"].tolist() == ClassLabels("random", num_classes=10, seed=3)(scores["sample"].tolist()).tolist()
+    scored = scores[scores["scored"]]
+    assert (scored["kind"] == "RR").all() and (scored["sample"] % 2 == 0).all() and len(scored) == 2 * 32  # one per slot
+    table = run_guidance_sweep(samples=entries, out_csv=tmp_path / "s.csv", out_pairs=tmp_path / "p.csv",
+                               out_summary=tmp_path / "s.json", labels={"model": "gmm"}, accuracy=tmp_path / "accuracy.csv")
+    unguided, guided = table.to_dict("records")
+    assert guided["accuracy"] > unguided["accuracy"] + 0.5  # w = 0 draws the mixture: about 1 in 10 by chance
+    hits = int(scored.loc[scored["guidance_scale"] == 4.0, "correct"].sum())
+    ci = stats.binomtest(hits, 32).proportion_ci(confidence_level=0.95, method="exact")
+    assert (guided["accuracy"], guided["accuracy_low"], guided["accuracy_high"]) == pytest.approx((hits / 32, ci.low, ci.high))
+    assert guided["accuracy_samples"] == 32
+    run_guidance_sweep_figure(csv=tmp_path / "s.csv", title="gmm, ddim", out_figure=tmp_path / "with_accuracy.png")
+    assert (tmp_path / "with_accuracy.png").stat().st_size > 0
+    with pytest.raises(ValueError, match="the model has 12 classes but the digits classifier 10"):
+        run_guidance_accuracy(samples=entries, classifier_dir=classifier_dir, labels={"num_classes": 12}, pairs=32,
+                              out_csv=tmp_path / "bad.csv")
+
+
+def test_a_sweep_reads_the_first_pairs_of_a_larger_samples_file(tmp_path):
+    config = _config({"gmm": {"kind": "class_gaussian_mixture", "means": "digits", "std": 0.3}}, steps=5)
+    small, small_entries = _sweep(tmp_path / "small", config, "gmm", [2.0], pairs=8)
+    _, large_entries = _sweep(tmp_path / "large", config, "gmm", [2.0], pairs=20)
+    shared = run_guidance_sweep(samples=large_entries, out_csv=tmp_path / "s.csv", out_pairs=tmp_path / "p.csv",
+                                out_summary=tmp_path / "s.json", labels={"model": "gmm", "sampler": "ddim"}, pairs=8)
+    pd.testing.assert_frame_equal(shared, small, rtol=1e-5)
+    first = load_samples(large_entries[0]["pn"]).first(16)
+    assert first.indices.tolist() == list(range(16)) and first.design == load_samples(small_entries[0]["pn"]).design
+    np.testing.assert_allclose(first.samples, load_samples(small_entries[0]["pn"]).samples, rtol=0, atol=1e-6)
+    with pytest.raises(ValueError, match="first 15 of 40 samples of a design of group size 2"):
+        load_samples(large_entries[0]["pn"]).first(15)
 
 
 def test_sweep_on_the_exact_class_conditional_mixture(tmp_path):
@@ -126,7 +185,8 @@ def test_paper_config_plans_a_job_for_every_paper_table_and_figure(tmp_path):
     }
     missing = {rule: what for rule, what in paper.items() if int(planned.get(rule, 0)) == 0}
     assert not missing, missing
-    for rule, count in (("fetch_model", 9), ("guided_sample", 20), ("uq_estimates", 4), ("inverse_dps", 3), ("diversity", 9)):
+    # guided_sample: 2 models x 5 scales x 2 designs, less each model's own scale (7.5, 4), read from its Table 1 samples
+    for rule, count in (("fetch_model", 9), ("guided_sample", 16), ("uq_estimates", 4), ("inverse_dps", 3), ("diversity", 9)):
         assert int(planned[rule]) == count, (rule, planned[rule])
     # the default experiment set is replaced, not merged in: no digits model is trained or sampled
     assert "train_model" not in planned and "train_classifier" not in planned and "digits-" not in out

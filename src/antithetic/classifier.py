@@ -36,6 +36,7 @@ __all__ = [
     "accuracy",
     "digits_split",
     "load_classifier",
+    "predict",
     "train_classifier",
 ]
 
@@ -140,6 +141,19 @@ def accuracy(classifier: DigitsClassifier, images: torch.Tensor, labels: torch.T
     """Fraction of ``images`` whose arg-max class equals ``labels``."""
     classifier.eval()
     return float((classifier(images).argmax(1) == labels).float().mean())
+
+
+@torch.no_grad()
+def predict(classifier: DigitsClassifier, images: torch.Tensor | np.ndarray, *, batch_size: int = 1024) -> torch.Tensor:
+    """The arg-max class of every image ``(N, C, H, W)`` in ``[-1, 1]`` (generated samples go in as they are),
+    as a 1-D int64 tensor on the CPU; ``batch_size`` images per forward pass."""
+    classifier.eval()
+    images = torch.as_tensor(images, dtype=torch.float32)
+    device = next(classifier.parameters()).device
+    return torch.cat(
+        [classifier(images[i : i + batch_size].to(device)).argmax(1).cpu() for i in range(0, len(images), batch_size)]
+        or [torch.zeros(0, dtype=torch.long)]
+    )
 
 
 def train_classifier(cfg: ClassifierTrainConfig) -> tuple[DigitsClassifier, dict[str, Any]]:

@@ -48,8 +48,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="keyword argument of a package.module:factory model (VALUE parsed as JSON when it can be)")
     est.add_argument("--prompt", action="append", default=None, help="prompt of a Stable Diffusion model (repeatable)")
     est.add_argument("--negative-prompt", default="", help="negative prompt of a Stable Diffusion model")
-    est.add_argument("--guidance-scale", type=float, default=None, help="classifier-free guidance scale (Stable Diffusion, DiT)")
-    est.add_argument("--class-label", type=int, action="append", default=None, help="class label of a DiT model (repeatable)")
+    est.add_argument("--guidance-scale", type=float, default=None, help="classifier-free guidance scale (Stable Diffusion, DiT, class-conditional UNet)")
+    est.add_argument("--class-label", type=int, action="append", default=None, help="class label of a DiT or class-conditional UNet model (repeatable)")
     est.add_argument("--sampler", choices=SAMPLERS, default="ddim", help="the library's sampler (both pair exactly)")
     est.add_argument("--steps", type=int, default=50, help="sampling steps")
     est.add_argument("--eta", type=float, default=0.0, help="DDIM eta (> 0 injects noise, negated in the twin)")
@@ -112,6 +112,18 @@ def _pipeline_class(source: str) -> tuple[str, dict[str, Any]]:
     return str(config.get("_class_name", "")), config
 
 
+def _unet_config(source: str) -> dict[str, Any]:
+    """The ``unet/config.json`` of a pipeline folder or hub id (``{}`` where it has none)."""
+    path = Path(source).expanduser() / "unet" / "config.json"
+    if path.is_file():
+        return json.loads(path.read_text())
+    if Path(source).expanduser().is_dir():
+        return {}
+    from diffusers import UNet2DModel
+
+    return dict(UNet2DModel.load_config(source, subfolder="unet"))
+
+
 def load_model(args: argparse.Namespace, parser: argparse.ArgumentParser):
     """The model named by ``--model``, as an :class:`antithetic.models.DiffusionModel`."""
     from .models.errors import ModelNotAvailableError
@@ -147,10 +159,13 @@ def load_model(args: argparse.Namespace, parser: argparse.ArgumentParser):
         labels = {} if args.class_label is None else {"class_labels": args.class_label}
         return load_dit(source, name=name, **labels, **guidance)
     if "unet" in config and "text_encoder" not in config:
-        from .models.pretrained import load_unet_model
+        from .models.pretrained import load_conditional_unet_model, load_unet_model
 
+        if _unet_config(source).get("num_class_embeds") is not None:  # class-conditional: guided, like DiT
+            labels = {} if args.class_label is None else {"class_labels": args.class_label}
+            return load_conditional_unet_model(source, name=name, **labels, **guidance)
         return load_unet_model(source, name=name)
-    parser.error(f"--model {source!r} is a {cls or 'pipeline'}, which this command does not sample; supported: unconditional "
+    parser.error(f"--model {source!r} is a {cls or 'pipeline'}, which this command does not sample; supported: unconditional or class-conditional "
                  "UNet pipelines (DDPM/DDIM), Stable Diffusion, DiT, or a package.module:factory model. For other "
                  "pipelines that take latents=, use antithetic.antithetic_latents from Python (docs/library.md)")
 

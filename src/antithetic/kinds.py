@@ -166,6 +166,11 @@ MODEL_KINDS: dict[str, ModelKind] = {
     k.name: k
     for k in (
         ModelKind("unet", DIFFUSION, _EPS_SAMPLERS, fetchable=True, half_precision=True, trainable=True, parametrization="ddpm_eps"),
+        # a class-conditional UNet2DModel (class embedding with a null class) under classifier-free guidance
+        ModelKind(
+            "conditional_unet", DIFFUSION, _EPS_SAMPLERS, guided=True, fetchable=True, half_precision=True, trainable=True,
+            parametrization="ddpm_eps",
+        ),
         ModelKind("stable_diffusion", DIFFUSION, _EPS_SAMPLERS, guided=True, fetchable=True, half_precision=True, parametrization="ddpm_eps"),
         ModelKind("dit", DIFFUSION, _EPS_SAMPLERS, guided=True, fetchable=True, half_precision=True, parametrization="ddpm_eps"),
         ModelKind("consistency", DIFFUSION, frozenset({"consistency"}), fetchable=True, half_precision=True),

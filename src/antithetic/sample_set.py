@@ -36,3 +36,25 @@ class SampleSet:
         size = int(self.design["group_size"])
         order = np.lexsort((self.members, self.groups))
         return self.samples[order].reshape(-1, size, *self.samples.shape[1:])
+
+    def first(self, num_samples: int) -> SampleSet:
+        """The ``num_samples`` samples of the lowest sample indices (the first whole groups of the design).
+
+        Sample ``k`` depends only on the seed and ``k``, so these are the samples a run of ``num_samples``
+        would have drawn: a larger file of the same model, sampler and design serves a smaller experiment.
+
+        Raises:
+            ValueError: ``num_samples`` exceeds the samples held or splits a group of the design.
+        """
+        size = int(self.design.get("group_size", 1))
+        if not 0 < num_samples <= len(self.indices) or num_samples % size:
+            raise ValueError(
+                f"cannot take the first {num_samples} of {len(self.indices)} samples of a design of group size {size}; "
+                "ask for a positive multiple of the group size no larger than the file"
+            )
+        keep = np.sort(np.argsort(self.indices, kind="stable")[:num_samples])
+        return SampleSet(
+            samples=self.samples[keep], indices=self.indices[keep], groups=self.groups[keep], members=self.members[keep],
+            design=self.design, sampler=self.sampler, seconds=self.seconds * num_samples / len(self.indices),
+            extras={k: v[keep] if len(v) == len(self.indices) else v for k, v in self.extras.items()}, noise_shape=self.noise_shape,
+        )

@@ -37,12 +37,14 @@ def _report_captions(config):
     plan = Plan(config)
     labels = stage_labels(config)
     model, sampler = (plan.table1_runs[0][:2]) if plan.table1_runs else ("m", "s")
+    guided = plan.guidance_runs[0][0] if plan.guidance_runs else None
     env = Environment(trim_blocks=True, lstrip_blocks=True, undefined=StrictUndefined)
     out = {}
     for path in sorted(REPORT.glob("*.rst")):
         if path.name in STAGE_OF_CAPTION and not plan.runs_stage(STAGE_OF_CAPTION[path.name]):
             continue
-        params = {"inverse.rst": {"labels": labels["table3"]}, "diversity.rst": {"labels": labels["table4"]}}.get(path.name, {})
+        params = {"inverse.rst": {"labels": labels["table3"]}, "diversity.rst": {"labels": labels["table4"]},
+                  "guidance_sweep.rst": {"accuracy": guided is not None and plan.guidance_classified(guided)}}.get(path.name, {})
         snakemake = SimpleNamespace(config=config, params=SimpleNamespace(**params),
                                     wildcards=SimpleNamespace(model=model, sampler=sampler, pairs=10))
         text = env.from_string(path.read_text()).render(snakemake=snakemake)
@@ -69,7 +71,7 @@ def test_the_paper_configs_captions_and_claim_notes_have_no_digits_wording():
     default, paper = _captions(_config("config.yaml")), _captions(_config("config/paper.yaml"))
     # the check can see digits wording: the default run's captions have it
     assert {"table3", "table4", "inverse.rst", "diversity.rst", "quality.rst", "editing.rst", "flowedit.rst", "flowedit_grid.rst",
-            "C21", "C22", "C23", "C24", "C26", "C27"} <= {name for name, text in default.items() if DIGITS_WORDING.search(text)}
+            "guidance_sweep.rst", "C21", "C22", "C23", "C24", "C26", "C27"} <= {name for name, text in default.items() if DIGITS_WORDING.search(text)}
     assert not {"quality.rst", "editing.rst", "flowedit.rst", "flowedit_grid.rst"} & set(paper)
     leaks = {name: DIGITS_WORDING.findall(text) for name, text in paper.items() if DIGITS_WORDING.search(text)}
     assert not leaks

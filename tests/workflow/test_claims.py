@@ -167,11 +167,11 @@ def test_the_ledger_file_is_valid_and_plans_the_committed_verdict_set_on_the_def
     claims, plan = _ledger_and_plan("config.yaml")
     expected = list(csv.DictReader(open(ROOT / "config" / "expected_verdicts.csv")))
     not_run = {r["id"] for r in expected if r["verdict"].startswith("not run here")}
-    assert not_run == {"C4", "P1", "P2", "P3"}
+    assert not_run == {"P1", "P2", "P3"}
     for claim in claims:
         targets = claim_targets(claim, plan)
         assert all(Path(p).parts[0] == "results" for t in targets for p in t["files"].values())
-        if claim["id"] in not_run:  # a guidance sweep and checkpoints are not in the default run: listed with their command
+        if claim["id"] in not_run:  # checkpoints are not in the default run: listed with their command
             assert targets == [] and claim["command"]
             (row,) = evaluate(claim, targets)
             assert row.verdict == next(r["verdict"] for r in expected if r["id"] == claim["id"])
@@ -204,10 +204,66 @@ def test_the_paper_config_measures_the_paper_rows_the_sampler_gap_and_the_guidan
     assert default.models_where({"pretrained": False, "kinds": ["unet"]}) == {"digits-ddpm"}
 
 
-def test_the_guidance_config_measures_c4_alone():
+def test_the_guidance_config_measures_the_guidance_claims_alone():
     claims, plan = _ledger_and_plan("config/guidance-digits.yaml")
     measured = {c["id"] for c in claims if claim_targets(c, plan)}
-    assert measured == {"C4"}
+    assert measured == {"C4", "C28"}
+
+
+def test_the_default_config_measures_the_guidance_claims_on_the_learned_and_the_exact_model():
+    claims, plan = _ledger_and_plan("config.yaml")
+    targets = {c["id"]: claim_targets(c, plan) for c in claims}
+    runs = [("digits-cddpm", "ddim-clipped"), ("digits-gmm-cond", "ddim")]
+    assert [(t["model"], t["sampler"]) for t in targets["C4"]] == runs
+    assert [(t["model"], t["sampler"]) for t in targets["C28"]] == runs
+    assert targets["C28"][0]["files"]["accuracy"] == "results/guidance/digits-cddpm/ddim-clipped/accuracy_200.csv"
+    # the class-conditional digits model is a Table 1 row too (at its own scale), like the paper's DiT row
+    assert ("digits-cddpm", "ddim-clipped") in {(t["model"], t["sampler"]) for t in targets["C1"]}
+    # only models of the digit classes are scored by the digits classifier
+    assert plan.guidance_classified("digits-cddpm") and plan.guidance_classified("digits-gmm-cond")
+    assert not plan.guidance_classified("digits-ddpm") and not Plan({"models": {"sd": {"kind": "stable_diffusion"}}}).guidance_classified("sd")
+
+
+def test_the_sweep_reads_the_table1_samples_at_the_models_own_scale():
+    _, plan = _ledger_and_plan("config.yaml")
+    assert plan.guided_samples("digits-cddpm", "ddim-clipped", 4.0, "antithetic") == "results/samples/digits-cddpm/ddim-clipped/antithetic_n1000_seed0.npz"
+    assert plan.guided_samples("digits-cddpm", "ddim-clipped", 2.0, "antithetic") == "results/guidance/digits-cddpm/ddim-clipped/w2/antithetic_n400_seed0.npz"
+    # a sweep of more pairs than Table 1 drew samples its own, as does a model without a Table 1 row
+    assert plan.guided_samples("digits-cddpm", "ddim-clipped", 4.0, "antithetic", pairs=600).startswith("results/guidance/")
+    assert plan.guided_samples("digits-gmm-cond", "ddim", 1.0, "iid-disjoint") == "results/guidance/digits-gmm-cond/ddim/w1/iid-disjoint_n400_seed0.npz"
+
+
+def _accuracy_csv(path, scales, accuracy, slots=200, seed=0):
+    """A guidance_accuracy table: every scale's RR sample 2j of each slot j, correct with probability accuracy(w)."""
+    rng = np.random.default_rng(seed)
+    base = rng.random(slots)  # slot j keeps its noise across scales: a slot right at one scale tends to stay right
+    rows = []
+    for w in scales:
+        rows.append(pd.DataFrame({"guidance_scale": w, "kind": "RR", "sample": 2 * np.arange(slots), "slot": np.arange(slots),
+                                  "label": 0, "predicted": 0, "correct": base < accuracy(w), "scored": True}))
+        rows.append(pd.DataFrame({"guidance_scale": w, "kind": "PN", "sample": 2 * np.arange(slots), "slot": np.arange(slots),
+                                  "label": 0, "predicted": 1, "correct": False, "scored": False}))  # not counted
+    pd.concat(rows).to_csv(path, index=False)
+
+
+def test_guidance_accuracy_rise_and_its_decision_rule(tmp_path):
+    from antithetic.workflow.claims import _t_ci
+
+    claims, _ = _ledger_and_plan("config.yaml")
+    c28 = next(c for c in claims if c["id"] == "C28")
+    path = tmp_path / "accuracy.csv"
+    target = [{"model": "m", "sampler": "ddim", "files": {"accuracy": str(path)}}]
+    _accuracy_csv(path, [0.0, 1.0, 8.0], accuracy=lambda w: {0.0: 0.1, 1.0: 0.7, 8.0: 0.95}[w])
+    (row,) = evaluate(c28, target)
+    assert row.sampler == "ddim accuracy rise (w 0 to 8)" and row.verdict == "reproduced"
+    frame = pd.read_csv(path)
+    rr = frame[frame["scored"]].pivot(index="slot", columns="guidance_scale", values="correct").astype(float)
+    assert (row.value, row.ci_low, row.ci_high) == pytest.approx(_t_ci(rr[8.0] - rr[0.0]))
+    assert row.detail["accuracy"] == pytest.approx([rr[w].mean() for w in (0.0, 1.0, 8.0)])
+    # no rise: not reproduced
+    _accuracy_csv(path, [0.0, 8.0], accuracy=lambda w: 0.5)
+    (row,) = evaluate(c28, target)
+    assert row.value == 0 and row.verdict == "not reproduced"
 
 
 def test_sampler_gap_runs_come_from_the_sampler_specs():

@@ -19,11 +19,13 @@ SNAKEMAKE = [sys.executable, "-m", "snakemake"]
 def tiny_config():
     config = yaml.safe_load((ROOT / "config.yaml").read_text())
     config["models"]["digits-ddpm"]["train"].update(steps=20, batch_size=32, block_out_channels=[8, 16], warmup_steps=2)
+    config["models"]["digits-cddpm"]["train"].update(steps=20, batch_size=32, warmup_steps=2)
     config["samplers"]["ddim"]["num_steps"] = 5
     config["samplers"]["ddpm-100"]["num_steps"] = 8
-    for name in ("ddim-eta0.5", "ddim-eta1"):
+    for name in ("ddim-eta0.5", "ddim-eta1", "ddim-clipped"):
         config["samplers"][name]["num_steps"] = 5
     config["eta_sweep"]["pairs"] = 4
+    config["guidance"]["pairs"] = 4  # at most correlation.pairs: the learned model's own scale reads its Table 1 samples
     config["models"]["digits-vae"]["train"].update(steps=30, hidden_dims=[16])
     config["models"]["digits-flow"]["train"].update(steps=30, hidden_features=16, coupling_layers=2)
     config["correlation"]["pairs"] = 6
@@ -77,7 +79,7 @@ def test_default_workflow_produces_tables_and_figures(workdir):
     assert sorted(zip(table["model"], table["sampler"])) == sorted(
         [("digits-ddpm", "ddim"), ("digits-ddpm", "ddpm-100"), ("affine-odd", "ddim"), ("digits-gmm", "ddim"), ("digits-gmm", "ddpm-100")]
         + [(m, s) for m in ("digits-ddpm", "affine-odd", "digits-gmm") for s in ("ddim-eta0.5", "ddim-eta1")]
-        + [("digits-vae", "decode"), ("digits-flow", "decode")]
+        + [("digits-vae", "decode"), ("digits-flow", "decode"), ("digits-cddpm", "ddim-clipped")]
     )
     affine = table[table["model"] == "affine-odd"]
     assert affine["pn_standard_mean"].to_numpy() == pytest.approx(-1.0, abs=1e-6)  # every eta: all noises negated
@@ -100,7 +102,8 @@ CHEAP_RULES = {
     "pair_correlations", "table1", "pair_figures", "eta_sweep", "table2", "uq_figures", "symmetry_table", "table3",
     "table4", "quality_table", "editing_table", "flowedit_table", "claims", "readme_results", "symmetry_slices_figure",
     "trajectory_figure", "fisher_figure", "as_vs_noise_figure", "partial_map_figure", "eta_sweep_figure", "table3_figure",
-    "table4_figure", "quality_figure", "editing_figure", "flowedit_figure", "forest_figure",
+    "table4_figure", "quality_figure", "editing_figure", "flowedit_figure", "forest_figure", "guidance_sweep",
+    "guidance_sweep_figure",
 }
 
 
@@ -129,6 +132,7 @@ def test_table_plot_and_claim_jobs_import_neither_torch_nor_diffusers(workdir):
 NETWORK_RULES = {
     "train_model", "train_classifier", "sample", "symmetry_probe", "trajectory_correlations", "theorem1_fisher",
     "partial_map", "uq_estimates", "uq_coverage", "quality", "diversity", "inverse_dps", "editing", "flowedit",
+    "guided_sample", "guidance_accuracy",
 }
 
 
@@ -246,7 +250,7 @@ def _small_config():
     config = tiny_config()
     config["models"] = {"affine-odd": config["models"]["affine-odd"]}
     config["correlation"]["runs"] = {"affine-odd": ["ddim"]}
-    for section in ("eta_sweep", "symmetry", "uq", "quality", "diversity", "inverse", "editing", "flowedit"):
+    for section in ("eta_sweep", "symmetry", "uq", "quality", "diversity", "inverse", "editing", "flowedit", "guidance"):
         config.pop(section, None)
     return config
 
@@ -283,6 +287,58 @@ def test_flowedit_stage_writes_its_table_figures_and_claim_rows(tmp_path):
         assert [r["sampler"] for r in rows] == [f"3 {measure}", f"5 {measure}"] and {r["model"] for r in rows} == {"digits-gmm-cond"}
         assert all(r["test"] == "CI > 0.5" and r["file"] == "results/tables/flowedit.csv" for r in rows)
     assert "Nothing to be done" in run(tmp_path, "--dry-run", *targets).stdout
+
+
+@pytest.fixture(scope="module")
+def guidance_workdir(tmp_path_factory):
+    """The guidance ablation alone: the learned class-conditional model (also a Table 1 row) and the exact mixture."""
+    full = tiny_config()
+    config = _small_config()
+    config["models"] = {m: full["models"][m] for m in ("digits-cddpm", "digits-gmm-cond")}
+    config["classifier"] = full["classifier"]
+    config["correlation"]["runs"] = {"digits-cddpm": ["ddim-clipped"]}
+    config["guidance"] = {**full["guidance"], "scales": [0.0, 1.0, 4.0]}
+    path = tmp_path_factory.mktemp("guidance")
+    (path / "config.yaml").write_text(yaml.safe_dump(config))
+    run(path, "--profile", str(ROOT / "profiles" / "default"), "--cores", "2")
+    return path
+
+
+@pytest.mark.slow
+def test_guidance_sweep_reports_correlations_and_accuracy_on_both_models(guidance_workdir):
+    import json
+
+    from antithetic.models.conditional import ClassLabels
+
+    work = guidance_workdir
+    record = json.loads((work / "results/models/digits-cddpm/training.json").read_text())
+    assert record["train"]["num_classes"] == 10 and record["train"]["label_dropout"] == 0.1
+    assert json.loads((work / "results/models/digits-cddpm/unet/config.json").read_text())["num_class_embeds"] == 11
+    for model, sampler in (("digits-cddpm", "ddim-clipped"), ("digits-gmm-cond", "ddim")):
+        folder = work / "results" / "guidance" / model / sampler
+        sweep = pd.read_csv(folder / "sweep_4.csv")
+        assert sweep["guidance_scale"].tolist() == [0.0, 1.0, 4.0] and (sweep["pn_pairs"] == 4).all()
+        # the RR sample 2j of each of the 4 slots, with its exact binomial interval
+        assert (sweep["accuracy_samples"] == 4).all()
+        assert ((sweep["accuracy_low"] <= sweep["accuracy"]) & (sweep["accuracy"] <= sweep["accuracy_high"])).all()
+        scores = pd.read_csv(folder / "accuracy_4.csv")
+        assert len(scores) == 3 * 2 * 8 and scores["scored"].sum() == 3 * 4
+        expected = ClassLabels("random", num_classes=10, seed=0)(scores["sample"].tolist())
+        assert scores["label"].tolist() == expected.tolist()  # the class each sample asked for, from the model's settings
+        assert (work / "figures" / "guidance" / f"{model}_{sampler}_4.png").stat().st_size > 0
+    # the learned model's own scale (4) is read from its Table 1 samples, the other scales are sampled for the sweep
+    own = work / "results" / "guidance" / "digits-cddpm" / "ddim-clipped"
+    assert not (own / "w4").exists() and (own / "w0" / "antithetic_n8_seed0.npz").is_file()
+    provenance = json.loads((own / "w0" / "antithetic_n8_seed0.json").read_text())
+    assert provenance["model"]["guidance_scale"] == 0.0 and provenance["model"]["kind"] == "conditional_unet"
+    # the ledger measures C4 and C28 on both sweeps
+    ledger = pd.read_csv(work / "results" / "claims.csv")
+    for claim, rows in (("C4", 3), ("C28", 1)):
+        measured = ledger[ledger["id"] == claim]
+        assert sorted(measured["model"]) == sorted(["digits-cddpm", "digits-gmm-cond"] * rows), claim
+        assert not measured["verdict"].str.startswith("not run").any()
+    table1 = pd.read_csv(work / "results" / "tables" / "table1.csv")
+    assert table1[["model", "sampler"]].values.tolist() == [["digits-cddpm", "ddim-clipped"]]
 
 
 @pytest.mark.slow
@@ -398,7 +454,7 @@ def test_a_config_edit_reruns_what_it_affects(planned_reruns, key, value, rerun,
 FIGURE_RULES = {
     "pair_figures", "uq_figures", "symmetry_slices_figure", "trajectory_figure", "fisher_figure", "as_vs_noise_figure",
     "partial_map_figure", "eta_sweep_figure", "table3_figure", "table4_figure", "quality_figure", "editing_figure", "flowedit_figure",
-    "forest_figure",
+    "forest_figure", "guidance_sweep_figure",
 }
 NO_RERUN = set()
 
@@ -415,7 +471,7 @@ CODE_EDITS = [
     ("src/antithetic/workflow/plotting/inverse.py", {"table3_figure"}, {"only": FIGURE_RULES}),
     ("src/antithetic/workflow/plotting/claims.py", {"forest_figure"}, {"only": FIGURE_RULES}),
     ("src/antithetic/workflow/plotting/flowedit.py", {"flowedit_figure"}, {"only": FIGURE_RULES}),
-    ("src/antithetic/workflow/plotting/sweeps.py", {"eta_sweep_figure"}, {"only": FIGURE_RULES}),
+    ("src/antithetic/workflow/plotting/sweeps.py", {"eta_sweep_figure", "guidance_sweep_figure"}, {"only": FIGURE_RULES}),
     ("src/antithetic/workflow/plotting/__init__.py", FIGURE_RULES, {"only": FIGURE_RULES}),
     ("src/antithetic/workflow/bench.py", set(), {"only": NO_RERUN}),  # no job imports the benchmark
     ("", set(), {"only": NO_RERUN}),  # the copy unedited

@@ -1,4 +1,5 @@
-# Digits classifier: held-out accuracy, and the feature space of the quality, diversity and editing stages.
+# Digits classifier: held-out accuracy, the feature space of the quality, diversity and editing stages, and the
+# judge of whether a guided digits model draws the class it was asked for (guidance sweep).
 
 
 # results/models/{model} of rule train_model would also match the classifier's folder
@@ -20,5 +21,6 @@ rule train_classifier:
         "../scripts/train_classifier.py"
 
 
-if QUALITY_RUNS or (DIVERSITY_RUNS and "classifier" in DIVERSITY["perceptual"]) or EDITING.get("model"):  # its held-out accuracy is reported with the stages it serves
+# its held-out accuracy is reported with the stages it serves
+if QUALITY_RUNS or (DIVERSITY_RUNS and "classifier" in DIVERSITY["perceptual"]) or EDITING.get("model") or PLAN.guidance_accuracy_runs:
     TARGETS["classifier"] = [CLASSIFIER]

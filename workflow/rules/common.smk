@@ -190,17 +190,34 @@ def scale_label(scale):
     return f"{float(scale):g}"
 
 
-def guided_path(model, sampler, scale, design, n):
-    return fill(paths.GUIDED, model=model, sampler=sampler, scale=scale_label(scale), design=design, n=n, seed=config["seed"])
-
-
-def guidance_sweep_inputs(wildcards):
-    n = 2 * int(wildcards.pairs)
+def guided_samples_inputs(wildcards):
+    """The PN and RR samples of every scale (at the model's own scale possibly a Table 1 row's: PLAN.guided_samples)."""
     return {
-        f"{kind}_{scale_label(w)}": guided_path(wildcards.model, wildcards.sampler, w, design, n)
+        f"{kind}_{scale_label(w)}": PLAN.guided_samples(wildcards.model, wildcards.sampler, w, design, int(wildcards.pairs))
         for w in GUIDANCE["scales"]
         for kind, design in (("pn", PN_DESIGN), ("rr", RR_DESIGN))
     }
+
+
+def guidance_sweep_inputs(wildcards):
+    """The samples, and the classifier's scores of them for a model of the digit classes (PLAN.guidance_classified)."""
+    inputs = guided_samples_inputs(wildcards)
+    if PLAN.guidance_classified(wildcards.model):
+        inputs["accuracy"] = PLAN.guidance_accuracy(wildcards.model, wildcards.sampler, int(wildcards.pairs))
+    return inputs
+
+
+def guidance_accuracy_inputs(wildcards):
+    return {**guided_samples_inputs(wildcards), "classifier": CLASSIFIER}
+
+
+def guidance_labels(wildcards):
+    """The model's class settings that fix the class each sample asks for (antithetic.models.conditional.ClassLabels)."""
+    spec = config["models"][wildcards.model]
+    labels = {key: spec[key] for key in ("class_labels", "label_seed") if key in spec}
+    if "num_classes" in (spec.get("train") or {}):
+        labels["num_classes"] = spec["train"]["num_classes"]
+    return labels
 
 
 # ------------------------------------------------------------------ claims ledger

@@ -54,6 +54,26 @@ rule guided_sample:
         "../scripts/guided_sample.py"
 
 
+# The digits classifier's class of every guided sample of a model of the digit classes (PLAN.guidance_classified),
+# against the class it asked for; the sweep table reports the accuracy per scale.
+rule guidance_accuracy:
+    input:
+        unpack(guidance_accuracy_inputs),
+    output:
+        csv=paths.GUIDANCE_ACCURACY,
+    log:
+        "logs/guidance_accuracy/{model}/{sampler}/{pairs}.log",
+    params:
+        code=script_code("guidance_accuracy.py"),
+        scales=lambda wc: [scale_label(w) for w in GUIDANCE["scales"]],
+        labels=guidance_labels,
+    threads: NETWORK_THREADS
+    conda:
+        "../../envs/antithetic.yaml"
+    script:
+        "../scripts/guidance_accuracy.py"
+
+
 rule guidance_sweep:
     input:
         unpack(guidance_sweep_inputs),
@@ -83,6 +103,7 @@ rule guidance_sweep_figure:
     params:
         code=script_code("guidance_sweep_figure.py"),
         title=lambda wc: f"{wc.model}, {wc.sampler}",
+        accuracy=lambda wc: PLAN.guidance_classified(wc.model),  # the caption names the accuracy panel
     conda:
         "../../envs/antithetic.yaml"
     script:

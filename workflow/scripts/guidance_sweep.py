@@ -11,5 +11,8 @@ table = run_guidance_sweep(
     out_pairs=snakemake.output.pairs,
     out_summary=snakemake.output.summary,
     labels=snakemake.params.labels,
+    pairs=int(snakemake.wildcards.pairs),
+    accuracy=inputs.get("accuracy"),
 )
-log.info("guidance sweep:\n%s", table[["guidance_scale", "pn_standard_mean", "rr_standard_mean"]].to_string(index=False))
+columns = [c for c in ("guidance_scale", "pn_standard_mean", "rr_standard_mean", "accuracy") if c in table]
+log.info("guidance sweep:\n%s", table[columns].to_string(index=False))

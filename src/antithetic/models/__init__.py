@@ -25,6 +25,8 @@ _EXPORTS = {
     "GENERATOR_KINDS": "generator",
     "GeneratorModel": "generator",
     "load_generator": "generator",
+    "conditional_unet_model": "pretrained",
+    "load_conditional_unet_model": "pretrained",
     "load_pipeline": "pretrained",
     "load_unet_model": "pretrained",
     "unet_model": "pretrained",

@@ -4,6 +4,10 @@ Kinds:
 
 * ``unet``: a diffusers pipeline with an unconditional UNet2DModel, loaded from ``pretrained`` (hub id
   or local directory) or from ``weights_dir``, the folder it was trained into (:mod:`antithetic.training`).
+* ``conditional_unet``: the same with a class-conditional UNet2DModel (a class embedding whose last row is
+  the null class), under classifier-free guidance: ``class_labels`` (``random``, the default, or a list of
+  class indices used in turn), ``label_seed`` (default 0), ``guidance_scale`` (default 4.0, as ``dit``;
+  :data:`antithetic.models.pretrained.DEFAULT_GUIDANCE_SCALE`).
 * ``affine_odd``: the exact, affine noise predictor of Gaussian data ``N(mean, std^2 I)``.
 * ``gaussian_mixture``: the exact noise predictor of an isotropic Gaussian mixture; ``means: digits``
   puts one component on each digit class mean, ``means: random`` draws ``components`` means from
@@ -52,6 +56,16 @@ def _unet(name, spec, weights_dir):
     return load_unet_model(source, name=name)
 
 
+def _conditional_unet(name, spec, weights_dir):
+    from .pretrained import DEFAULT_GUIDANCE_SCALE, load_conditional_unet_model
+
+    source = _weights(name, spec, weights_dir, need="'pretrained' (hub id or directory) or weights_dir")
+    return load_conditional_unet_model(
+        source, name=name, class_labels=spec.get("class_labels", "random"), label_seed=int(spec.get("label_seed", 0)),
+        guidance_scale=float(spec.get("guidance_scale", DEFAULT_GUIDANCE_SCALE)),
+    )
+
+
 def _analytic_schedule(spec):
     return default_schedule(spec.get("num_train_timesteps", 1000), spec.get("beta_schedule", "squaredcos_cap_v2"))
 
@@ -87,6 +101,7 @@ def _gaussian_mixture(name, spec, weights_dir):
 #: model kind -> builder ``(name, spec, weights_dir) -> model``; what each kind can do is in :mod:`antithetic.kinds`
 BUILDERS: dict[str, Callable[..., Any]] = {
     "unet": _unet,
+    "conditional_unet": _conditional_unet,
     "affine_odd": _affine_odd,
     "gaussian_mixture": _gaussian_mixture,
     "python": lambda name, spec, weights_dir: load_python_model(name, spec),

@@ -17,6 +17,7 @@ from typing import Any
 import torch
 
 __all__ = [
+    "tiny_conditional_ddpm_pipeline",
     "tiny_consistency_pipeline",
     "tiny_ddpm_pipeline",
     "tiny_dit_pipeline",
@@ -136,11 +137,14 @@ def tiny_dit_pipeline(
     return path
 
 
-def _tiny_unet(sample_size: int, num_class_embeds: int | None = None, channels: Sequence[int] = (8, 16)):
+def _tiny_unet(
+    sample_size: int, num_class_embeds: int | None = None, channels: Sequence[int] = (8, 16), in_channels: int = 3,
+):
     from diffusers import UNet2DModel
 
     return UNet2DModel(
-        sample_size=sample_size, in_channels=3, out_channels=3, block_out_channels=tuple(channels), layers_per_block=1,
+        sample_size=sample_size, in_channels=in_channels, out_channels=in_channels, block_out_channels=tuple(channels),
+        layers_per_block=1,
         down_block_types=("DownBlock2D",) * len(channels), up_block_types=("UpBlock2D",) * len(channels),
         norm_num_groups=min(channels), num_class_embeds=num_class_embeds,
     )
@@ -175,4 +179,23 @@ def tiny_ddpm_pipeline(
 
     torch.manual_seed(seed)
     DDPMPipeline(unet=_tiny_unet(sample_size, None, channels), scheduler=DDPMScheduler(**scheduler_config)).save_pretrained(path)
+    return path
+
+
+def tiny_conditional_ddpm_pipeline(
+    path: Path, *, sample_size: int = 8, channels: int = 1, num_classes: int = 10, widths: Sequence[int] = (8, 16),
+    num_train_timesteps: int = 100, seed: int = 4,
+) -> Path:
+    """A tiny class-conditional :class:`~diffusers.DDPMPipeline` saved at ``path``, laid out as
+    :func:`antithetic.training.train_ddpm` lays out a class-conditional model: ``num_classes + 1`` class
+    embeddings, the last the null class of classifier-free guidance. ``widths``: one per UNet level.
+
+    The class embedding of a fresh UNet is drawn like its other weights, so each class (and the null class)
+    already moves the noise prediction: guidance changes the samples.
+    """
+    from diffusers import DDPMPipeline, DDPMScheduler
+
+    torch.manual_seed(seed)
+    unet = _tiny_unet(sample_size, num_classes + 1, widths, in_channels=channels)
+    DDPMPipeline(unet=unet, scheduler=DDPMScheduler(num_train_timesteps=num_train_timesteps)).save_pretrained(path)
     return path

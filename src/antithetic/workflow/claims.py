@@ -395,6 +395,32 @@ def _guidance_sweep(spec, target):
     return out
 
 
+def _guidance_accuracy_targets(spec, plan: Plan):
+    """Every guidance sweep whose samples the digits classifier scores (:attr:`Plan.guidance_accuracy_runs`)."""
+    return [{"model": m, "sampler": s, "files": {"accuracy": plan.guidance_accuracy(m, s)}} for m, s in plan.guidance_accuracy_runs]
+
+
+def _guidance_accuracy(spec, target):
+    """The digits classifier's accuracy on the guided samples at the largest scale minus at the smallest.
+
+    The samples are the sweep table's (``scored``: the RR sample ``2j`` of each class-label slot ``j``). Slot
+    ``j`` has the same noise and the same requested class at every scale, so the interval is the t-interval of
+    the per-slot differences of the correct-class indicators (values -1, 0, 1).
+    """
+    import pandas as pd
+
+    path = target["files"]["accuracy"]
+    frame = pd.read_csv(path)
+    frame = frame[frame["scored"].astype(bool)]
+    correct = frame.pivot(index="slot", columns="guidance_scale", values="correct").astype(float)
+    scales = sorted(correct.columns)
+    lo, hi = scales[0], scales[-1]
+    value, low, high = _t_ci((correct[hi] - correct[lo]).dropna().to_numpy())
+    return {"sampler": f"{target['sampler']} accuracy rise (w {lo:g} to {hi:g})", "value": value, "low": low, "high": high,
+            "file": path, "detail": {"scales": [float(w) for w in scales],
+                                     "accuracy": [round(float(correct[w].mean()), 6) for w in scales], "slots": int(len(correct))}}
+
+
 def _uq_targets(spec, plan: Plan):
     return [{"model": m, "sampler": s, "files": {"table": paths.table("table2")}} for m, s in plan.uq_runs_with(spec.get("statistic"))]
 
@@ -514,6 +540,7 @@ MEASURES: dict[str, Measure] = {
     "pair_difference": Measure(_pair_targets, _pair_difference),
     "sampler_gap": Measure(_gap_targets, _sampler_gap),
     "guidance_sweep": Measure(_guidance_targets, _guidance_sweep),
+    "guidance_accuracy": Measure(_guidance_accuracy_targets, _guidance_accuracy),
     "trajectory_start": Measure(_trajectory_targets, _trajectory_start),
     "trajectory_max": Measure(_trajectory_targets, _trajectory_max),
     "as_at_noise": Measure(_symmetry_targets, _as_at_noise),

@@ -31,6 +31,7 @@ GUIDED_PROVENANCE = "results/guidance/{model}/{sampler}/w{scale}/{design}_n{n}_s
 GUIDANCE_SWEEP = "results/guidance/{model}/{sampler}/sweep_{pairs}.csv"
 GUIDANCE_SWEEP_PAIRS = "results/guidance/{model}/{sampler}/sweep_{pairs}_pairs.csv"
 GUIDANCE_SWEEP_SUMMARY = "results/guidance/{model}/{sampler}/sweep_{pairs}.json"
+GUIDANCE_ACCURACY = "results/guidance/{model}/{sampler}/accuracy_{pairs}.csv"
 PAIRS = "results/correlation/{model}/{sampler}/pairs_{pairs}.csv"
 CORRELATION_SUMMARY = "results/correlation/{model}/{sampler}/summary_{pairs}.json"
 ETA_SWEEP = "results/eta_sweep/eta_sweep.csv"
@@ -272,9 +273,49 @@ class Plan:
     def guidance_runs(self) -> list[tuple[str, str]]:
         return runs(self.config, "guidance.runs")
 
+    @property
+    def guidance_pairs(self) -> int:
+        return int(section(self.config, "guidance")["pairs"])
+
     def guidance_sweep_pairs(self, model: str, sampler: str) -> str:
         """The per-pair correlations of a guidance sweep at every scale (``guidance.pairs`` pairs per scale)."""
-        return fill(GUIDANCE_SWEEP_PAIRS, model=model, sampler=sampler, pairs=int(section(self.config, "guidance")["pairs"]))
+        return fill(GUIDANCE_SWEEP_PAIRS, model=model, sampler=sampler, pairs=self.guidance_pairs)
+
+    def guidance_classified(self, model: str) -> bool:
+        """Whether the digits classifier scores ``model``'s guided samples (their classes are the ten digits): a
+        model the workflow trains class-conditionally on the digits (``train`` with ``num_classes``) or a
+        class-conditional mixture on the digit class means."""
+        spec = (self.config.get("models") or {}).get(model) or {}
+        train = spec.get("train") or {}
+        if "num_classes" in train:
+            return train.get("dataset", "digits") == "digits"
+        return spec.get("kind") == "class_gaussian_mixture" and spec.get("means", "digits") == "digits"
+
+    @cached_property
+    def guidance_accuracy_runs(self) -> list[tuple[str, str]]:
+        """The guidance sweeps whose samples the digits classifier scores (:meth:`guidance_classified`)."""
+        return [(m, s) for m, s in self.guidance_runs if self.guidance_classified(m)]
+
+    def guidance_accuracy(self, model: str, sampler: str, pairs: int | None = None) -> str:
+        """Per-sample classification of a guidance sweep's samples at every scale."""
+        return fill(GUIDANCE_ACCURACY, model=model, sampler=sampler, pairs=self.guidance_pairs if pairs is None else int(pairs))
+
+    def guided_samples(self, model: str, sampler: str, scale: float, design: str, pairs: int | None = None) -> str:
+        """The samples of a guidance sweep of ``pairs`` pairs (default ``guidance.pairs``) at scale ``scale`` under
+        ``design``: ``2 x pairs`` samples or more.
+
+        At the model's own ``guidance_scale`` a Table 1 row of the same model and sampler has drawn them already
+        (sample ``k`` depends only on the seed and ``k``): its file is used when it holds at least as many pairs,
+        and the sweep reads its first ``2 x pairs`` samples. Elsewhere the sweep's own file (rule guided_sample).
+        """
+        spec = (self.config.get("models") or {}).get(model) or {}
+        pairs = self.guidance_pairs if pairs is None else int(pairs)
+        if (
+            "guidance_scale" in spec and float(spec["guidance_scale"]) == float(scale)
+            and (model, sampler) in self.correlation_runs and self.correlation_pairs(model, sampler) >= pairs
+        ):
+            return self.samples(model, sampler, design, 2 * self.correlation_pairs(model, sampler))
+        return fill(GUIDED, model=model, sampler=sampler, scale=f"{float(scale):g}", design=design, n=2 * pairs, seed=self.seed)
 
     # ------------------------------------------------------------------ models and samplers by what they are
     def models_where(self, selector: list[str] | dict[str, Any] | None) -> set[str]:

@@ -23,6 +23,7 @@ _JOBS = {
     "run_eta_sweep_figure": "eta_sweep",
     "run_generator_training": "generators",
     "run_fetch_model": "guidance",
+    "run_guidance_accuracy": "guidance",
     "run_guidance_sweep": "guidance",
     "run_guidance_sweep_figure": "guidance",
     "run_guided_sampling": "guidance",

@@ -14,7 +14,7 @@ from ...kinds import GENERATOR, model_kind
 from ...models import ModelNotAvailableError, build_model
 from ...models.base import DiffusionModel
 from ...noise import NoiseDesign, make_design
-from ..config import naming_key
+from ..config import ConfigError, naming_key
 
 __all__ = [
     "design_from_spec",
@@ -70,7 +70,8 @@ def sampler_from_spec(spec: dict[str, Any]) -> tuple[str, dict[str, Any]]:
 def run_training(name: str, spec: dict[str, Any], *, out_dir: str | Path, progress: bool = True) -> None:
     """Train model ``name`` from its resolved ``models.<name>`` entry (its ``train:`` block) into ``out_dir``.
 
-    A diffusion UNet is saved with ``save_pipeline_atomically``; VAEs and flows go through
+    A diffusion UNet (class-conditional for kind ``conditional_unet``, whose ``train`` block sets ``num_classes``)
+    is saved with ``save_pipeline_atomically``; VAEs and flows go through
     :func:`~antithetic.workflow.jobs.generators.run_generator_training`.
     """
     from ...models.base import state_dict_sha256
@@ -85,7 +86,20 @@ def run_training(name: str, spec: dict[str, Any], *, out_dir: str | Path, progre
 
         run_generator_training(name, spec, out_dir=out_dir, progress=progress)
         return
-    cfg = TrainConfig(**spec["train"])
+    settings = dict(spec["train"])
+    # the kind says whether the UNet is class-conditional; its train block must agree
+    if kind.guided and settings.get("num_classes") is None:
+        raise ConfigError(
+            f"config key 'models.{name}.train.num_classes': a {kind.name} model is class-conditional; set the number "
+            "of classes of the data set's labels (10 for digits)"
+        )
+    if not kind.guided and settings.get("num_classes") is not None:
+        raise ConfigError(
+            f"config key 'models.{name}.train.num_classes': a {kind.name} model is unconditional; remove the key or "
+            "use kind conditional_unet"
+        )
+    with naming_key(f"models.{name}.train"):
+        cfg = TrainConfig(**settings)
     pipeline, losses = train_ddpm(cfg, progress=progress)
     record = {
         "model": name,

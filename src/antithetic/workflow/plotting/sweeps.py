@@ -38,8 +38,17 @@ def plot_eta_sweep(frame: pd.DataFrame, *, path: str | Path) -> None:
 
 
 def plot_guidance_sweep(table: pd.DataFrame, *, title: str, path: str | Path) -> None:
-    """PN and RR correlation (mean +- SD over pairs) against the guidance scale, standard and centered."""
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2), sharey=True)
+    """PN and RR correlation (mean +- SD over pairs) against the guidance scale, standard and centered; where the
+    table has the digits classifier's accuracy on the guided samples, a third panel with it (exact binomial CI)."""
+    with_accuracy = "accuracy" in table
+    fig, axes = plt.subplots(1, 3 if with_accuracy else 2, figsize=(12 if with_accuracy else 8, 3.2))
+    axes[1].sharey(axes[0])
+    if with_accuracy:
+        ax = axes[2]
+        error = [table["accuracy"] - table["accuracy_low"], table["accuracy_high"] - table["accuracy"]]
+        ax.errorbar(table["guidance_scale"], table["accuracy"], yerr=error, marker="o", capsize=3, color="0.2")
+        ax.set(xlabel="guidance scale w", ylabel="share of the requested class", ylim=(0, 1.02),
+               title=f"digits classifier, n = {int(table['accuracy_samples'].iloc[0])} (95% CI)")
     for ax, variant in zip(axes, ("standard", "centered")):
         for kind, color in (("pn", "C3"), ("rr", "C0")):
             ax.errorbar(
@@ -50,5 +59,5 @@ def plot_guidance_sweep(table: pd.DataFrame, *, title: str, path: str | Path) ->
         ax.set(xlabel="guidance scale w", title=variant)
     axes[0].set_ylabel("pixel-wise correlation")
     axes[0].legend()
-    fig.suptitle(title)
+    fig.suptitle(title, y=1.04)
     save_figure(fig, path)
