@@ -1,6 +1,7 @@
 """The claims ledger: decision rules, measures on files with known answers, and the CI guard."""
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -654,3 +655,21 @@ def test_forest_plot_is_a_function_of_the_ledger_text(tmp_path):
         figures[name] = (tmp_path / f"{name}.png").read_bytes()
     assert figures["a"] == figures["b"]
     assert figures["a"] != figures["c"]
+
+
+def test_results_block_shows_each_guidance_sweep_with_its_accuracy_where_scored(tmp_path):
+    """A guidance sweep reaches the block as the centered PN and RR correlation per scale, with the classifier's
+    accuracy and its CI only where the sweep was scored (a text-conditional sweep has none)."""
+    from antithetic.workflow.readme import results_block
+
+    claims = tmp_path / "claims.json"
+    claims.write_text(json.dumps({"rows": []}))
+    base = {"pn_centered_mean": [-0.6, 0.43], "pn_centered_sd": [0.19, 0.3], "rr_centered_mean": [0.0, 0.6],
+            "rr_centered_sd": [0.22, 0.25], "guidance_scale": [0.0, 4.0]}
+    scored, unscored = tmp_path / "scored.csv", tmp_path / "unscored.csv"
+    pd.DataFrame({**base, "accuracy": [0.12, 0.945], "accuracy_low": [0.078, 0.904], "accuracy_high": [0.173, 0.972]}).to_csv(scored, index=False)
+    pd.DataFrame({**base, "accuracy": [np.nan, np.nan], "accuracy_low": np.nan, "accuracy_high": np.nan}).to_csv(unscored, index=False)
+    block = results_block(claims_json=claims, tables={"guidance-cond": scored, "guidance-sd": unscored})
+    cond, sd = (re.sub(" +", " ", part) for part in block.split("**guidance-sd**"))
+    assert "Guidance ablation of cond" in cond and "| 4 | 0.430 (0.300) | 0.600 (0.250) | 0.945 [0.904, 0.972] |" in cond
+    assert "accuracy" not in sd and "classifier" not in sd and "| 0 | -0.600 (0.190) |" in sd

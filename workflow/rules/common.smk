@@ -250,6 +250,8 @@ def readme_tables(wildcards):
     for name, csv in PLAN.stage_tables().items():
         if name != "coverage":
             tables[name] = csv if name in ("table2", "symmetry") else csv.removesuffix(".csv") + ".md"
+    for model, sampler in PLAN.guidance_runs:
+        tables[f"guidance-{model}"] = fill(paths.GUIDANCE_SWEEP, model=model, sampler=sampler, pairs=config["guidance"]["pairs"])
     return tables
 
 

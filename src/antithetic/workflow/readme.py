@@ -108,6 +108,27 @@ def table2_brief(csv: str | Path) -> str:
     return _md(out)
 
 
+def guidance_brief(csv: str | Path, *, model: str) -> str:
+    """A guidance sweep per scale: PN and RR centered correlation, mean (SD) over pairs, and the classifier's
+    accuracy on the requested class with its exact binomial CI where the sweep has one; with its caption."""
+    import pandas as pd
+
+    frame = pd.read_csv(csv)
+    scored = "accuracy" in frame and frame["accuracy"].notna().any()
+    caption = (f"Guidance ablation of {model}: PN and RR centered correlation, mean (SD) over pairs, per guidance scale w"
+               + (", and the share of guided samples the digits classifier reads as their requested class" if scored else "")
+               + ":\n\n")
+    out = pd.DataFrame({"w": frame["guidance_scale"].map(lambda w: f"{w:g}")})
+    for kind in ("pn", "rr"):
+        out[f"{kind.upper()} centered"] = [f"{m:.3f} ({s:.3f})" for m, s in zip(frame[f"{kind}_centered_mean"], frame[f"{kind}_centered_sd"])]
+    if scored:
+        out["accuracy [95% CI]"] = [
+            "" if pd.isna(a) else f"{a:.3f} [{lo:.3f}, {hi:.3f}]"
+            for a, lo, hi in zip(frame["accuracy"], frame["accuracy_low"], frame["accuracy_high"])
+        ]
+    return caption + _md(out)
+
+
 def symmetry_brief(csv: str | Path) -> str:
     """Table 10 at the highest and the lowest probed noise level of each model."""
     import pandas as pd
@@ -168,7 +189,10 @@ def results_block(*, claims_json: str | Path, tables: dict[str, str | Path], pla
         "symmetry": lambda p: "Table 10 at the highest and lowest noise level probed:\n\n" + symmetry_brief(p),
     }
     for name, path in tables.items():
-        text = render[name](path) if name in render else drop_columns(Path(path).read_text().strip(), TIMING_COLUMNS)
+        if name.startswith("guidance-"):
+            text = guidance_brief(path, model=name.removeprefix("guidance-"))
+        else:
+            text = render[name](path) if name in render else drop_columns(Path(path).read_text().strip(), TIMING_COLUMNS)
         parts.append(f"**{name}** (`{path}`): " + text)
     return "\n\n".join(parts) + "\n"
 
