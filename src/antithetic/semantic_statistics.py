@@ -24,10 +24,12 @@ The statistics take images in this library's model range: NCHW in [-1, 1], the c
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:  # torch is imported where a classifier runs: the names above serve torch-free table jobs
+    import torch
 
 __all__ = ["SEMANTIC_STATISTICS", "ClassifierStatistics", "IndexedStatistic"]
 
@@ -65,18 +67,20 @@ class ClassifierStatistics:
         self.labels = labels
         self.batch_size = int(batch_size)
 
-    @torch.no_grad()
     def probabilities(self, x: Any) -> np.ndarray:
         """Softmax class probabilities ``(N, num_classes)`` of images ``x`` (NCHW, [-1, 1]; clamped like the
         pixel statistics, since a sampler's last step can overshoot)."""
         arr = x.detach().cpu().numpy() if hasattr(x, "detach") else np.asarray(x)
         if arr.ndim != 4:
             raise ValueError(f"semantic statistics take NCHW images in [-1, 1], got shape {arr.shape}")
+        import torch
+
         param = next(self.classifier.parameters())
         out = []
-        for lo in range(0, len(arr), self.batch_size):
-            batch = torch.from_numpy(np.clip(arr[lo : lo + self.batch_size], -1.0, 1.0)).to(param.device, param.dtype)
-            out.append(torch.softmax(self.classifier(batch).double(), dim=1).cpu().numpy())
+        with torch.no_grad():
+            for lo in range(0, len(arr), self.batch_size):
+                batch = torch.from_numpy(np.clip(arr[lo : lo + self.batch_size], -1.0, 1.0)).to(param.device, param.dtype)
+                out.append(torch.softmax(self.classifier(batch).double(), dim=1).cpu().numpy())
         if not out:
             return np.zeros((0, 0))
         return np.concatenate(out)

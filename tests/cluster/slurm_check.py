@@ -26,7 +26,7 @@ SLURM_PROFILE = ROOT / "profiles" / "slurm" / "config.yaml"
 MODELS = ("affine-odd", "digits-gmm")
 # the rules that run a network on the device; profiles/slurm must request a GPU for each
 NETWORK_RULES = ("sample", "guided_sample", "train_model", "symmetry_probe", "trajectory_correlations", "theorem1_fisher", "uq_coverage",
-                 "inverse_dps", "editing", "flowedit")
+                 "inverse_dps", "editing", "flowedit", "guidance_accuracy")
 # sample provenance (results/samples/**/*.json): keys that record the run, not the result
 PROVENANCE_RUN_KEYS = {"created", "seconds", "threads", "batch_size"}
 

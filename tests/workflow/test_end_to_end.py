@@ -201,7 +201,7 @@ def test_symmetry_outputs(workdir):
 @pytest.mark.slow
 def test_uq_outputs(workdir):
     table = pd.read_csv(workdir / "results" / "tables" / "table2.csv")
-    assert set(table["model"]) == {"digits-ddpm", "affine-odd", "digits-gmm"}
+    assert set(table["model"]) == set(tiny_config()["uq"]["runs"])
     assert {"mc", "amc", "k_amc", "rqmc", "mc+cv:linear", "amc+cv:quadratic"} <= set(table["method"])
     assert table.loc[table["method"] == "mc", "efficiency"].to_numpy() == pytest.approx(1.0)
     assert (table["efficiency_low"] <= table["efficiency"] + 1e-9).all() and (table["efficiency"] <= table["efficiency_high"] + 1e-9).all()
@@ -374,7 +374,11 @@ def test_rerun_after_a_killed_run_gives_the_same_outputs(workdir, tmp_path):
         assert np.array_equal(load_samples(killed / rel).samples, load_samples(workdir / rel).samples), rel
     table = pd.read_csv(killed / "results" / "tables" / "table1.csv")
     reference = pd.read_csv(workdir / "results" / "tables" / "table1.csv").set_index(["model", "sampler"]).loc[[("affine-odd", "ddim")]]
-    pd.testing.assert_frame_equal(table.set_index(["model", "sampler"]), reference, check_dtype=False)  # eta: int here, float there
+    table = table.set_index(["model", "sampler"])
+    # settings only other rows' samplers have (e.g. use_clipped_model_output) are columns of the full table alone
+    extra = reference.columns.difference(table.columns)
+    assert reference[extra].isna().all().all(), extra
+    pd.testing.assert_frame_equal(table, reference[table.columns], check_dtype=False)  # eta: int here, float there
 
 
 def _job_stats(out):
