@@ -184,10 +184,12 @@ def test_semantic_statistics_reach_only_their_runs():
     validate(config, SCHEMA)
     config["models"]["cond"] = {"kind": "class_gaussian_mixture", "means": "digits", "std": 0.3}
     config["uq"]["runs"]["cond"] = ["ddim"]
-    config["uq"]["semantic"] = {"statistics": ["confidence", "requested_class_probability"], "models": ["digits-ddpm", "cond"]}
+    config["uq"]["semantic"] = {"statistics": ["confidence", "requested_class_probability", "class_probabilities"],
+                                "models": ["digits-ddpm", "cond"]}
     plan = Plan(config)
     assert plan.uq_runs_with("brightness") == plan.uq_runs and ("affine-odd", "ddim") in plan.uq_runs
     assert plan.uq_runs_with("confidence") == [("digits-ddpm", "ddim"), ("cond", "ddim")]
     assert plan.uq_runs_with("requested_class_probability") == [("cond", "ddim")]
+    assert plan.uq_runs_with("class_probabilities") == [("digits-ddpm", "ddim")]  # a conditional model's class law is its labels
     claim = {"id": "X", "measure": {"kind": "efficiency", "statistic": "requested_class_probability", "method": "amc"}}
     assert [t["model"] for t in claim_targets(claim, plan)] == ["cond"]

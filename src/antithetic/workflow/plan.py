@@ -240,15 +240,19 @@ class Plan:
     def uq_runs_with(self, statistic: str | None) -> list[tuple[str, str]]:
         """The Table-2 runs whose rows hold ``statistic``: every run for a statistic of ``uq.statistics``
         (or ``None``), the runs of ``uq.semantic.models`` for a semantic one, and of those only the
-        class-conditional (guided) models for ``requested_class_probability``."""
+        class-conditional (guided) models for ``requested_class_probability`` and only the others for the class
+        law (``class_probabilities``, ``predicted_class``)."""
         semantic = (self.config.get("uq") or {}).get("semantic") or {}
         if statistic is None or statistic not in (semantic.get("statistics") or []):
             return self.uq_runs
         from ..kinds import model_kind
 
         chosen = set(semantic.get("models") or [])
+        guided = {m for m in chosen if model_kind(self.config["models"][m]["kind"]).guided}
         if statistic == "requested_class_probability":
-            chosen = {m for m in chosen if model_kind(self.config["models"][m]["kind"]).guided}
+            chosen = guided
+        elif statistic in ("class_probabilities", "predicted_class"):  # the class law of the requested labels
+            chosen -= guided
         return [(m, s) for m, s in self.uq_runs if m in chosen]
 
     @cached_property

@@ -43,7 +43,7 @@ def semantic_statistics(names: list[str], *, model: str, classifier: str | Path,
 
     Args:
         names: the semantic statistics (``uq.semantic.statistics``); ``requested_class_probability`` is kept
-            only for a class-conditional model.
+            only for a class-conditional model, ``class_probabilities`` and ``predicted_class`` only for the others.
         classifier: the folder of the trained digits classifier.
         class_labels: ``{"class_labels", "label_seed"}`` of a class-conditional model (its requested
             classes, recomputed from the sample indices as the model draws them); ``None`` otherwise.
@@ -58,7 +58,12 @@ def semantic_statistics(names: list[str], *, model: str, classifier: str | Path,
         with naming_key(f"models.{model}.class_labels"):
             labels = ClassLabels(class_labels.get("class_labels", "random"), num_classes=int(net.config.num_classes),
                                  seed=int(class_labels.get("label_seed", 0)))
-    kept = [n for n in names if labels is not None or n != "requested_class_probability"]
+    # A class-conditional model's class law is the requested labels' (uniform here), not the model's, and consecutive
+    # samples share their class (a PN or RR pair, antithetic.models.conditional): the class-law statistics would
+    # measure the label draw, and their MC CI would treat dependent samples as independent. Such a model gets
+    # the statistics of how it renders a class (confidence, the requested class's probability).
+    class_law = ("class_probabilities", "predicted_class")
+    kept = [n for n in names if (labels is None and n != "requested_class_probability") or (labels is not None and n not in class_law)]
     with naming_key("uq.semantic.statistics"):
         return ClassifierStatistics(net, labels=labels).statistics(kept)
 
