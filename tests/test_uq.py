@@ -540,3 +540,40 @@ def test_uq_estimates_job_streams_samples_and_blocks_and_keeps_every_number(tmp_
             phi = group_noise_features(ss, ["quadratic"])["quadratic"]
             jk = efficiency_interval_jackknife(v, phi)
             assert frame.loc[("mean_image", "mc+cv:quadratic"), "efficiency_high"] == pytest.approx(jk["efficiency_high"], rel=1e-5, abs=0)
+
+
+def test_uq_estimates_group_a_conditional_models_mc_samples_by_condition_slot(tmp_path):
+    """Consecutive samples of a class-conditional model share their class: the MC interval takes the condition
+    slots (pairs) as its independent groups; the antithetic pairs already are slots and do not change."""
+    import pandas as pd
+
+    from antithetic.artifacts import save_samples
+    from antithetic.estimators import group_estimate
+    from antithetic.workflow.jobs.uq import run_uq_estimates
+
+    model = build_model("cond", {"kind": "class_gaussian_mixture", "means": "digits", "std": 0.05})  # class-driven brightness
+    inputs, mc_values = {}, None
+    for method, design in (("mc", IIDNoise(seed=0, offset=1 << 20)), ("amc", AntitheticNoise(seed=0))):
+        s = generate(model, design=design, num_samples=200, sampler="ddim", sampler_options={"num_steps": 10}, batch_size=64, progress=False)
+        save_samples(tmp_path / f"{method}.npz", s)
+        inputs[method] = tmp_path / f"{method}.npz"
+        if method == "mc":
+            mc_values = brightness(s.samples)
+    uq = {"level": 0.95, "quantile": "t", "statistics": {"brightness": "antithetic.image_statistics.brightness"}, "control_variates": ["quadratic"]}
+    frames = {}
+    for per_slot in (1, 2):
+        run_uq_estimates(uq, model="cond", sampler="ddim", inputs=inputs, out_estimates=tmp_path / f"e{per_slot}.csv",
+                         out_ci_vs_n=tmp_path / f"c{per_slot}.csv", out_pixels=tmp_path / f"p{per_slot}.npz", samples_per_condition=per_slot)
+        frames[per_slot] = pd.read_csv(tmp_path / f"e{per_slot}.csv").set_index(["statistic", "method"])
+    slots = mc_values.reshape(100, 2)
+    assert np.corrcoef(slots[:, 0], slots[:, 1])[0, 1] > 0.2  # the shared class makes a slot's two samples alike
+    grouped, flat = frames[2].loc[("brightness", "mc")], frames[1].loc[("brightness", "mc")]
+    assert grouped["num_groups"] == 100 and flat["num_groups"] == 200
+    assert grouped["std_error"] == pytest.approx(group_estimate(slots).std_error, rel=1e-5)  # the CSV keeps 6 digits
+    assert grouped["std_error"] > 1.1 * flat["std_error"]  # independent samples would understate the error
+    # the efficiency of MC itself is sigma^2 / N over its (now honest) variance: below 1 with slots alike
+    assert grouped["efficiency"] == pytest.approx(mc_values.var(ddof=1) / 200 / grouped["std_error"] ** 2, rel=1e-4)
+    assert grouped["efficiency"] < 1
+    for column in ("estimate", "ci_length", "efficiency", "rho_w"):
+        assert frames[2].loc[("brightness", "amc"), column] == pytest.approx(frames[1].loc[("brightness", "amc"), column], rel=1e-12)
+    assert frames[2].loc[("brightness", "mc+cv:quadratic"), "num_groups"] == 100

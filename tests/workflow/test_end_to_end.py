@@ -203,7 +203,11 @@ def test_uq_outputs(workdir):
     table = pd.read_csv(workdir / "results" / "tables" / "table2.csv")
     assert set(table["model"]) == set(tiny_config()["uq"]["runs"])
     assert {"mc", "amc", "k_amc", "rqmc", "mc+cv:linear", "amc+cv:quadratic"} <= set(table["method"])
-    assert table.loc[table["method"] == "mc", "efficiency"].to_numpy() == pytest.approx(1.0)
+    conditional = table["model"].map(lambda m: MODEL_KINDS[tiny_config()["models"][m]["kind"]].guided)
+    mc = table["method"] == "mc"
+    assert table.loc[mc & ~conditional, "efficiency"].to_numpy() == pytest.approx(1.0)
+    # a class-conditional model's MC groups are its condition slots (two samples sharing a class)
+    assert (table.loc[mc & conditional, "num_groups"] * 2 == table.loc[mc & conditional, "num_samples"]).all() and conditional.any()
     assert (table["efficiency_low"] <= table["efficiency"] + 1e-9).all() and (table["efficiency"] <= table["efficiency_high"] + 1e-9).all()
     assert table["rho_w"].notna().sum() > 0 and "ci_ratio_squared" in table
     affine = table[(table["model"] == "affine-odd") & (table["statistic"] == "brightness")].set_index("method")

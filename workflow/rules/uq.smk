@@ -17,6 +17,8 @@ rule uq_estimates:
         uq=uq_params(),
         methods=list(UQ.get("methods") or {}),
         semantic=uq_semantic,
+        # a guided model's consecutive samples share their condition (class label, prompt): MC groups them
+        conditional=lambda wc: MODEL_KINDS[config["models"][wc.model]["kind"]].guided,
     resources:
         mem_mb=rule_mem_mb("uq_estimates"),
     conda:

@@ -2,6 +2,7 @@ from _job import start
 
 device, batch_size, log = start(snakemake, forkserver="network")
 from antithetic.workflow.jobs import run_uq_estimates  # noqa: E402
+from antithetic.models.conditional import SAMPLES_PER_CONDITION  # noqa: E402
 from antithetic.workflow.jobs.uq import semantic_statistics  # noqa: E402
 
 semantic = snakemake.params.semantic
@@ -19,5 +20,6 @@ frame = run_uq_estimates(
     out_ci_vs_n=snakemake.output.ci_vs_n,
     out_pixels=snakemake.output.pixels,
     extra_statistics=extra,
+    samples_per_condition=SAMPLES_PER_CONDITION if snakemake.params.conditional else 1,
 )
 log.info("%d estimate rows", len(frame))

@@ -35,6 +35,7 @@ __all__ = [
     "CONDITION_STREAM",
     "ClassLabels",
     "Prompts",
+    "SAMPLES_PER_CONDITION",
     "class_gaussian_mixture_model",
     "condition_slot",
     "guide",

@@ -91,11 +91,16 @@ def _column_blocks(components: int, num_samples: int, block_mb: float) -> list[s
 
 
 def _estimates_of(kind: str, v: np.ndarray, features: dict[str, np.ndarray], *, baseline: bool, level: float, quantile: str) -> dict[str, Any]:
-    """Every estimate of one method's grouped values ``v`` (all components, or one block of them)."""
-    from ...estimators import cv_estimate, estimate_groups, jackknife_variances
+    """Every estimate of one method's grouped values ``v`` (all components, or one block of them); MC values in
+    groups of more than one sample (condition slots, :func:`_condition_groups`) are estimated by their group means."""
+    from ...estimators import cv_estimate, estimate_groups, group_estimate, jackknife_variances
 
     n = v.shape[0] * v.shape[1]
-    out: dict[str, Any] = {"estimate": estimate_groups(kind, v, level=level, quantile=quantile), "cv": {}, "jackknife": {}}
+    if kind == "mc" and v.shape[1] > 1:
+        estimate = group_estimate(v, level=level, quantile=quantile, method="mc")
+    else:
+        estimate = estimate_groups(kind, v, level=level, quantile=quantile)
+    out: dict[str, Any] = {"estimate": estimate, "cv": {}, "jackknife": {}}
     if baseline:
         out["sigma2"] = v.reshape(n, *v.shape[2:]).var(axis=0, ddof=1)
     for feature, phi in features.items():
@@ -104,6 +109,19 @@ def _estimates_of(kind: str, v: np.ndarray, features: dict[str, np.ndarray], *, 
         if baseline and not cv.extras["degenerate"]:
             out["jackknife"][feature] = jackknife_variances(v, phi, level=level, quantile=quantile)
     return out
+
+
+def _condition_groups(kind: str, v: np.ndarray, samples_per_condition: int) -> np.ndarray:
+    """MC values ``(N, 1, ...)`` of a conditional model as ``(N / s, s, ...)``, one group per condition slot.
+
+    Consecutive samples ``s j .. s j + s - 1`` share their condition (a class label; ``s`` = 2, a PN or RR pair,
+    :mod:`antithetic.models.conditional`), so they are dependent through it: the MC interval takes the slots,
+    which are independent, as its groups. Other estimators' groups already hold whole slots."""
+    if kind != "mc" or samples_per_condition <= 1:
+        return v
+    if len(v) % samples_per_condition:
+        raise ValueError(f"{len(v)} MC samples do not fill whole condition slots of {samples_per_condition} samples")
+    return v.reshape(-1, samples_per_condition, *v.shape[2:])
 
 
 def _merged(blocks: list[dict[str, Any]], shape: tuple[int, ...]) -> dict[str, Any]:
@@ -136,6 +154,7 @@ def run_uq_estimates(
     chunk_size: int = CHUNK_SIZE,
     block_mb: float = BLOCK_MB,
     extra_statistics: dict[str, Any] | None = None,
+    samples_per_condition: int = 1,
 ) -> pd.DataFrame:
     """Table-2 rows, CI length vs N and per-pixel maps for one (model, sampler).
 
@@ -150,6 +169,8 @@ def run_uq_estimates(
         inputs: method name (a key of ``uq.methods``) -> samples file of its design.
         extra_statistics: further statistics by name, after those of ``uq.statistics`` (the semantic ones,
             :func:`semantic_statistics`).
+        samples_per_condition: consecutive samples that share a condition (2 for a class-conditional model, 1
+            otherwise): the MC estimates group them (:func:`_condition_groups`).
     """
     from ...artifacts import iter_samples, load_sample_addresses
     from ...coverage_study import estimator_of, group_noise_features, grouped_file_values
@@ -171,7 +192,11 @@ def run_uq_estimates(
     n_mc = len(mc.indices)
     mc_sps = mc.seconds / n_mc
     control_variates = list(uq.get("control_variates", []))
-    features = {m: group_noise_features(ss, control_variates) if kinds[m] in ("mc", "amc") else {} for m, ss in loaded.items()}
+    features = {
+        m: {f: _condition_groups(kinds[m], phi, samples_per_condition) for f, phi in group_noise_features(ss, control_variates).items()}
+        if kinds[m] in ("mc", "amc") else {}
+        for m, ss in loaded.items()
+    }
 
     # every estimate of every (method, statistic); the baseline first (its sigma^2 enters every row)
     results: dict[tuple[str, str], dict[str, Any]] = {}
@@ -183,13 +208,14 @@ def run_uq_estimates(
             opts = dict(baseline=same, level=level, quantile=quantile)
             shape = evaluate_statistic(fn, next(iter_samples(path, 1)), name=name, indices=ss.indices[:1]).shape[1:]
             if not shape:  # a scalar statistic: its N values, all at once
-                v = grouped_file_values(path, ss, fn, name=name, chunk_size=chunk_size)
+                v = _condition_groups(kinds[method], grouped_file_values(path, ss, fn, name=name, chunk_size=chunk_size), samples_per_condition)
                 scalars[(method, name)] = v
                 results[(method, name)] = _estimates_of(kinds[method], v, features[method], **opts)
                 continue
             blocks = [
-                _estimates_of(kinds[method], grouped_file_values(path, ss, fn, name=name, columns=cols, chunk_size=chunk_size),
-                              features[method], **opts)
+                _estimates_of(kinds[method], _condition_groups(
+                    kinds[method], grouped_file_values(path, ss, fn, name=name, columns=cols, chunk_size=chunk_size), samples_per_condition),
+                    features[method], **opts)
                 for cols in _column_blocks(int(np.prod(shape)), len(ss.indices), block_mb)
             ]
             results[(method, name)] = _merged(blocks, shape)
