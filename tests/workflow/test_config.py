@@ -193,3 +193,6 @@ def test_semantic_statistics_reach_only_their_runs():
     assert plan.uq_runs_with("class_probabilities") == [("digits-ddpm", "ddim")]  # a conditional model's class law is its labels
     claim = {"id": "X", "measure": {"kind": "efficiency", "statistic": "requested_class_probability", "method": "amc"}}
     assert [t["model"] for t in claim_targets(claim, plan)] == ["cond"]
+    # a config that estimates no semantic statistic (the paper's) plans no run for their claims
+    del config["uq"]["semantic"]
+    assert Plan(config).uq_runs_with("confidence") == [] and claim_targets(claim, Plan(config)) == []

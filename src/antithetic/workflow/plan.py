@@ -239,12 +239,15 @@ class Plan:
 
     def uq_runs_with(self, statistic: str | None) -> list[tuple[str, str]]:
         """The Table-2 runs whose rows hold ``statistic``: every run for a statistic of ``uq.statistics``
-        (or ``None``), the runs of ``uq.semantic.models`` for a semantic one, and of those only the
+        (or ``None``), none for a statistic the config does not estimate, the runs of ``uq.semantic.models`` for a semantic one, and of those only the
         class-conditional (guided) models for ``requested_class_probability`` and only the others for the class
         law (``class_probabilities``, ``predicted_class``)."""
-        semantic = (self.config.get("uq") or {}).get("semantic") or {}
-        if statistic is None or statistic not in (semantic.get("statistics") or []):
+        uq = self.config.get("uq") or {}
+        if statistic is None or statistic in (uq.get("statistics") or {}):
             return self.uq_runs
+        semantic = uq.get("semantic") or {}
+        if statistic not in (semantic.get("statistics") or []):  # a statistic this config does not estimate
+            return []
         from ..kinds import model_kind
 
         chosen = set(semantic.get("models") or [])
