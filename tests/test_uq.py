@@ -571,9 +571,46 @@ def test_uq_estimates_group_a_conditional_models_mc_samples_by_condition_slot(tm
     assert grouped["num_groups"] == 100 and flat["num_groups"] == 200
     assert grouped["std_error"] == pytest.approx(group_estimate(slots).std_error, rel=1e-5)  # the CSV keeps 6 digits
     assert grouped["std_error"] > 1.1 * flat["std_error"]  # independent samples would understate the error
-    # the efficiency of MC itself is sigma^2 / N over its (now honest) variance: below 1 with slots alike
-    assert grouped["efficiency"] == pytest.approx(mc_values.var(ddof=1) / 200 / grouped["std_error"] ** 2, rel=1e-4)
-    assert grouped["efficiency"] < 1
-    for column in ("estimate", "ci_length", "efficiency", "rho_w"):
-        assert frames[2].loc[("brightness", "amc"), column] == pytest.approx(frames[1].loc[("brightness", "amc"), column], rel=1e-12)
+    # the baseline is the slot design: sigma^2 = 2 Var(slot means), so MC has efficiency 1 and the others are
+    # measured against MC with the same shared classes (the noise coupling alone)
+    assert grouped["efficiency"] == pytest.approx(1.0) and grouped["efficiency_low"] == grouped["efficiency_high"]
+    slot_sigma2 = 2 * slots.mean(1).var(ddof=1)
+    assert grouped["mc_ci_length_equal_n"] == pytest.approx(flat["mc_ci_length_equal_n"] * np.sqrt(slot_sigma2 / mc_values.var(ddof=1)), rel=1e-4)
+    amc2, amc1 = frames[2].loc[("brightness", "amc")], frames[1].loc[("brightness", "amc")]
+    for column in ("estimate", "ci_length", "rho_w"):
+        assert amc2[column] == pytest.approx(amc1[column], rel=1e-12)
+    assert amc2["efficiency"] == pytest.approx(amc1["efficiency"] * slot_sigma2 / mc_values.var(ddof=1), rel=1e-4)
     assert frames[2].loc[("brightness", "mc+cv:quadratic"), "num_groups"] == 100
+
+
+def test_bootstrap_efficiency_interval_covers_on_a_rare_event_statistic_where_the_f_interval_does_not():
+    """A statistic that is 1 for a rare failure and 0 otherwise (a classifier missing the requested class): with
+    independent pairs the true efficiency is 1; the F interval, exact for Gaussian statistics, undercovers far
+    below 95% while the bootstrap interval stays near its level."""
+    from antithetic.estimators import efficiency_interval, efficiency_interval_bootstrap
+
+    rng = np.random.default_rng(0)
+    reps, n_mc, pairs, p = 200, 400, 200, 0.05
+    f_hits, boot_hits = 0, 0
+    for rep in range(reps):
+        mc = (rng.random(n_mc) < p).astype(float)
+        groups = (rng.random((pairs, 2)) < p).astype(float)
+        est = group_estimate(groups, method="amc")
+        f = efficiency_interval(mc.var(ddof=1), n_mc, est)
+        boot = efficiency_interval_bootstrap(mc, groups.mean(1), samples_per_group=2, num_bootstrap=999, seed=rep)
+        assert boot["efficiency"] == pytest.approx(f["efficiency"], rel=1e-12)  # one efficiency, two intervals
+        f_hits += f["efficiency_low"] <= 1 <= f["efficiency_high"]
+        boot_hits += boot["efficiency_low"] <= 1 <= boot["efficiency_high"]
+    low, _ = stats.binomtest(int(0.95 * reps), reps).proportion_ci(0.99)
+    assert boot_hits / reps >= low - 0.02, boot_hits / reps
+    assert f_hits / reps < boot_hits / reps - 0.1, (f_hits / reps, boot_hits / reps)
+
+
+def test_bootstrap_efficiency_counts_condition_slots_as_mc_units():
+    """sigma^2 from slot means: ``s * Var(slot means)``, so MC against its own slots has efficiency 1."""
+    from antithetic.estimators import efficiency_interval_bootstrap
+
+    rng = np.random.default_rng(1)
+    slots = rng.normal(size=(300, 2)) + rng.normal(size=(300, 1))  # two samples sharing a slot effect
+    out = efficiency_interval_bootstrap(slots.mean(1), slots.mean(1), samples_per_unit=2, samples_per_group=2, num_bootstrap=199)
+    assert out["efficiency"] == pytest.approx(1.0)

@@ -532,9 +532,9 @@ def test_flowedit_claims_read_one_row_per_n_max_of_the_stage_table(tmp_path, mon
     from antithetic.workflow.tables import flowedit_table
 
     claims, plan = _ledger_and_plan("config.yaml")
-    c25, c26 = (next(c for c in claims if c["id"] == cid) for cid in ("C26", "C27"))
-    assert "target class (the condition is a digit class" in c25["claim"] and "digits classifier's probability" in c25["claim"]
-    assert "digits classifier's features to the source (the paper: LPIPS)" in c26["claim"]
+    c26, c27 = (next(c for c in claims if c["id"] == cid) for cid in ("C26", "C27"))
+    assert "target class (the condition is a digit class" in c26["claim"] and "digits classifier's probability" in c26["claim"]
+    assert "digits classifier's features to the source (the paper: LPIPS)" in c27["claim"]
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(0)
     rows = []
@@ -544,10 +544,10 @@ def test_flowedit_claims_read_one_row_per_n_max_of_the_stage_table(tmp_path, mon
         anti = iid.assign(target_probability=iid["target_probability"] + rng.normal(shift, 0.2, 100),
                           faithfulness_feature=iid["faithfulness_feature"] - rng.normal(shift, 0.2, 100))
         rows += [{"model": "digits-gmm-cond", "n_max": n_max, "num_steps": 50, "start_s": 0.5, **r} for r in win_rates(anti, iid)]
-    assert [t["files"]["table"] for t in claim_targets(c25, plan)] == ["results/tables/flowedit.csv"]
+    assert [t["files"]["table"] for t in claim_targets(c26, plan)] == ["results/tables/flowedit.csv"]
     Path("results/tables").mkdir(parents=True)
     flowedit_table(pd.DataFrame(rows))[0].to_csv("results/tables/flowedit.csv", index=False)
-    for claim, measure in ((c25, "target_probability"), (c26, "faithfulness_feature")):
+    for claim, measure in ((c26, "target_probability"), (c27, "faithfulness_feature")):
         measured = evaluate(claim, claim_targets(claim, plan))
         assert [(r.model, r.sampler) for r in measured] == [("digits-gmm-cond", f"{n} {measure}") for n in (20, 40)]
         expected = [r for r in rows if r["measure"] == measure]

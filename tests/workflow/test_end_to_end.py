@@ -205,9 +205,13 @@ def test_uq_outputs(workdir):
     assert {"mc", "amc", "k_amc", "rqmc", "mc+cv:linear", "amc+cv:quadratic"} <= set(table["method"])
     conditional = table["model"].map(lambda m: MODEL_KINDS[tiny_config()["models"][m]["kind"]].guided)
     mc = table["method"] == "mc"
-    assert table.loc[mc & ~conditional, "efficiency"].to_numpy() == pytest.approx(1.0)
+    assert table.loc[mc, "efficiency"].to_numpy() == pytest.approx(1.0)
     # a class-conditional model's MC groups are its condition slots (two samples sharing a class)
     assert (table.loc[mc & conditional, "num_groups"] * 2 == table.loc[mc & conditional, "num_samples"]).all() and conditional.any()
+    # the classifier's statistics get a bootstrap efficiency interval, the pixel statistics the F interval
+    own = ~table["method"].str.contains("+cv", regex=False) & ~mc
+    assert set(table.loc[own & table["statistic"].isin(["confidence", "requested_class_probability"]), "efficiency_ci_method"]) == {"bootstrap"}
+    assert set(table.loc[own & (table["statistic"] == "brightness"), "efficiency_ci_method"]) == {"F"}
     assert (table["efficiency_low"] <= table["efficiency"] + 1e-9).all() and (table["efficiency"] <= table["efficiency_high"] + 1e-9).all()
     assert table["rho_w"].notna().sum() > 0 and "ci_ratio_squared" in table
     affine = table[(table["model"] == "affine-odd") & (table["statistic"] == "brightness")].set_index("method")

@@ -38,8 +38,7 @@ __all__ = [
 ]
 
 #: guidance scale ``w`` of a class-conditional UNet when none is given: the DiT pipeline's default (and the ``dit``
-#: kind's), the paper's class-conditional setting; the workflow's small digits model draws its requested class in
-#: about 19 of 20 samples there (docs/configuration.md)
+#: kind's), the paper's class-conditional setting
 DEFAULT_GUIDANCE_SCALE = 4.0
 
 

@@ -102,7 +102,10 @@ def _estimates_of(kind: str, v: np.ndarray, features: dict[str, np.ndarray], *, 
         estimate = estimate_groups(kind, v, level=level, quantile=quantile)
     out: dict[str, Any] = {"estimate": estimate, "cv": {}, "jackknife": {}}
     if baseline:
-        out["sigma2"] = v.reshape(n, *v.shape[2:]).var(axis=0, ddof=1)
+        if kind == "mc" and v.shape[1] > 1:  # condition slots: sigma^2 of one sample of the slot design
+            out["sigma2"] = v.shape[1] * v.mean(axis=1).var(axis=0, ddof=1)
+        else:
+            out["sigma2"] = v.reshape(n, *v.shape[2:]).var(axis=0, ddof=1)
     for feature, phi in features.items():
         cv = cv_estimate(v, phi, level=level, quantile=quantile, method=f"{kind}+cv")
         out["cv"][feature] = cv
@@ -174,7 +177,12 @@ def run_uq_estimates(
     """
     from ...artifacts import iter_samples, load_sample_addresses
     from ...coverage_study import estimator_of, group_noise_features, grouped_file_values
-    from ...estimators import efficiency_interval_of_jackknife, estimate_summary, group_estimate
+    from ...estimators import (
+        efficiency_interval_bootstrap,
+        efficiency_interval_of_jackknife,
+        estimate_summary,
+        group_estimate,
+    )
     from ...image_statistics import evaluate_statistic
 
     level, quantile = float(uq["level"]), uq["quantile"]
@@ -220,6 +228,10 @@ def run_uq_estimates(
             ]
             results[(method, name)] = _merged(blocks, shape)
     sigma2 = {name: results[(baseline, name)]["sigma2"] for name in statistics}
+    # the MC run's independent units (samples, or condition slots): the degrees of freedom of sigma^2
+    mc_units = n_mc // samples_per_condition
+    # bounded statistics with rare outliers (the classifier's): a bootstrap efficiency interval, not the F one
+    robust = {name for name in (extra_statistics or {}) if (baseline, name) in scalars}
 
     rows, curves, pixels = [], [], {}
     labels = {"model": model, "sampler": sampler}
@@ -229,12 +241,21 @@ def run_uq_estimates(
         timing = {"seconds_per_sample": sps}
         for name in statistics:
             res = results[(method, name)]
-            common = dict(sample_variance=sigma2[name], mc_num_samples=n_mc, level=level, quantile=quantile)
+            common = dict(sample_variance=sigma2[name], mc_num_samples=mc_units, level=level, quantile=quantile)
             same = method == baseline
             # 1. the design's own estimator
             est = res["estimate"]
-            row = estimate_summary(est, same_samples=same, **common)
-            rows.append({**labels, "statistic": name, "method": method, "estimator": kind, "design": ss.design["name"], **row, **timing})
+            ci, ci_method = None, "F"
+            if name in robust and not same:
+                mc_values, values = scalars[(baseline, name)], scalars[(method, name)]
+                ci = efficiency_interval_bootstrap(mc_values.mean(axis=1), values.mean(axis=1), samples_per_unit=mc_values.shape[1],
+                                                   samples_per_group=values.shape[1], level=level)
+                ci_method = "bootstrap"
+            row = estimate_summary(est, same_samples=same, efficiency_ci=ci, **common)
+            if ci is not None:  # the bootstrap gives no CI-ratio; keep the one of the F computation
+                row["ci_ratio_squared"] = estimate_summary(est, same_samples=same, **common)["ci_ratio_squared"]
+            rows.append({**labels, "statistic": name, "method": method, "estimator": kind, "design": ss.design["name"], **row,
+                         "efficiency_ci_method": ci_method, **timing})
             if np.ndim(est.estimate) > 0:
                 pixels[f"{name}__{method}__estimate"] = np.asarray(est.estimate)
                 pixels[f"{name}__{method}__ci_length"] = np.asarray(est.ci_length)
@@ -243,7 +264,8 @@ def run_uq_estimates(
                 jk = res["jackknife"].get(feature)
                 ci = efficiency_interval_of_jackknife(jk, level=level, quantile=quantile) if jk is not None else None
                 row = estimate_summary(cv, same_samples=same, efficiency_ci=ci, **common)
-                rows.append({**labels, "statistic": name, "method": f"{method}+cv:{feature}", "estimator": f"{kind}+cv", "design": ss.design["name"], **row, **timing})
+                rows.append({**labels, "statistic": name, "method": f"{method}+cv:{feature}", "estimator": f"{kind}+cv", "design": ss.design["name"], **row,
+                             "efficiency_ci_method": "jackknife" if jk is not None else "F", **timing})
             # 3. CI length vs N on nested subsets (scalar statistics)
             if (method, name) in scalars:
                 v = scalars[(method, name)]
@@ -343,8 +365,10 @@ def run_table2(*, estimates: list[str | Path], coverage: list[str | Path], out_c
         frame, fmt, csv=out_csv, markdown=out_markdown, latex=out_latex,
         caption="Table 2: estimates with their CI half-length and CI length; efficiency = variance ratio "
         "(sigma^2/N)/Var(estimator) at equal N (sigma^2 from the MC run; vector statistics: total-variance "
-        "ratio, pixel-averaged CI length) with its 95% CI (F interval with N_MC - 1 and G - 1 degrees of "
-        "freedom; a block jackknife for control variates on the MC samples themselves); (CI_MC/CI)^2 = the "
+        "ratio, pixel-averaged CI length) with its 95% CI (column efficiency_ci_method: F interval with N_MC - 1 "
+        "and G - 1 degrees of freedom; a BCa bootstrap over the MC units and the groups for the classifier's scalar "
+        "statistics, whose rare outliers the F interval ignores; a block jackknife for control variates on the MC "
+        "samples themselves; a class-conditional model's MC units are its condition slots); (CI_MC/CI)^2 = the "
         "squared ratio of CI lengths, i.e. the efficiency times the squared ratio of the two t quantiles; "
         "rho_w = variance-weighted within-group correlation (AMC: efficiency 1/(1+rho_w) with the pairs' own "
         "variance); sampling time per sample and efficiency per unit of sampling time.",
