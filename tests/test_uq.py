@@ -581,6 +581,14 @@ def test_uq_estimates_group_a_conditional_models_mc_samples_by_condition_slot(tm
         assert amc2[column] == pytest.approx(amc1[column], rel=1e-12)
     assert amc2["efficiency"] == pytest.approx(amc1["efficiency"] * slot_sigma2 / mc_values.var(ddof=1), rel=1e-4)
     assert frames[2].loc[("brightness", "mc+cv:quadratic"), "num_groups"] == 100
+    # groups of 3 would split slots: refused, with the key and the fix
+    from antithetic.workflow.config import ConfigError
+
+    s3 = generate(model, design=KAntitheticNoise(k=3, seed=0), num_samples=30, sampler="ddim", sampler_options={"num_steps": 2}, progress=False)
+    save_samples(tmp_path / "k3.npz", s3)
+    with pytest.raises(ConfigError, match=r"'uq.methods.k3.design': groups of 3 samples split the condition slots.*multiple of 2"):
+        run_uq_estimates(uq, model="cond", sampler="ddim", inputs={**inputs, "k3": tmp_path / "k3.npz"}, out_estimates=tmp_path / "e3.csv",
+                         out_ci_vs_n=tmp_path / "c3.csv", out_pixels=tmp_path / "p3.npz", samples_per_condition=2)
 
 
 def test_bootstrap_efficiency_interval_covers_on_a_rare_event_statistic_where_the_f_interval_does_not():

@@ -330,7 +330,8 @@ def uq_semantic(wildcards):
         return {"statistics": [], "class_labels": None}
     spec = config["models"][wildcards.model]
     guided = MODEL_KINDS[spec["kind"]].guided
-    labels = {"class_labels": spec.get("class_labels", "random"), "label_seed": spec.get("label_seed", 0)} if guided else None
+    labels = {"class_labels": spec.get("class_labels", "random"), "label_seed": spec.get("label_seed", 0),
+              "num_classes": (spec.get("train") or {}).get("num_classes")} if guided else None
     return {"statistics": list(semantic.get("statistics") or []), "class_labels": labels}
 
 

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ...artifacts import atomic_path, write_json
-from ..config import naming_key
+from ..config import ConfigError, naming_key
 
 __all__ = ["run_table2", "run_uq_coverage", "run_uq_estimates", "run_uq_figures", "semantic_statistics"]
 
@@ -54,6 +54,10 @@ def semantic_statistics(names: list[str], *, model: str, classifier: str | Path,
 
     net = load_classifier(classifier)
     labels = None
+    classes = (class_labels or {}).get("num_classes")
+    if classes is not None and int(classes) != int(net.config.num_classes):
+        raise ConfigError(f"config key 'uq.semantic.models' names {model!r}, a model of {classes} classes, but the classifier "
+                          f"reads {net.config.num_classes}; leave the model out of uq.semantic.models")
     if class_labels is not None:
         with naming_key(f"models.{model}.class_labels"):
             labels = ClassLabels(class_labels.get("class_labels", "random"), num_classes=int(net.config.num_classes),
@@ -123,7 +127,8 @@ def _condition_groups(kind: str, v: np.ndarray, samples_per_condition: int) -> n
     if kind != "mc" or samples_per_condition <= 1:
         return v
     if len(v) % samples_per_condition:
-        raise ValueError(f"{len(v)} MC samples do not fill whole condition slots of {samples_per_condition} samples")
+        raise ValueError(f"{len(v)} MC samples do not fill whole condition slots of {samples_per_condition} samples; "
+                         f"make the MC method's num_samples a multiple of {samples_per_condition}")
     return v.reshape(-1, samples_per_condition, *v.shape[2:])
 
 
@@ -192,6 +197,11 @@ def run_uq_estimates(
     for method, ss in loaded.items():
         with naming_key(f"uq.methods.{method}.design"):
             kinds[method] = estimator_of(ss.design)
+    for method, ss in loaded.items():  # a group that splits a condition slot would depend on its neighbour
+        if kinds[method] != "mc" and int(ss.design["group_size"]) % samples_per_condition:
+            raise ConfigError(f"config key 'uq.methods.{method}.design': groups of {ss.design['group_size']} samples split the "
+                              f"condition slots ({samples_per_condition} samples share a class) of a class-conditional model; "
+                              f"use a group size that is a multiple of {samples_per_condition}")
     mc_methods = [m for m, k in kinds.items() if k == "mc"]
     if not mc_methods:
         raise ValueError("uq.methods needs one method with an iid design: it is the MC baseline of the efficiencies")
