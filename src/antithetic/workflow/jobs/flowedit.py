@@ -59,14 +59,17 @@ def run_flowedit(
     num_classes = int(net.labels.num_classes)
     if num_classes != int(classifier.config.num_classes):
         raise ConfigError(f"config key 'flowedit.model': {model!r} has {num_classes} classes, the digits classifier "
-                          f"{classifier.config.num_classes}; the target adherence is the classifier's probability of the model's class")
+                          f"{classifier.config.num_classes}; the target adherence is the classifier's probability of the model's class: "
+                          "choose a model of the classifier's classes (e.g. digits-gmm-cond)")
     split = held_out_digits(classifier_dir)
     count = int(settings["sources"])
     if count > len(split["test_images"]):
-        raise ValueError(f"config key 'flowedit.sources' = {count} exceeds the {len(split['test_images'])} held-out digits")
+        raise ValueError(f"config key 'flowedit.sources' = {count} exceeds the {len(split['test_images'])} held-out digits; "
+                         f"lower it to at most {len(split['test_images'])}")
     sources, labels = split["test_images"][:count], split["test_labels"][:count]
     if tuple(net.sample_shape) != tuple(sources.shape[1:]):
-        raise ValueError(f"config key 'flowedit.model': {model!r} samples {net.sample_shape}, the digits are {tuple(sources.shape[1:])}")
+        raise ValueError(f"config key 'flowedit.model': {model!r} samples {net.sample_shape}, the digits are {tuple(sources.shape[1:])}; "
+                         "choose a model of the digits' shape (1x8x8)")
     seed = int(settings["seed"])
     targets = edit_targets(labels, num_classes=num_classes, seed=seed)
     began = time.perf_counter()
