@@ -212,7 +212,10 @@ def test_uq_outputs(workdir):
     own = ~table["method"].str.contains("+cv", regex=False) & ~mc
     assert set(table.loc[own & table["statistic"].isin(["confidence", "requested_class_probability"]), "efficiency_ci_method"]) == {"bootstrap"}
     assert set(table.loc[own & (table["statistic"] == "brightness"), "efficiency_ci_method"]) == {"F"}
-    assert (table["efficiency_low"] <= table["efficiency"] + 1e-9).all() and (table["efficiency"] <= table["efficiency_high"] + 1e-9).all()
+    inside = (table["efficiency_low"] <= table["efficiency"] + 1e-9) & (table["efficiency"] <= table["efficiency_high"] + 1e-9)
+    # the bootstrap interval of a statistic with a handful of groups (tiny run) may be undefined: NaN, never a wrong number
+    undefined = table["efficiency_low"].isna() & table["efficiency_high"].isna() & (table["efficiency_ci_method"] == "bootstrap")
+    assert (inside | undefined).all() and inside[table["efficiency_ci_method"] == "F"].all()
     assert table["rho_w"].notna().sum() > 0 and "ci_ratio_squared" in table
     affine = table[(table["model"] == "affine-odd") & (table["statistic"] == "brightness")].set_index("method")
     assert affine.loc["amc", "rho"] < -0.9 and affine.loc["amc", "efficiency"] > 10
