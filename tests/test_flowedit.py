@@ -281,3 +281,21 @@ def test_the_experiment_scores_both_designs_at_every_n_max(means):
         flowedit_experiment(_mixture(means), sources, source_labels=labels, target_labels=targets, classifier=classifier,
                             extractor=FeatureExtractor(classifier), n_max_values=[4], num_steps=10, n_avg=2,
                             antithetic_design=IIDNoise(seed=0), iid_design=IIDNoise(seed=1))
+
+
+def test_measures_score_edits_in_the_data_range():
+    """An edit past [-1, 1] is scored as its clamp, as every sample the classifier reads."""
+    from torch import nn
+
+    from antithetic.flowedit import flowedit_measures
+
+    torch.manual_seed(0)
+    classifier = nn.Sequential(nn.Flatten(), nn.Linear(64, 10))
+    extractor = nn.Sequential(nn.Flatten(), nn.Linear(64, 5))
+    sources = torch.rand(4, 1, 8, 8) * 2 - 1
+    edits = torch.randn(4, 1, 8, 8) * 2.5
+    targets = torch.tensor([1, 2, 3, 4])
+    kw = dict(classifier=classifier, extractor=extractor)
+    over, clamped = flowedit_measures(sources, edits, targets, **kw), flowedit_measures(sources, edits.clamp(-1, 1), targets, **kw)
+    assert (edits.abs() > 1).any()
+    pd.testing.assert_frame_equal(over, clamped)

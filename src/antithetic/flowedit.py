@@ -288,7 +288,11 @@ def flowedit_measures(
     * ``hit``: 1 where the classifier's arg-max class is the target;
     * ``faithfulness_feature``: the distance of the L2-normalised classifier features of edit and source
       (:func:`antithetic.diversity.feature_distance`; lower = more faithful).
+
+    Edits are scored in the data range [-1, 1], clamped like every sample the classifier reads
+    (:mod:`antithetic.semantic_statistics`): an edit overshoots it where the velocity difference extrapolates.
     """
+    edits = edits.clamp(-1.0, 1.0)
     probabilities = torch.softmax(classifier(edits.float()).double(), dim=1)
     targets = targets.long().to(probabilities.device)
     return pd.DataFrame({
