@@ -488,6 +488,8 @@ CODE_EDITS = [
     ("src/antithetic/workflow/plotting/inverse.py", {"table3_figure"}, {"only": FIGURE_RULES}),
     ("src/antithetic/workflow/plotting/claims.py", {"forest_figure"}, {"only": FIGURE_RULES}),
     ("src/antithetic/workflow/plotting/flowedit.py", {"flowedit_figure"}, {"only": FIGURE_RULES}),
+    # the win-rate drawing both editing stages share
+    ("src/antithetic/workflow/plotting/editing.py", {"editing_figure", "flowedit_figure"}, {"only": FIGURE_RULES}),
     ("src/antithetic/workflow/plotting/sweeps.py", {"eta_sweep_figure", "guidance_sweep_figure"}, {"only": FIGURE_RULES}),
     ("src/antithetic/workflow/plotting/__init__.py", FIGURE_RULES, {"only": FIGURE_RULES}),
     ("src/antithetic/workflow/bench.py", set(), {"only": NO_RERUN}),  # no job imports the benchmark

@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from . import PALETTE, plt, save_figure, to_display
+from .editing import draw_win_rates
 
 __all__ = ["plot_edit_grid", "plot_win_rates"]
 
@@ -22,14 +23,7 @@ GRID_SOURCES = 6
 def plot_win_rates(frame: pd.DataFrame, *, path: str | Path) -> None:
     """Win rate (with exact binomial CI) of the antithetic over the independent edit per measure against n_max."""
     fig, ax = plt.subplots(figsize=(6.4, 3.6))
-    for measure, rows in frame.groupby("measure", sort=False):
-        color, ls = _STYLE.get(measure, ("0.5", "-"))
-        x = rows["n_max"].to_numpy()
-        y = rows["win_rate"].to_numpy()
-        err = np.array([y - rows["ci_low"].to_numpy(), rows["ci_high"].to_numpy() - y])
-        ax.errorbar(x, y, yerr=np.clip(err, 0, None), color=color, ls=ls, marker="o", capsize=3, label=rows["label"].iloc[0])
-    ax.axhline(0.5, color="k", lw=0.8)
-    ax.set_ylim(0, 1)
+    draw_win_rates(ax, frame, x="n_max", styles=_STYLE)
     ax.set_xticks(sorted(frame["n_max"].unique()))
     ax.set_xlabel(f"n_max (edit steps of {int(frame['num_steps'].iloc[0])})")
     ax.set_ylabel("antithetic win rate over iid")
