@@ -614,6 +614,36 @@ def test_bootstrap_efficiency_interval_covers_on_a_rare_event_statistic_where_th
     assert f_hits / reps < boot_hits / reps - 0.1, (f_hits / reps, boot_hits / reps)
 
 
+def test_bootstrap_efficiency_interval_of_a_vector_statistic_is_the_total_variance_ratio_and_covers():
+    """A one-hot predicted class (three classes, two of them rare) and independent pairs: the true efficiency is 1.
+    The bootstrap resamples whole vectors, its efficiency is the F computation's total-variance ratio, one
+    component gives the scalar result, and the interval covers near its level where the F interval does not."""
+    from antithetic.estimators import efficiency_interval, efficiency_interval_bootstrap
+
+    rng = np.random.default_rng(2)
+    reps, n_mc, pairs, probs = 200, 400, 200, [0.92, 0.05, 0.03]
+    f_hits, boot_hits = 0, 0
+    for rep in range(reps):
+        mc = np.eye(3)[rng.choice(3, size=n_mc, p=probs)]
+        groups = np.eye(3)[rng.choice(3, size=(pairs, 2), p=probs)]
+        est = group_estimate(groups, method="amc")
+        f = efficiency_interval(mc.var(axis=0, ddof=1), n_mc, est)
+        boot = efficiency_interval_bootstrap(mc, groups.mean(1), samples_per_group=2, num_bootstrap=999, seed=rep)
+        assert boot["efficiency"] == pytest.approx(f["efficiency"], rel=1e-12)
+        f_hits += f["efficiency_low"] <= 1 <= f["efficiency_high"]
+        boot_hits += boot["efficiency_low"] <= 1 <= boot["efficiency_high"]
+    low, _ = stats.binomtest(int(0.95 * reps), reps).proportion_ci(0.99)
+    assert boot_hits / reps >= low - 0.02, boot_hits / reps
+    assert f_hits / reps < boot_hits / reps - 0.05, (f_hits / reps, boot_hits / reps)
+    # resampling keeps a unit's components together: a statistic whose components cancel exactly in every unit
+    # (x, -x) keeps the interval of its first component, which it would lose if components were resampled apart
+    x_mc, x_groups = rng.normal(size=n_mc), rng.normal(size=(pairs, 2)).mean(1)
+    one = efficiency_interval_bootstrap(x_mc, x_groups, samples_per_group=2, num_bootstrap=499, seed=5)
+    two = efficiency_interval_bootstrap(np.stack([x_mc, -x_mc], 1), np.stack([x_groups, -x_groups], 1), samples_per_group=2,
+                                        num_bootstrap=499, seed=5)
+    assert two == pytest.approx(one, rel=1e-9, nan_ok=True)
+
+
 def test_bootstrap_efficiency_counts_condition_slots_as_mc_units():
     """sigma^2 from slot means: ``s * Var(slot means)``, so MC against its own slots has efficiency 1."""
     from antithetic.estimators import efficiency_interval_bootstrap

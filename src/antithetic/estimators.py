@@ -371,24 +371,32 @@ def efficiency_interval_bootstrap(
 
     ``efficiency = (sigma^2 / N) / (Var(group means) / G)`` with ``sigma^2 = samples_per_unit * Var(mc_units)``
     (the MC run's independent units: single samples, or the means of the samples that share a condition),
-    ``G`` groups of ``samples_per_group`` samples each and ``N = G * samples_per_group``. The F interval of
+    ``G`` groups of ``samples_per_group`` samples each and ``N = G * samples_per_group``. A vector statistic
+    (``mc_units`` of shape ``(units, D)``, ``group_means`` ``(G, D)``) takes the total-variance ratio, variances
+    summed over its ``D`` components, as :func:`efficiency_interval` does. The F interval of
     :func:`efficiency_interval` assumes a Gaussian statistic; a bounded statistic with rare outliers (a
-    classifier's confidence near 1) has a heavy-tailed per-sample variance, and the F interval is then far too
-    short. This BCa interval (:func:`antithetic.bootstrap.bootstrap_ci`) resamples the MC units and the groups
-    independently, as the two runs are. Keys as :func:`efficiency_interval` (``ci_ratio_squared`` is NaN).
+    classifier's confidence near 1, a rarely predicted class) has a heavy-tailed per-sample variance, and the F
+    interval is then far too short. This BCa interval (:func:`antithetic.bootstrap.bootstrap_ci`) resamples the
+    MC units and the groups independently, as the two runs are, each unit or group with all its components.
+    Keys as :func:`efficiency_interval` (``ci_ratio_squared`` is NaN).
     """
     from .bootstrap import bootstrap_ci
 
-    mc_units = np.asarray(mc_units, dtype=np.float64).reshape(-1)
-    group_means = np.asarray(group_means, dtype=np.float64).reshape(-1)
+    mc_units = np.asarray(mc_units, dtype=np.float64).reshape(len(mc_units), -1)  # (units, components)
+    group_means = np.asarray(group_means, dtype=np.float64).reshape(len(group_means), -1)  # (G, components)
+    if mc_units.shape[1] != group_means.shape[1]:
+        raise ValueError(f"mc_units has {mc_units.shape[1]} components per unit, group_means {group_means.shape[1]}")
     n = len(group_means) * int(samples_per_group)
 
-    def efficiency(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
-        var = np.var(b, ddof=1, axis=axis) / b.shape[axis]
-        return samples_per_unit * np.var(a, ddof=1, axis=axis) / n / np.where(var > 0, var, np.nan)
+    # the bootstrap resamples unit and group *indices*, so a unit or group keeps all its components
+    def efficiency(units: np.ndarray, groups: np.ndarray, axis: int = -1) -> np.ndarray:
+        a, b = mc_units[units.astype(np.intp)], group_means[groups.astype(np.intp)]  # (..., n, components)
+        var = np.var(b, ddof=1, axis=-2).sum(axis=-1) / b.shape[-2]
+        return samples_per_unit * np.var(a, ddof=1, axis=-2).sum(axis=-1) / n / np.where(var > 0, var, np.nan)
 
-    eff = float(efficiency(mc_units, group_means))
-    low, high = bootstrap_ci((mc_units, group_means), efficiency, paired=False, num_bootstrap=num_bootstrap, level=level,
+    units, groups = np.arange(len(mc_units), dtype=np.float64), np.arange(len(group_means), dtype=np.float64)
+    eff = float(efficiency(units, groups))
+    low, high = bootstrap_ci((units, groups), efficiency, paired=False, num_bootstrap=num_bootstrap, level=level,
                              rng=np.random.default_rng(seed))
     return {"efficiency": eff, "efficiency_low": float(low), "efficiency_high": float(high), "ci_ratio_squared": float("nan")}
 

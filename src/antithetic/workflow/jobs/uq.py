@@ -219,6 +219,8 @@ def run_uq_estimates(
     # every estimate of every (method, statistic); the baseline first (its sigma^2 enters every row)
     results: dict[tuple[str, str], dict[str, Any]] = {}
     scalars: dict[tuple[str, str], np.ndarray] = {}
+    vectors: dict[tuple[str, str], np.ndarray] = {}  # the extra statistics' vector values, (G, g, components)
+    extra = set(extra_statistics or {})
     for name, fn in statistics.items():
         for method in [baseline] + [m for m in loaded if m != baseline]:
             ss, path = loaded[method], inputs[method]
@@ -230,18 +232,22 @@ def run_uq_estimates(
                 scalars[(method, name)] = v
                 results[(method, name)] = _estimates_of(kinds[method], v, features[method], **opts)
                 continue
-            blocks = [
-                _estimates_of(kinds[method], _condition_groups(
-                    kinds[method], grouped_file_values(path, ss, fn, name=name, columns=cols, chunk_size=chunk_size), samples_per_condition),
-                    features[method], **opts)
-                for cols in _column_blocks(int(np.prod(shape)), len(ss.indices), block_mb)
-            ]
+            blocks, kept = [], []
+            for cols in _column_blocks(int(np.prod(shape)), len(ss.indices), block_mb):
+                v = _condition_groups(kinds[method], grouped_file_values(path, ss, fn, name=name, columns=cols, chunk_size=chunk_size),
+                                      samples_per_condition)
+                blocks.append(_estimates_of(kinds[method], v, features[method], **opts))
+                if name in extra:  # a few components (the classifier's): kept whole for the bootstrap interval
+                    kept.append(v)
             results[(method, name)] = _merged(blocks, shape)
+            if kept:
+                vectors[(method, name)] = np.concatenate(kept, axis=-1)
     sigma2 = {name: results[(baseline, name)]["sigma2"] for name in statistics}
     # the MC run's independent units (samples, or condition slots): the degrees of freedom of sigma^2
     mc_units = n_mc // samples_per_condition
-    # bounded statistics with rare outliers (the classifier's): a bootstrap efficiency interval, not the F one
-    robust = {name for name in (extra_statistics or {}) if (baseline, name) in scalars}
+    # bounded statistics with rare outliers (the classifier's, scalar or vector): a bootstrap efficiency interval, not the F one
+    kept_values = {**scalars, **vectors}
+    robust = {name for name in extra if (baseline, name) in kept_values}
 
     rows, curves, pixels = [], [], {}
     labels = {"model": model, "sampler": sampler}
@@ -257,7 +263,7 @@ def run_uq_estimates(
             est = res["estimate"]
             ci, ci_method = None, "F"
             if name in robust and not same:
-                mc_values, values = scalars[(baseline, name)], scalars[(method, name)]
+                mc_values, values = kept_values[(baseline, name)], kept_values[(method, name)]
                 ci = efficiency_interval_bootstrap(mc_values.mean(axis=1), values.mean(axis=1), samples_per_unit=mc_values.shape[1],
                                                    samples_per_group=values.shape[1], level=level)
                 ci_method = "bootstrap"
@@ -376,7 +382,7 @@ def run_table2(*, estimates: list[str | Path], coverage: list[str | Path], out_c
         caption="Table 2: estimates with their CI half-length and CI length; efficiency = variance ratio "
         "(sigma^2/N)/Var(estimator) at equal N (sigma^2 from the MC run; vector statistics: total-variance "
         "ratio, pixel-averaged CI length) with its 95% CI (column efficiency_ci_method: F interval with N_MC - 1 "
-        "and G - 1 degrees of freedom; a BCa bootstrap over the MC units and the groups for the classifier's scalar "
+        "and G - 1 degrees of freedom; a BCa bootstrap over the MC units and the groups for the classifier's "
         "statistics, whose rare outliers the F interval ignores; a block jackknife for control variates on the MC "
         "samples themselves; a class-conditional model's MC units are its condition slots); (CI_MC/CI)^2 = the "
         "squared ratio of CI lengths, i.e. the efficiency times the squared ratio of the two t quantiles; "
