@@ -9,7 +9,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint env report check readme expected-verdicts claim bench bench-memory slurm-check paper-rehearsal clean
+.PHONY: run test lint env report check readme expected-verdicts claim bench bench-memory bench-run-cost slurm-check paper-rehearsal clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -69,6 +69,14 @@ bench: $(STAMP)
 	$(BIN)/python -m antithetic.workflow.bench
 	mkdir -p docs && cp results/bench/bench.md docs/bench.md
 	$(BIN)/python -m antithetic.workflow.readme write docs/performance.md docs/bench.md bench
+
+# What the class-conditional models' stages cost the default run: the run from clean with and without them, back to
+# back in scratch copies (two whole runs, about 20 minutes on 2 cores): results/bench/run_cost.{json,md}, then
+# docs/run-cost.md and the run-cost block of docs/performance.md (commit both)
+bench-run-cost: $(STAMP)
+	$(BIN)/python -m antithetic.workflow.run_cost --without-models digits-cddpm digits-gmm-cond --drop uq.semantic
+	mkdir -p docs && cp results/bench/run_cost.md docs/run-cost.md
+	$(BIN)/python -m antithetic.workflow.readme write docs/performance.md docs/run-cost.md run-cost
 
 # One claim and only what it needs, e.g. `make claim ID=C13`: reruns what is out of date, then prints the
 # claim's rows (value, CI, decision rule, verdict, source file), also when nothing had to be rerun.

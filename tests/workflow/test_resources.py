@@ -94,13 +94,14 @@ def test_paper_config_network_jobs_declare_at_least_their_projected_peak(tmp_pat
 
 
 def test_default_config_jobs_fit_the_default_profile_memory(tmp_path):
-    """A dry run of config.yaml with the default profile (the CPU, batch 500): no job asks for more than the
+    """A dry run of config.yaml with the default profile (the CPU, its batch size): no job asks for more than the
     profile's default memory."""
     profile = yaml.safe_load((ROOT / "profiles" / "default" / "config.yaml").read_text())
     limit = int(profile["default-resources"]["mem_mb"])
+    batch = int(profile["default-resources"]["batch_size"])
     shutil.copy(ROOT / "config.yaml", tmp_path / "config.yaml")
     jobs = _planned_jobs(_dry_run(tmp_path, "--workflow-profile", str(ROOT / "profiles" / "default"), "--default-resources", "mem_mb=4000",
-                                  "device='cpu'", "batch_size=500"))
+                                  "device='cpu'", f"batch_size={batch}"))
     declared = [job for job in jobs if job["rule"] in resources.COUNTS]
     assert {job["rule"] for job in declared} >= {"sample", "uq_estimates", "diversity", "quality", "editing", "inverse_dps"}
     too_big = [job for job in declared if job["mem_mb"] > limit]
