@@ -10,7 +10,16 @@ import yaml
 from snakemake.utils import validate
 
 from antithetic.workflow.config import check_references
-from antithetic.workflow.run_cost import drop_key, order, run_workflow, scratch_checkout, to_markdown, without_models
+from antithetic.workflow.run_cost import (
+    added_share,
+    drop_key,
+    job_core_seconds,
+    order,
+    run_workflow,
+    scratch_checkout,
+    to_markdown,
+    without_models,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = str(ROOT / "workflow" / "schemas" / "config.schema.yaml")
@@ -76,16 +85,64 @@ def test_scratch_checkout_copies_the_workflow_with_the_given_config(tmp_path):
 def test_run_workflow_counts_the_jobs_and_reports_a_failure_with_its_log(tmp_path):
     ok = [sys.executable, "-c", "print('7 of 9 steps (78%) done'); print('9 of 9 steps (100%) done')"]
     result = run_workflow(tmp_path, cores=1, snakemake=ok)
-    assert result["jobs"] == 9 and result["wall_seconds"] > 0
+    assert result["jobs"] == 9 and result["wall_seconds"] > 0 and result["job_core_seconds"] == {}
+    logged = [sys.executable, "-c", f"print({LOG!r})"]
+    assert run_workflow(tmp_path, cores=1, snakemake=logged)["job_core_seconds"] == job_core_seconds(LOG)
     bad = [sys.executable, "-c", "import sys; print('MissingInputException in rule sample'); sys.exit(1)"]
     with pytest.raises(RuntimeError, match="(?s)exit 1.*run_cost.log.*MissingInputException"):
         run_workflow(tmp_path, cores=1, snakemake=bad)
 
 
+LOG = """Execute 2 jobs...
+[Sat Dec  5 00:04:52 2026]
+localrule train_model:
+    output: results/models/digits-ddpm
+    jobid: 20
+    wildcards: model=digits-ddpm
+    threads: 2
+    resources: tmpdir=/tmp, mem_mb=4000
+[Sat Dec  5 00:04:52 2026]
+localrule sample:
+    output: results/samples/affine-odd/ddim/iid_n10_seed0.npz
+    jobid: 11
+    reason: Missing output files: results/samples/affine-odd/ddim/iid_n10_seed0.npz
+    wildcards: model=affine-odd, sampler=ddim, design=iid, n=10, seed=0
+    resources: tmpdir=/tmp, mem_mb=1500
+Select jobs to execute...
+[Sat Dec  5 00:04:59 2026]
+Finished jobid: 11 (Rule: sample)
+1 of 3 steps (33%) done
+[Sat Dec  5 00:05:02 2026]
+localrule table1:
+    output: results/tables/table1.csv
+    jobid: 3
+[Sat Dec  5 00:06:52 2026]
+Finished jobid: 20 (Rule: train_model)
+2 of 3 steps (67%) done
+"""
+
+
+def test_job_core_seconds_reads_each_finished_job_with_its_threads():
+    """Threads default to 1 (Snakemake prints only more); a job that did not finish has no entry."""
+    jobs = job_core_seconds(LOG)
+    assert jobs == {"train_model[model=digits-ddpm]": 240.0, "sample[model=affine-odd, sampler=ddim, design=iid, n=10, seed=0]": 7.0}
+
+
+def test_added_share_counts_the_jobs_only_the_full_run_has():
+    full = {"train[a]": 300.0, "train[b]": 60.0, "sample[b]": 40.0, "table": 0.0}
+    without = {"train[a]": 500.0, "table": 1.0}  # another run's times never enter
+    share = added_share(full, without)
+    assert share["added_core_seconds"] == 100.0 and share["total_core_seconds"] == 400.0 and share["added_jobs"] == 2
+    assert share["share"] == pytest.approx(0.25) and share["busy_cores_ratio"] == pytest.approx(4 / 3)
+
+
 def test_report_gives_each_run_and_the_ratio_of_each_pair():
     runs = [{"label": "full", "jobs": 176, "wall_seconds": 600.0, "cpu_seconds": 1180.0},
             {"label": "without", "jobs": 141, "wall_seconds": 500.0, "cpu_seconds": 990.0}]
-    text = to_markdown({"runs": runs, "ratios": [1.2], "without_models": CONDITIONAL, "dropped": ["uq.semantic"], "cores": 2})
+    shares = [{"added_jobs": 35, "added_core_seconds": 165.0, "total_core_seconds": 1100.0, "share": 0.15, "busy_cores_ratio": 1 / 0.85}]
+    text = to_markdown({"runs": runs, "ratios": [1.2], "shares": shares, "without_models": CONDITIONAL, "dropped": ["uq.semantic"],
+                        "cores": 2})
     assert "| 1 | full | 176 | 600 | 1180 | 1.97 |" in text
     assert "| 2 | without | 141 | 500 | 990 | 1.98 |" in text
     assert "per pair: 1.200; median 1.200" in text and "`uq.semantic`" in text
+    assert "| 1 | 35 | 165 | 1100 | 0.150 | 1.176 |" in text

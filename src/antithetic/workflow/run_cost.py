@@ -15,6 +15,12 @@ in another), so a wall-clock limit is compared through the ratio of the two runs
 apart: ``full / without``. With ``--repeats 2`` or more the order alternates (full, without, without,
 full, ...), and the report gives each pair's ratio and their median.
 
+A second measure needs one run only, so a drift between runs does not touch it: from the full run's Snakemake
+log, the share of its job core-seconds (wall seconds times threads, :func:`job_core_seconds`) spent in the jobs
+that the ``without`` run does not have (:func:`added_share`). A run that keeps its cores busy takes
+``1 / (1 - share)`` times as long with them. It leaves out what the added stages cost inside shared jobs (a
+Table 2 job that also estimates the semantic statistics), so it is a lower bound of their share.
+
 It writes ``results/bench/run_cost.{json,md}``; ``make bench-run-cost`` copies the table into
 ``docs/run-cost.md`` and the block of ``docs/performance.md``.
 """
@@ -36,7 +42,7 @@ from typing import Any
 
 import yaml
 
-__all__ = ["drop_key", "main", "run_workflow", "to_markdown", "without_models"]
+__all__ = ["added_share", "drop_key", "job_core_seconds", "main", "run_workflow", "to_markdown", "without_models"]
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -130,7 +136,7 @@ def scratch_checkout(dest: Path, config: dict[str, Any], *, root: Path = ROOT) -
 
 
 def run_workflow(folder: Path, *, cores: int, snakemake: list[str] | None = None) -> dict[str, Any]:
-    """Run ``snakemake`` from clean in ``folder``; its wall seconds, CPU seconds and job count.
+    """Run ``snakemake`` from clean in ``folder``; its wall seconds, CPU seconds, job count and each job's core-seconds.
 
     Raises:
         RuntimeError: the run failed (the message holds the end of its output and the log's path).
@@ -151,7 +157,54 @@ def run_workflow(folder: Path, *, cores: int, snakemake: list[str] | None = None
         "wall_seconds": seconds,
         "cpu_seconds": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
         "jobs": int(steps[-1][1]) if steps else 0,
+        "job_core_seconds": job_core_seconds(text),
     }
+
+
+_STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]$")
+_RULE = re.compile(r"^(?:local)?rule (\S+):$")
+_FIELD = re.compile(r"^\s+(jobid|wildcards|threads): (.*)$")
+_FINISHED = re.compile(r"^Finished job(?:id:)? (\d+)")
+
+
+def job_core_seconds(log_text: str) -> dict[str, float]:
+    """Core-seconds of every finished job of a Snakemake log: ``{"rule[wildcards]": wall seconds x threads}``.
+
+    A job's wall seconds run from the time stamp before its ``rule`` block to the one before its ``Finished``
+    line (Snakemake stamps to the second).
+    """
+    from datetime import datetime
+
+    stamp, current, started, finished = None, None, {}, {}
+    for line in log_text.splitlines():
+        if match := _STAMP.match(line):
+            stamp = datetime.strptime(" ".join(match.group(1).split()), "%a %b %d %H:%M:%S %Y")
+        elif match := _RULE.match(line):
+            current = {"rule": match.group(1), "wildcards": "", "threads": 1, "start": stamp}
+        elif current is not None and (match := _FIELD.match(line)):
+            key, value = match.groups()
+            if key == "jobid":
+                started[value] = current
+            elif key == "wildcards":
+                current["wildcards"] = value.strip()
+            else:
+                current["threads"] = int(value)
+        elif (match := _FINISHED.match(line)) and match.group(1) in started:
+            finished[match.group(1)] = stamp
+    out = {}
+    for jobid, job in started.items():
+        if jobid in finished and job["start"] is not None:
+            out[f"{job['rule']}[{job['wildcards']}]"] = (finished[jobid] - job["start"]).total_seconds() * job["threads"]
+    return out
+
+
+def added_share(full: dict[str, float], without: dict[str, float]) -> dict[str, float]:
+    """The full run's core-seconds in the jobs the ``without`` run does not have, and their share of its total."""
+    added = sum(seconds for job, seconds in full.items() if job not in without)
+    total = sum(full.values())
+    share = added / total if total > 0 else float("nan")
+    return {"added_core_seconds": added, "total_core_seconds": total, "share": share,
+            "busy_cores_ratio": 1.0 / (1.0 - share) if share < 1 else float("inf"), "added_jobs": sum(job not in without for job in full)}
 
 
 def order(repeats: int) -> list[str]:
@@ -179,6 +232,14 @@ def to_markdown(report: dict[str, Any]) -> str:
     ratios = report["ratios"]
     lines += ["", "Wall-time ratio full / without, per pair: " + ", ".join(f"{r:.3f}" for r in ratios)
               + f"; median {statistics.median(ratios):.3f}."]
+    shares = report.get("shares", [])
+    if shares:
+        lines += ["", "Within each full run (its Snakemake log, so no drift between runs): the core-seconds of the jobs the "
+                  "`without` run does not have, their share of the run's job core-seconds, and the ratio "
+                  "1 / (1 - share) that a run keeping its cores busy would show:", "",
+                  "| pair | added jobs | their core-s | all jobs' core-s | share | 1 / (1 - share) |", "|--:|--:|--:|--:|--:|--:|"]
+        lines += [f"| {i} | {x['added_jobs']} | {x['added_core_seconds']:.0f} | {x['total_core_seconds']:.0f} | {x['share']:.3f} | "
+                  f"{x['busy_cores_ratio']:.3f} |" for i, x in enumerate(shares, 1)]
     return "\n".join(lines) + "\n"
 
 
@@ -218,13 +279,14 @@ def main(argv: list[str] | None = None) -> int:
         runs.append(result)
         if not args.keep:
             shutil.rmtree(folder)
-    walls = {label: [r["wall_seconds"] for r in runs if r["label"] == label] for label in configs}
+    fulls, withouts = ([r for r in runs if r["label"] == label] for label in ("full", "without"))
     report = {
         "without_models": list(args.without_models),
         "dropped": list(args.drop),
         "cores": args.cores,
         "runs": runs,
-        "ratios": [f / w for f, w in zip(walls["full"], walls["without"])],
+        "ratios": [f["wall_seconds"] / w["wall_seconds"] for f, w in zip(fulls, withouts)],
+        "shares": [added_share(f["job_core_seconds"], w["job_core_seconds"]) for f, w in zip(fulls, withouts)],
         **environment_info(),
     }
     write_json(out / "run_cost.json", report)
