@@ -135,6 +135,17 @@ def test_bench_reads_the_last_complete_run_and_the_benchmark_files(tmp_path):
     assert "Last complete run: 3 jobs in 150 s" in text and "| sample | 2 | 3.5 |" in text
 
 
+def test_bench_job_startup_times_each_job_kind_and_falls_back_without_a_server(monkeypatch):
+    """The start-up bench runs each kind's imports in a fresh Python; without a fork server it stops there."""
+    import antithetic.workflow.bench as bench
+    import antithetic.workflow.forkserver as forkserver
+
+    monkeypatch.setattr(bench, "JOB_IMPORTS", {"preamble": "pass", "claim": "import json"})
+    monkeypatch.setattr(forkserver, "start_server", lambda **_: None)
+    times = bench.job_startup(repeats=1)
+    assert set(times) == {"preamble", "claim"} and all(t > 0 for t in times.values())
+
+
 def test_bench_ratio_is_the_median_of_interleaved_repeat_ratios(monkeypatch):
     """A slow period slows both calls of a repeat: it must not move the ratio; which side runs first alternates."""
     import antithetic.workflow.bench as bench

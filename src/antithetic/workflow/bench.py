@@ -77,7 +77,7 @@ def job_startup(repeats: int = 3) -> dict[str, float]:
     those imports to the server and waits for the child to finish, as a workflow job does."""
     import tempfile
 
-    from .. import forkserver
+    from . import forkserver
 
     out = {}
     for kind, code in JOB_IMPORTS.items():
