@@ -112,6 +112,12 @@ def test_performance_page_bench_block_is_the_committed_benchmark():
     assert readme_main(["check", str(ROOT / "docs" / "performance.md"), str(ROOT / "docs" / "bench.md"), "bench"]) == 0
 
 
+def test_performance_page_run_cost_block_is_the_committed_measurement():
+    from antithetic.workflow.readme import main as readme_main
+
+    assert readme_main(["check", str(ROOT / "docs" / "performance.md"), str(ROOT / "docs" / "run-cost.md"), "run-cost"]) == 0
+
+
 def test_bench_reads_the_last_complete_run_and_the_benchmark_files(tmp_path):
     from antithetic.workflow.bench import last_run, stage_times, to_markdown
 

@@ -208,9 +208,11 @@ def test_uq_outputs(workdir):
     assert table.loc[mc, "efficiency"].to_numpy() == pytest.approx(1.0)
     # a class-conditional model's MC groups are its condition slots (two samples sharing a class)
     assert (table.loc[mc & conditional, "num_groups"] * 2 == table.loc[mc & conditional, "num_samples"]).all() and conditional.any()
-    # the classifier's statistics get a bootstrap efficiency interval, the pixel statistics the F interval
+    # the classifier's statistics, scalar and vector, get a bootstrap efficiency interval, the pixel statistics the F interval
     own = ~table["method"].str.contains("+cv", regex=False) & ~mc
-    assert set(table.loc[own & table["statistic"].isin(["confidence", "requested_class_probability"]), "efficiency_ci_method"]) == {"bootstrap"}
+    classifier = table["statistic"].isin(tiny_config()["uq"]["semantic"]["statistics"])
+    assert {"class_probabilities", "confidence"} <= set(table.loc[own & classifier, "statistic"])
+    assert set(table.loc[own & classifier, "efficiency_ci_method"]) == {"bootstrap"}
     assert set(table.loc[own & (table["statistic"] == "brightness"), "efficiency_ci_method"]) == {"F"}
     inside = (table["efficiency_low"] <= table["efficiency"] + 1e-9) & (table["efficiency"] <= table["efficiency_high"] + 1e-9)
     # the bootstrap interval of a statistic with a handful of groups (tiny run) may be undefined: NaN, never a wrong number
