@@ -152,6 +152,16 @@ def test_bench_job_startup_times_each_job_kind_and_falls_back_without_a_server(m
     assert set(times) == {"preamble", "claim"} and all(t > 0 for t in times.values())
 
 
+def test_bench_reports_are_written_as_json_and_markdown(tmp_path, capsys):
+    import json
+
+    from antithetic.workflow.bench import write_report
+
+    write_report(tmp_path / "bench", "run_cost", {"ratios": [1.2]}, "| a |\n")
+    assert json.loads((tmp_path / "bench" / "run_cost.json").read_text()) == {"ratios": [1.2]}
+    assert (tmp_path / "bench" / "run_cost.md").read_text() == "| a |\n" and "| a |" in capsys.readouterr().out
+
+
 def test_bench_ratio_is_the_median_of_interleaved_repeat_ratios(monkeypatch):
     """A slow period slows both calls of a repeat: it must not move the ratio; which side runs first alternates."""
     import antithetic.workflow.bench as bench

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["job_startup", "last_run", "main", "noop_rerun", "sampler_ratios", "stage_times"]
+__all__ = ["job_startup", "last_run", "main", "noop_rerun", "sampler_ratios", "stage_times", "write_report"]
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.batch < 1:
         parser.error(f"--repeats and --batch must be at least 1 (got {args.repeats} and {args.batch})")
-    from ..artifacts import atomic_path, environment_info, write_json
+    from ..artifacts import environment_info
     from ..device import resolve_device
 
     device = str(resolve_device(args.device))
@@ -313,12 +313,19 @@ def main(argv: list[str] | None = None) -> int:
         "machine": {"cpus": os.cpu_count()},
         **environment_info(),
     }
-    out = Path(args.out)
-    write_json(out / "bench.json", report)
-    with atomic_path(out / "bench.md") as tmp:
-        tmp.write_text(to_markdown(report))
-    print(to_markdown(report))
+    write_report(Path(args.out), "bench", report, to_markdown(report))
     return 0
+
+
+def write_report(out: Path, stem: str, report: dict[str, Any], markdown: str) -> None:
+    """``out/<stem>.json`` (the report) and ``out/<stem>.md`` (its Markdown), each written atomically; the Markdown
+    also goes to standard output."""
+    from ..artifacts import atomic_path, write_json
+
+    write_json(out / f"{stem}.json", report)
+    with atomic_path(out / f"{stem}.md") as tmp:
+        tmp.write_text(markdown)
+    print(markdown)
 
 
 if __name__ == "__main__":

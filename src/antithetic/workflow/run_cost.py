@@ -256,7 +256,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.repeats < 1 or args.cores < 1:
         parser.error(f"--repeats and --cores must be at least 1 (got {args.repeats} and {args.cores})")
-    from ..artifacts import atomic_path, environment_info, write_json
+    from ..artifacts import environment_info
+    from .bench import write_report
     from .config import check_references
 
     full = yaml.safe_load(Path(args.config).read_text())
@@ -289,10 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         "shares": [added_share(f["job_core_seconds"], w["job_core_seconds"]) for f, w in zip(fulls, withouts)],
         **environment_info(),
     }
-    write_json(out / "run_cost.json", report)
-    with atomic_path(out / "run_cost.md") as tmp:
-        tmp.write_text(to_markdown(report))
-    print(to_markdown(report))
+    write_report(out, "run_cost", report, to_markdown(report))
     return 0
 
 
