@@ -146,3 +146,20 @@ def test_report_gives_each_run_and_the_ratio_of_each_pair():
     assert "| 2 | without | 141 | 500 | 990 | 1.98 |" in text
     assert "per pair: 1.200; median 1.200" in text and "`uq.semantic`" in text
     assert "| 1 | 35 | 165 | 1100 | 0.150 | 1.176 |" in text
+
+
+@pytest.mark.parametrize(
+    "argv,fragment",
+    [
+        (["--without-models", "digits-cdpm"], "not models of the config: digits-cdpm"),
+        (["--without-models", "digits-cddpm", "--drop", "uq.semantics"], "config key 'uq.semantics' is not in the config"),
+        (["--without-models", "digits-cddpm", "--repeats", "0"], "--repeats and --cores must be at least 1"),
+    ],
+)
+def test_a_bad_argument_stops_before_any_run_with_the_name_and_the_fix(argv, fragment, tmp_path, capsys):
+    from antithetic.workflow.run_cost import main
+
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--out", str(tmp_path)])
+    assert info.value.code == 2 and fragment in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())  # nothing was copied or run

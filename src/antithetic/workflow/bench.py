@@ -249,17 +249,27 @@ def stage_times(benchmarks: Path = ROOT / "results" / "benchmarks") -> dict[str,
     return out
 
 
+#: a time stamp line of a Snakemake log, e.g. ``[Sat Dec  5 00:04:52 2026]`` (to the second)
+LOG_STAMP = r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]$"
+
+
+def log_time(stamp: str):
+    """The :class:`datetime.datetime` of a Snakemake log time stamp (the text inside the brackets of :data:`LOG_STAMP`)."""
+    from datetime import datetime
+
+    return datetime.strptime(" ".join(stamp.split()), "%a %b %d %H:%M:%S %Y")
+
+
 def last_run(logs: Path = ROOT / ".snakemake" / "log") -> dict[str, Any] | None:
     """Jobs and wall seconds of the newest Snakemake log that ran jobs to completion (None if there is none)."""
     import re
-    from datetime import datetime
 
     for log in sorted(logs.glob("*.snakemake.log"), reverse=True):
         text = log.read_text(errors="replace")
         done = re.findall(r"^(\d+) of (\d+) steps \(100%\) done$", text, re.MULTILINE)
-        stamps = re.findall(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]$", text, re.MULTILINE)
+        stamps = re.findall(LOG_STAMP, text, re.MULTILINE)
         if done and len(stamps) >= 2:
-            first, last = (datetime.strptime(" ".join(s.split()), "%a %b %d %H:%M:%S %Y") for s in (stamps[0], stamps[-1]))
+            first, last = log_time(stamps[0]), log_time(stamps[-1])
             return {"log": log.name, "jobs": int(done[-1][1]), "seconds": (last - first).total_seconds()}
     return None
 

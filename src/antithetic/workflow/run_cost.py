@@ -42,6 +42,8 @@ from typing import Any
 
 import yaml
 
+from .bench import LOG_STAMP, log_time
+
 __all__ = ["added_share", "drop_key", "job_core_seconds", "main", "run_workflow", "to_markdown", "without_models"]
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -161,7 +163,7 @@ def run_workflow(folder: Path, *, cores: int, snakemake: list[str] | None = None
     }
 
 
-_STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ [\d:]+ \d{4})\]$")
+_STAMP = re.compile(LOG_STAMP)
 _RULE = re.compile(r"^(?:local)?rule (\S+):$")
 _FIELD = re.compile(r"^\s+(jobid|wildcards|threads): (.*)$")
 _FINISHED = re.compile(r"^Finished job(?:id:)? (\d+)")
@@ -173,12 +175,10 @@ def job_core_seconds(log_text: str) -> dict[str, float]:
     A job's wall seconds run from the time stamp before its ``rule`` block to the one before its ``Finished``
     line (Snakemake stamps to the second).
     """
-    from datetime import datetime
-
     stamp, current, started, finished = None, None, {}, {}
     for line in log_text.splitlines():
         if match := _STAMP.match(line):
-            stamp = datetime.strptime(" ".join(match.group(1).split()), "%a %b %d %H:%M:%S %Y")
+            stamp = log_time(match.group(1))
         elif match := _RULE.match(line):
             current = {"rule": match.group(1), "wildcards": "", "threads": 1, "start": stamp}
         elif current is not None and (match := _FIELD.match(line)):
