@@ -10,9 +10,8 @@ default profile:
   that uses them (:func:`without_models`), and without the keys named by ``--drop``.
 
 Both runs train their own models and draw their own samples, so each is a fresh clone's ``make run``. The
-machine's speed drifts (on a shared 2-core VM the same training job has taken 156 s in one hour and 282 s
-in another), so a wall-clock limit is compared through the ratio of the two runs, measured minutes
-apart: ``full / without``. With ``--repeats 2`` or more the order alternates (full, without, without,
+speed of a shared machine drifts (the same training job can take tens of percent longer in one hour than in
+another), so a wall-clock limit is compared through the ratio of the two runs, measured minutes apart: ``full / without``. With ``--repeats 2`` or more the order alternates (full, without, without,
 full, ...), and the report gives each pair's ratio and their median.
 
 A second measure needs one run only, so a drift between runs does not touch it: from the full run's Snakemake
