@@ -11,8 +11,9 @@ default profile:
 
 Both runs train their own models and draw their own samples, so each is a fresh clone's ``make run``. The
 speed of a shared machine drifts (the same training job can take tens of percent longer in one hour than in
-another), so a wall-clock limit is compared through the ratio of the two runs, measured minutes apart: ``full / without``. With ``--repeats 2`` or more the order alternates (full, without, without,
-full, ...), and the report gives each pair's ratio and their median.
+another), so a wall-clock limit is compared through the ratio of the two runs, measured minutes apart:
+``full / without``. With ``--repeats 2`` or more the order alternates (full, without, without, full, ...),
+and the report gives each pair's ratio and their median.
 
 A second measure needs one run only, so a drift between runs does not touch it: from the full run's Snakemake
 log, the share of its job core-seconds (wall seconds times threads, :func:`job_core_seconds`) spent in the jobs
